@@ -1,0 +1,40 @@
+# UltraRefiner — two commands do everything on a fresh machine:
+#   make demo   set up .venv, then run the main job
+#   make test   set up .venv, then run every test (notebooks + pytest) and the export-sync check
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.ultrarefiner-stamp
+DATA ?= data
+N ?= 120
+
+.PHONY: demo test venv export readme clean-data
+
+# Idempotent bootstrap: re-runs pip only when settings.ini / setup.py changed since the last install.
+$(STAMP): settings.ini setup.py
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/ultrarefiner phantoms --out $(DATA) --n $(N) --seed 0
+	$(BIN)/ultrarefiner prepare --data_root $(DATA) --datasets PHANTOM
+
+test: $(STAMP)
+	$(BIN)/python tools/run_tests.py
+
+# Developer helpers: regenerate the library and README from the notebooks.
+export: $(STAMP)
+	$(BIN)/nbdev_export
+	$(BIN)/python tools/readme.py
+
+readme: $(STAMP)
+	$(BIN)/python tools/readme.py
+
+clean-data:
+	rm -rf $(DATA)/PHANTOM $(DATA)/processed
