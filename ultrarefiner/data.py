@@ -113,13 +113,13 @@ def _sub(d:Path, *parts) -> Path|None:
 _MASK_AFFIX = re.compile(r'(^(mask|gt)[_-])|([_-](mask|gt|seg|label)(_\d+)?$)', re.I)
 def _mask_key(stem:str) -> str: return _MASK_AFFIX.sub('', stem).lower()
 
-def _pair(img_dir:Path, mask_dir:Path, warn:list, **kw) -> list:
-    "Match images and masks by stem, ignoring mask_/GT_ prefixes and _mask/_gt suffixes."
+def _pair(img_dir:Path, mask_dir:Path, warn:list, key:Callable=_mask_key, **kw) -> list:
+    "Match images and masks by `key(stem)` (default: ignore mask_/GT_ prefixes and _mask/_gt suffixes)."
     masks = defaultdict(list)
-    for m in _imgs(mask_dir): masks[_mask_key(m.stem)].append(m)
+    for m in _imgs(mask_dir): masks[key(m.stem)].append(m)
     recs = []
     for p in _imgs(img_dir):
-        ms = masks.pop(_mask_key(p.stem), None) or masks.pop(p.stem.lower(), None)
+        ms = masks.pop(key(p.stem), None) or masks.pop(p.stem.lower(), None)
         if not ms: warn.append(f"{p}: no mask found in {mask_dir}; image skipped."); continue
         recs.append(Record(p.stem, p, sorted(ms), **kw))
     for k, ms in masks.items(): warn.extend(f"{m}: mask without an image in {img_dir}; ignored." for m in ms)
@@ -162,7 +162,7 @@ def scan_busbra(root:Path, warn:list) -> list:
         rows = _read_csv_rows(csvp)
         idc, labc = _find_col(rows, r'^id$', r'image|name'), _find_col(rows, r'patholog', r'label|class')
         if idc and labc: labels = {Path(r[idc]).stem: r[labc].lower() for r in rows}
-    recs = _pair(_sub(root, 'Images'), _sub(root, 'Masks'), warn)
+    recs = _pair(_sub(root, 'Images'), _sub(root, 'Masks'), warn, key=lambda s: re.sub(r'^(bus|mask)_', '', s.lower()))
     for r in recs:
         m = re.match(r'^(bus_\d+)', r.name)
         r.group = m.group(1) if m else r.name
@@ -286,8 +286,9 @@ def check_splits(splits:dict, groups:dict # name → group
     test = set(splits['test'])
     train = set(groups) - test
     bad = grp(test) & grp(train)
-    if bad: raise DataError(f"Leakage: groups {sorted(bad)[:5]} appear in both test and train. Re-run prepare "
-                            f"(delete splits.json) or fix the edited splits.json.")
+    if bad: raise DataError(f"Leakage: groups {sorted(bad)[:5]} appear in both test and train (one patient/case, or "
+                            f"content-identical images). Move them to one side of the split: edit splits.json (or the "
+                            f"dataset's given test folder), or delete splits.json to regenerate it.")
     seen = []
     for k, f in enumerate(splits['folds']):
         if set(f['train']) | set(f['val']) != train or set(f['train']) & set(f['val']):

@@ -1,0 +1,25 @@
+"""Shared pytest fixtures: writers for tiny raw datasets in every supported layout."""
+from pathlib import Path
+import numpy as np
+import pytest
+from PIL import Image
+
+
+def save(path: Path, arr, mode=None):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.asarray(arr), mode=mode).save(path) if mode else Image.fromarray(np.asarray(arr)).save(path)
+    return path
+
+
+def lesion(h=40, w=48, i=0):
+    """(image uint8, mask uint8 0/255) with a lesion whose position depends on i."""
+    rng = np.random.default_rng(i)
+    img = rng.integers(60, 200, (h, w), dtype=np.uint8)
+    m = np.zeros((h, w), np.uint8)
+    m[5 + i % 10:20 + i % 10, 8 + i % 12:22 + i % 12] = 255
+    return img, m
+
+
+@pytest.fixture
+def tmp(tmp_path):
+    return tmp_path

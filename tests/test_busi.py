@@ -1,0 +1,70 @@
+"""The real BUSI dataset in ../shared/data/BUSI: counts, merged masks, the duplicate pair, folds, determinism."""
+import json
+import pytest
+from ultrarefiner.core import shared_data_dir
+from ultrarefiner.data import prepare_dataset, check_splits
+
+BUSI = shared_data_dir() / 'BUSI'
+pytestmark = pytest.mark.skipif(not BUSI.is_dir(), reason=f"real BUSI not found at {BUSI} (set ULTRAREFINER_SHARED); skipped")
+
+
+@pytest.fixture(scope='module')
+def busi(tmp_path_factory):
+    out = tmp_path_factory.mktemp('busi')
+    rep = prepare_dataset(BUSI, out, 'BUSI', seed=42)
+    return rep, json.loads((out / 'processed/BUSI/splits.json').read_text()), out
+
+
+def test_counts(busi):
+    rep, splits, out = busi
+    assert rep.layout == 'busi'
+    assert rep.n_read == 780 and rep.n_kept == 647 and rep.n_blank == 133
+    n_train = len(list((out / 'processed/BUSI/train/images').glob('*.png')))
+    n_test = len(list((out / 'processed/BUSI/test/images').glob('*.png')))
+    assert (n_train, n_test) == (647 - len(splits['test']), len(splits['test']))
+    assert 0.18 < len(splits['test']) / 647 < 0.22
+
+
+def test_merged_masks(busi):
+    rep, _, out = busi
+    assert rep.n_merged == 17
+    rows = (out / 'processed/BUSI/manifest.csv').read_text().splitlines()
+    merged = [r for r in rows[1:] if '|' in r]
+    assert len(merged) == 17 and any(r.startswith('benign (195),') and r.count('_mask') == 3 for r in merged)
+
+
+def test_duplicate_pair_same_split(busi):
+    rep, splits, _ = busi
+    assert ['benign (433)', 'malignant (145)'] in rep.duplicates
+    a, b = 'benign (433)', 'malignant (145)'
+    assert (a in splits['test']) == (b in splits['test'])
+    for f in splits['folds']:
+        assert (a in f['val']) == (b in f['val'])
+
+
+def test_folds_disjoint_and_cover_train(busi):
+    _, splits, _ = busi
+    train = set()
+    for f in splits['folds']:
+        train |= set(f['train']) | set(f['val'])
+        assert not set(f['train']) & set(f['val'])
+    vals = [n for f in splits['folds'] for n in f['val']]
+    assert len(vals) == len(set(vals)) and set(vals) == train
+    assert not train & set(splits['test']) and len(train) + len(splits['test']) == 647
+    assert len(splits['folds']) == 5
+
+
+def test_stratified_test_split(busi):
+    _, splits, _ = busi
+    frac_m = sum(n.startswith('malignant') for n in splits['test']) / len(splits['test'])
+    assert abs(frac_m - 210 / 647) < 0.05
+
+
+def test_deterministic(busi, tmp_path):
+    _, splits, out = busi
+    prepare_dataset(BUSI, tmp_path, 'BUSI', seed=42)
+    assert (tmp_path / 'processed/BUSI/splits.json').read_bytes() == (out / 'processed/BUSI/splits.json').read_bytes()
+    other = prepare_dataset(BUSI, tmp_path / 'o', 'BUSI', seed=7).splits
+    assert other['test'] != splits['test']
+    check_splits(other, {n: n for n in other['test'] + other['folds'][0]['train'] + other['folds'][0]['val']}
+                 | {'benign (433)': 'd', 'malignant (145)': 'd'})
