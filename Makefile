@@ -21,9 +21,14 @@ $(STAMP): settings.ini setup.py
 
 venv: $(STAMP)
 
+FOLDS ?= 0 1 2 3 4
+JOBS ?= 1
+
+# The main job: phantoms → prepare → all three phases + evaluation on every fold (tiny preset) → report.
 demo: $(STAMP)
 	$(BIN)/ultrarefiner phantoms --out $(DATA) --n $(N) --seed 0
 	$(BIN)/ultrarefiner prepare --data_root $(DATA) --datasets PHANTOM
+	$(BIN)/ultrarefiner run-folds --phase all --datasets PHANTOM --folds $(FOLDS) --preset tiny --data_root $(DATA) --jobs $(JOBS)
 
 test: $(STAMP)
 	$(BIN)/python tools/run_tests.py
@@ -37,4 +42,4 @@ readme: $(STAMP)
 	$(BIN)/python tools/readme.py
 
 clean-data:
-	rm -rf $(DATA)/PHANTOM $(DATA)/processed
+	rm -rf $(DATA)/PHANTOM $(DATA)/processed checkpoints predictions runs

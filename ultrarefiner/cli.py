@@ -9,7 +9,7 @@ from pathlib import Path
 from .core import UltraRefinerError
 
 # %% auto 0
-__all__ = ['build_parser', 'main']
+__all__ = ['PHASE_TEMPLATES', 'templates_dir', 'run_folds', 'build_parser', 'main']
 
 # %% ../nbs/13_cli.ipynb
 def _cmd_phantoms(a):
@@ -20,6 +20,138 @@ def _cmd_phantoms(a):
 def _cmd_prepare(a):
     from ultrarefiner.data import prepare
     prepare(a.data_root, a.datasets, out=a.out, seed=a.seed, test_frac=a.test_frac, folds=a.folds, skip_bad=a.skip_bad)
+
+# %% ../nbs/13_cli.ipynb
+PHASE_TEMPLATES = {'1': 'phase1_transunet', '2': 'phase2_sam', '3': 'phase3_e2e', 'eval': 'evaluate'}
+
+def templates_dir() -> Path:
+    "Folder of the papermill templates (nbs/phases in the repository)."
+    from ultrarefiner.core import repo_root
+    d = repo_root()/'nbs'/'phases'
+    if not d.is_dir(): raise UltraRefinerError(f"Phase templates not found at {d}: run from the UltraRefiner repository.")
+    return d
+
+def _phase_done(phase, d, k, ckpt_root, pred_root, data_root) -> bool:
+    from ultrarefiner.train import fold_complete
+    from ultrarefiner.phases import fold_dir
+    from ultrarefiner.data import split_names
+    kind = {'1': 'transunet', '2': 'sam_finetuned', '3': 'ultra_refiner'}[phase]
+    if not fold_complete(fold_dir(kind, d, k, ckpt_root)): return False
+    if phase == '1':
+        val = split_names(Path(data_root)/'processed'/d, 'val', k)
+        return all((Path(pred_root)/d/'predictions'/f'{n}.npy').exists() for n in val)
+    return True
+
+def run_folds(phase:str='all', datasets:list=('PHANTOM',), folds:list=(0, 1, 2, 3, 4), preset:str='tiny',
+              data_root:str='data', jobs:int=1, force:bool=False, runs:str='runs', ckpt_root:str='checkpoints',
+              pred_root:str='predictions', epochs:int|None=None, log=print) -> list:
+    "Execute the phase templates per dataset × fold; returns the executed notebook paths."
+    import papermill as pm
+    from concurrent.futures import ThreadPoolExecutor
+    phases = ['1', '2', '3', 'eval'] if phase == 'all' else [str(phase)]
+    for ph in phases:
+        if ph not in PHASE_TEMPLATES: raise UltraRefinerError(f"--phase must be one of 1, 2, 3, eval, all; got {ph!r}.")
+    tdir = templates_dir(); done = []
+    common = dict(data_root=str(data_root), preset=preset, ckpt_root=str(ckpt_root))
+    for ph in phases:
+        jobs_list = []
+        for d in datasets:
+            if ph == 'eval':
+                jobs_list.append((Path(runs)/'eval'/d/'evaluate.ipynb', dict(common, dataset=d, folds=list(folds), out=str(Path(runs)/'eval')), d, None))
+                continue
+            for k in folds:
+                nb = Path(runs)/f'phase{ph}'/d/f'fold_{k}.ipynb'
+                if not force and _phase_done(ph, d, k, ckpt_root, pred_root, data_root):
+                    log(f"phase {ph} · {d} · fold {k}: complete, skipped ({nb}); use --force to re-run"); continue
+                par = dict(common, fold=k, runs=str(runs), resume=not force, epochs=epochs)
+                if ph == '1': par.update(dataset=d, pred_root=str(pred_root))
+                elif ph == '2': par.update(datasets=[d], pred_root=str(pred_root))
+                else: par.update(dataset=d)
+                jobs_list.append((nb, par, d, k))
+        def execute(job):
+            nb, par, d, k = job
+            nb.parent.mkdir(parents=True, exist_ok=True)
+            log(f"phase {ph} · {d}{'' if k is None else f' · fold {k}'} → {nb}")
+            try:
+                pm.execute_notebook(str(tdir/f'{PHASE_TEMPLATES[ph]}.ipynb'), str(nb), parameters=par, kernel_name='python3',
+                                    progress_bar=False, log_output=False, cwd=None)
+            except Exception as e:
+                last = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+                raise UltraRefinerError(f"phase {ph} failed for {d}{'' if k is None else f' fold {k}'}: see the executed notebook {nb} "
+                                        f"({last[:300]}).") from e
+            return nb
+        if jobs > 1 and len(jobs_list) > 1:
+            with ThreadPoolExecutor(jobs) as ex:
+                futs = [ex.submit(execute, j) for j in jobs_list]
+                for f in futs:
+                    try: done.append(f.result())
+                    except UltraRefinerError:
+                        for g in futs: g.cancel()
+                        raise
+        else:
+            for j in jobs_list: done.append(execute(j))
+    return done
+
+# %% ../nbs/13_cli.ipynb
+_VIT_TO_PRESET = {'R50-ViT-B_16': 'full', 'full': 'full', 'small': 'small', 'tiny': 'tiny'}
+
+def _folds_of(a):
+    from ultrarefiner.data import load_splits
+    if a.fold is not None: return [a.fold]
+    return list(range(len(load_splits(Path(a.data_root)/'processed'/a.datasets[0])['folds'])))
+
+def _out(a): return str(Path(a.output_dir)/a.exp_name) if getattr(a, 'exp_name', None) else a.output_dir
+
+def _cmd_train_transunet(a):
+    from ultrarefiner.phases import phase1, oof
+    if a.vit_name not in _VIT_TO_PRESET: raise UltraRefinerError(f"--vit_name {a.vit_name!r}: choose one of {sorted(_VIT_TO_PRESET)}.")
+    preset = a.preset or _VIT_TO_PRESET[a.vit_name]
+    from ultrarefiner.core import get_preset
+    if a.img_size and a.img_size != get_preset(preset)['img_size']:
+        raise UltraRefinerError(f"--img_size {a.img_size} differs from preset '{preset}' ({get_preset(preset)['img_size']}); pick the matching --preset.")
+    for d in a.datasets:
+        for k in _folds_of(a):
+            phase1(d, k, data_root=a.data_root, preset=preset, epochs=a.max_epochs, batch_size=a.batch_size, lr=a.base_lr,
+                   seed=a.seed, ckpt_root=_out(a), vit_pretrained=a.vit_pretrained, resume=a.resume)
+            if a.oof: oof(d, [k], data_root=a.data_root, preset=preset, ckpt_root=_out(a), pred_root=a.pred_root)
+
+def _cmd_finetune_sam(a):
+    from ultrarefiner.phases import phase2
+    for k in _folds_of(a):
+        phase2(a.datasets, k, data_root=a.data_root, preset=a.preset, epochs=a.max_epochs, batch_size=a.batch_size, lr=a.base_lr,
+               encoder=a.encoder, sam_checkpoint=a.medsam_checkpoint, seed=a.seed, ckpt_root=_out(a), pred_root=a.pred_root, resume=a.resume)
+
+def _cmd_train_e2e(a):
+    from ultrarefiner.phases import phase3
+    for d in a.datasets:
+        for k in _folds_of(a):
+            phase3(d, k, data_root=a.data_root, preset=a.preset, epochs=a.max_epochs, batch_size=a.batch_size,
+                   transunet_lr=a.transunet_lr, sam_lr=a.sam_lr, coarse_loss_weight=a.coarse_loss_weight,
+                   refined_loss_weight=a.refined_loss_weight, transunet_checkpoint=a.transunet_checkpoint,
+                   sam_checkpoint=a.sam_checkpoint, box_mode=a.box_mode, seed=a.seed, ckpt_root=_out(a), resume=a.resume)
+
+def _cmd_inference(a):
+    from ultrarefiner.infer import build_inference_model, infer_images, list_images
+    files = list_images(a.image_path, a.image_dir)
+    m = build_inference_model(a.mode, a.preset, a.model_checkpoint, a.transunet_checkpoint, a.sam_checkpoint)
+    recs = infer_images(files, m, a.output_dir, a.preset)
+    print(f"wrote {len(recs)} masks, overlays and {Path(a.output_dir)/'prompts.json'}")
+
+def _cmd_run_folds(a):
+    run_folds(a.phase, a.datasets, a.folds, a.preset, a.data_root, a.jobs, a.force, a.runs, a.ckpt_root, a.pred_root, a.epochs)
+    if a.phase in ('all', 'eval'):
+        for d in a.datasets:
+            p = Path(a.runs)/'eval'/d/'summary.md'
+            if p.exists(): print(p.read_text())
+
+def _common(s, preset_default='tiny'):
+    s.add_argument('--data_root', default='data'); s.add_argument('--datasets', nargs='+', default=['PHANTOM'])
+    s.add_argument('--fold', type=int, default=None, help='one fold (default: all folds in splits.json)')
+    s.add_argument('--preset', default=preset_default, choices=['tiny', 'small', 'full'])
+    s.add_argument('--batch_size', type=int, default=None); s.add_argument('--max_epochs', type=int, default=None)
+    s.add_argument('--output_dir', default='checkpoints'); s.add_argument('--seed', type=int, default=42)
+    s.add_argument('--pred_root', default='predictions')
+    s.add_argument('--resume', action=argparse.BooleanOptionalAction, default=True, help='continue from last.pth when present')
 
 def build_parser() -> argparse.ArgumentParser:
     "The `ultrarefiner` argument parser."
@@ -41,6 +173,38 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument('--folds', type=int, default=5)
     s.add_argument('--skip_bad', action='store_true', help='drop unreadable image/mask files with a warning instead of failing')
     s.set_defaults(func=_cmd_prepare)
+    s = sub.add_parser('run-folds', help='execute the phase templates per dataset × fold through papermill')
+    s.add_argument('--phase', default='all', choices=['1', '2', '3', 'eval', 'all'])
+    s.add_argument('--datasets', nargs='+', default=['PHANTOM']); s.add_argument('--folds', nargs='+', type=int, default=[0, 1, 2, 3, 4])
+    s.add_argument('--preset', default='tiny', choices=['tiny', 'small', 'full']); s.add_argument('--data_root', default='data')
+    s.add_argument('--jobs', type=int, default=1); s.add_argument('--force', action='store_true')
+    s.add_argument('--runs', default='runs'); s.add_argument('--ckpt_root', default='checkpoints'); s.add_argument('--pred_root', default='predictions')
+    s.add_argument('--epochs', type=int, default=None, help='override every phase\'s epochs (default: the preset\'s)')
+    s.set_defaults(func=_cmd_run_folds)
+    s = sub.add_parser('train-transunet', help='phase 1: TransUNet per dataset × fold (seed flags)')
+    _common(s, preset_default=None)
+    s.add_argument('--vit_name', default='R50-ViT-B_16'); s.add_argument('--vit_pretrained', default=None)
+    s.add_argument('--img_size', type=int, default=None); s.add_argument('--exp_name', default=None)
+    s.add_argument('--base_lr', type=float, default=0.01)
+    s.add_argument('--oof', action=argparse.BooleanOptionalAction, default=True, help='write out-of-fold predictions after each fold')
+    s.set_defaults(func=_cmd_train_transunet)
+    s = sub.add_parser('finetune-sam', help='phase 2: SAM refiner on out-of-fold predictions (seed flags)')
+    _common(s); s.add_argument('--sam_model_type', default=None, help='vit_b / vit_l / vit_h (must match the preset)')
+    s.add_argument('--medsam_checkpoint', default=None); s.add_argument('--encoder', default='frozen', choices=['frozen', 'lora'])
+    s.add_argument('--base_lr', type=float, default=1e-4); s.add_argument('--exp_name', default=None)
+    s.set_defaults(func=_cmd_finetune_sam)
+    s = sub.add_parser('train-e2e', help='phase 3: end-to-end UltraRefiner (seed flags)')
+    _common(s); s.add_argument('--transunet_checkpoint', default=None); s.add_argument('--sam_checkpoint', default=None)
+    s.add_argument('--transunet_lr', type=float, default=1e-4); s.add_argument('--sam_lr', type=float, default=1e-5)
+    s.add_argument('--coarse_loss_weight', type=float, default=0.3); s.add_argument('--refined_loss_weight', type=float, default=0.7)
+    s.add_argument('--box_mode', default='soft', choices=['soft', 'hard']); s.add_argument('--exp_name', default=None)
+    s.set_defaults(func=_cmd_train_e2e)
+    s = sub.add_parser('inference', help='masks at original size, overlays and prompts.json for images')
+    s.add_argument('--mode', default='full', choices=['full', 'transunet']); s.add_argument('--preset', default='tiny', choices=['tiny', 'small', 'full'])
+    s.add_argument('--model_checkpoint', default=None); s.add_argument('--transunet_checkpoint', default=None)
+    s.add_argument('--sam_checkpoint', default=None); s.add_argument('--image_path', default=None); s.add_argument('--image_dir', default=None)
+    s.add_argument('--output_dir', default='runs/inference')
+    s.set_defaults(func=_cmd_inference)
     return p
 
 def main(argv:list|None=None) -> int:

@@ -26,7 +26,7 @@ __all__ = ['PHASE_EPOCHS', 'fold_dir', 'load_transunet', 'load_sam', 'phase1', '
            'evaluate']
 
 # %% ../nbs/10_phases.ipynb
-PHASE_EPOCHS = {'tiny': (6, 4, 3), 'small': (40, 15, 10), 'full': (150, 50, 30)}   # phase 1, 2, 3 defaults
+PHASE_EPOCHS = {'tiny': (30, 10, 8), 'small': (40, 15, 10), 'full': (150, 50, 30)}   # phase 1, 2, 3 defaults
 
 def fold_dir(kind:str, tag:str, fold:int, ckpt_root:str|Path='checkpoints') -> Path:
     "checkpoints/{kind}/{tag}/fold_{k}"
