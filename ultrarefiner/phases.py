@@ -22,11 +22,17 @@ from .train import Loop, cosine_schedule, fold_complete, poly_schedule
 from .transunet import build_transunet
 
 # %% auto 0
-__all__ = ['PHASE_EPOCHS', 'fold_dir', 'load_transunet', 'load_sam', 'phase1', 'oof', 'phase2', 'phase3', 'load_pipeline',
-           'evaluate']
+__all__ = ['PHASE_EPOCHS', 'PHASE_LR', 'fold_dir', 'load_transunet', 'load_sam', 'phase1', 'oof', 'phase2', 'phase3',
+           'load_pipeline', 'evaluate']
 
 # %% ../nbs/10_phases.ipynb
-PHASE_EPOCHS = {'tiny': (30, 10, 8), 'small': (40, 15, 10), 'full': (150, 50, 30)}   # phase 1, 2, 3 defaults
+PHASE_EPOCHS = {'tiny': (30, 20, 8), 'small': (40, 15, 10), 'full': (150, 50, 30)}   # phase 1, 2, 3 defaults
+# Learning-rate defaults. `full` uses the seed's values, meant for pretrained MedSAM; `tiny` / `small` SAMs start from
+# random init (no weights can be downloaded), and at 1e-4 their decoder barely moves in a CPU budget (measured on
+# PHANTOM fold 0: refined Dice 0.16 after 10 epochs at 1e-4; 0.72 after 20 epochs at 3e-3, coarse 0.75).
+PHASE_LR = {'tiny':  dict(phase2=3e-3, transunet=1e-4, sam=3e-4),
+            'small': dict(phase2=1e-3, transunet=1e-4, sam=1e-4),
+            'full':  dict(phase2=1e-4, transunet=1e-4, sam=1e-5)}
 
 def fold_dir(kind:str, tag:str, fold:int, ckpt_root:str|Path='checkpoints') -> Path:
     "checkpoints/{kind}/{tag}/fold_{k}"
@@ -140,7 +146,7 @@ def _refiner_eval(refiner_fn, ds, dev, size, title, verbose, bs=8):
 def _small_mask(mask, size): return F.interpolate(mask[:, None].float(), size=(size, size), mode='nearest')[:, 0]
 
 def phase2(datasets:str|Sequence[str], fold:int, data_root:str='data', preset:str='tiny', epochs:int|None=None,
-           batch_size:int|None=None, lr:float=1e-4, weight_decay:float=1e-4, encoder:str='frozen', sam_checkpoint:str|None=None,
+           batch_size:int|None=None, lr:float|None=None, weight_decay:float=1e-4, encoder:str='frozen', sam_checkpoint:str|None=None,
            seed:int=42, ckpt_root:str='checkpoints', pred_root:str='predictions', runs:str='runs', resume:bool=True,
            device:str|None=None, verbose:bool=True, stop_after_steps:int|None=None, num_workers:int=0) -> dict:
     "Fine-tune SAM's prompt encoder + mask decoder (and LoRA) on out-of-fold coarse predictions."
@@ -159,7 +165,7 @@ def phase2(datasets:str|Sequence[str], fold:int, data_root:str='data', preset:st
         cache = EmbeddingCache(Path(ckpt_root)/'cache'/'embeddings', sam.image_encoder)
     ds, vds = make('train', JointAugment() if encoder == 'lora' else None), make('val', None)
     refiner = SAMRefiner(sam, cache=cache).to(dev)
-    epochs = epochs or PHASE_EPOCHS[preset][1]; bs = batch_size or pr['batch_size']
+    epochs = epochs or PHASE_EPOCHS[preset][1]; bs = batch_size or pr['batch_size']; lr = lr or PHASE_LR[preset]['phase2']
     params = [p for p in refiner.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     sch = cosine_schedule(opt, epochs * math.ceil(len(ds) / bs))
@@ -180,7 +186,7 @@ def phase2(datasets:str|Sequence[str], fold:int, data_root:str='data', preset:st
 
 # %% ../nbs/10_phases.ipynb
 def phase3(dataset:str, fold:int, data_root:str='data', preset:str='tiny', epochs:int|None=None, batch_size:int|None=None,
-           transunet_lr:float=1e-4, sam_lr:float=1e-5, weight_decay:float=1e-4, coarse_loss_weight:float=0.3,
+           transunet_lr:float|None=None, sam_lr:float|None=None, weight_decay:float=1e-4, coarse_loss_weight:float=0.3,
            refined_loss_weight:float=0.7, transunet_checkpoint:str|None=None, sam_checkpoint:str|None=None,
            box_mode:str='soft', seed:int=42, ckpt_root:str='checkpoints', runs:str='runs', resume:bool=True,
            device:str|None=None, verbose:bool=True, stop_after_steps:int|None=None, num_workers:int=0) -> dict:
@@ -194,6 +200,7 @@ def phase3(dataset:str, fold:int, data_root:str='data', preset:str='tiny', epoch
     ds = TransUNetDataset(root, split_names(root, 'train', fold), P, augment=JointAugment())
     vds = TransUNetDataset(root, split_names(root, 'val', fold), P)
     epochs = epochs or PHASE_EPOCHS[preset][2]; bs = batch_size or pr['batch_size']
+    transunet_lr = transunet_lr or PHASE_LR[preset]['transunet']; sam_lr = sam_lr or PHASE_LR[preset]['sam']
     sam_params = [p for p in model.refiner.parameters() if p.requires_grad]
     opt = torch.optim.AdamW([{'params': list(model.transunet.parameters()), 'lr': transunet_lr},
                              {'params': sam_params, 'lr': sam_lr}], weight_decay=weight_decay)
