@@ -46,7 +46,8 @@ def test_artefacts(chain):
     assert s['folds'] == [0, 1] and 'refined' in s['mean'] and 0 <= s['mean']['refined']['dice']['mean'] <= 1
     assert '| Dice |' in r.stdout                                    # the report is printed
     nb = json.loads((d / 'runs/phase2/PHANTOM/fold_0.ipynb').read_text())
-    text = ''.join(''.join(o.get('text', '')) for c in nb['cells'] for o in c.get('outputs', []))
+    text = ''.join(''.join(o.get('text', '')) + ''.join(''.join(v) for v in o.get('data', {}).values() if isinstance(v, (str, list)))
+                   for c in nb['cells'] for o in c.get('outputs', []))   # rich renders its table as HTML in a kernel
     assert 'Coarse' in text and 'Refined' in text and 'Delta' in text    # the per-epoch table
 
 
