@@ -111,7 +111,7 @@ class Loop:
             while epoch < self.epochs:
                 self.model.train()
                 dl = self.loader(train_ds, epoch, batch)
-                bar = tqdm(dl, desc=f"epoch {epoch + 1}/{self.epochs}", disable=not self.verbose, mininterval=1.0, leave=False)
+                bar = tqdm(dl, desc=f"epoch {epoch + 1}/{self.epochs}", disable=None if self.verbose else True, mininterval=1.0, leave=False)  # None: off when not a terminal
                 for b in bar:
                     loss, logs = self.step_fn(self.model, b)
                     self.optimizer.zero_grad(set_to_none=True)
