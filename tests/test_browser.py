@@ -1,0 +1,87 @@
+"""Real browser: JupyterLab on localhost, the prompt explorer run in headless Chromium, a slider moved, output changed."""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from browser import ARTIFACTS, browser, free_port, need_chromium, wait_http
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def lab(tmp_path):
+    need_chromium()
+    work = tmp_path / 'lab'
+    work.mkdir()
+    shutil.copy(ROOT / 'nbs/explore/prompt_explorer.ipynb', work)         # a copy: autosave never touches nbs/
+    port = free_port()
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp_path / 'cfg'), JUPYTER_DATA_DIR=str(tmp_path / 'data'),
+               JUPYTER_RUNTIME_DIR=str(tmp_path / 'rt'), MPLBACKEND='module://matplotlib_inline.backend_inline')
+    env.pop('JUPYTER_PATH', None)
+    log = open(tmp_path / 'lab.log', 'w')
+    proc = subprocess.Popen([str(Path(sys.executable).parent / 'jupyter'), 'lab', '--no-browser', f'--port={port}',
+                             '--ip=127.0.0.1', '--allow-root', '--IdentityProvider.token=', '--ServerApp.password=',
+                             f'--ServerApp.root_dir={work}', '--ServerApp.open_browser=False',
+                             '--LabApp.news_url=', '--LabServerApp.extensions_in_dev_mode=False'],
+                            cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_http(f'http://127.0.0.1:{port}/lab', timeout=120, proc=proc)
+        yield f'http://127.0.0.1:{port}', tmp_path
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.mark.slow
+def test_prompt_explorer_in_jupyterlab(lab):
+    from playwright.sync_api import sync_playwright
+    url, tmp = lab
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        b = browser(p)
+        page = b.new_page(viewport={'width': 1400, 'height': 1000})
+        try:
+            page.goto(f'{url}/lab/tree/prompt_explorer.ipynb', timeout=120_000)
+            page.wait_for_selector('.jp-Notebook', timeout=120_000)
+            try:                                       # JupyterLab may ask which kernel to start: take the default
+                page.get_by_role('button', name='Select', exact=True).click(timeout=15_000)
+            except Exception:
+                pass
+            page.wait_for_selector('.jp-Notebook-ExecutionIndicator[data-status="idle"]', timeout=120_000)
+            page.get_by_role('menuitem', name='Run', exact=True).click()
+            page.get_by_role('menuitem', name='Run All Cells', exact=True).click()
+            img = page.locator('.widget-image').first
+            img.wait_for(timeout=180_000)
+            page.wait_for_function("() => { const i = document.querySelector('.widget-image'); return i && i.naturalWidth > 0; }",
+                                   timeout=60_000)
+            before = img.get_attribute('src')
+            metrics_before = page.locator('.widget-html-content').first.inner_text()
+            slider = page.locator('.widget-hslider', has_text='temperature').first
+            handle = slider.locator('.noUi-handle').first
+            box = handle.bounding_box()
+            page.mouse.move(box['x'] + box['width'] / 2, box['y'] + box['height'] / 2)
+            page.mouse.down()
+            page.mouse.move(box['x'] - 120, box['y'] + box['height'] / 2, steps=8)
+            page.mouse.up()
+            page.wait_for_function("(b) => { const i = document.querySelector('.widget-image'); return i && i.src !== b; }",
+                                   arg=before, timeout=60_000)
+            after = img.get_attribute('src')
+            assert after != before
+            assert 'Dice coarse' in metrics_before                  # live metrics are rendered
+            readout = slider.locator('.widget-readout').first.inner_text()
+            assert float(readout) < 1.0, readout                     # the temperature really moved from 1.0
+            img.scroll_into_view_if_needed()
+            page.screenshot(path=str(ARTIFACTS / 'prompt_explorer.png'), full_page=False)
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / 'prompt_explorer_failure.png'))
+            print((tmp / 'lab.log').read_text()[-3000:])
+            raise
+        finally:
+            b.close()
