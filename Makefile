@@ -10,7 +10,7 @@ STAMP := $(VENV)/.ultrarefiner-stamp
 DATA ?= data
 N ?= 120
 
-.PHONY: demo test venv export readme clean-data
+.PHONY: demo test venv export readme clean-data docs
 
 # Idempotent bootstrap: re-runs pip only when settings.ini / setup.py changed since the last install.
 $(STAMP): settings.ini setup.py
@@ -32,6 +32,13 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python tools/run_tests.py
+
+# The documentation site, offline, into _docs/ (needs the demo's outputs for its results page).
+docs: $(STAMP) runs/eval/PHANTOM/summary.json
+	MPLBACKEND=Agg NO_MKDOCS_2_WARNING=1 $(BIN)/python tools/docs.py
+
+runs/eval/PHANTOM/summary.json:
+	$(MAKE) demo
 
 # Developer helpers: regenerate the library and README from the notebooks.
 export: $(STAMP)

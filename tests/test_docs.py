@@ -1,0 +1,55 @@
+"""The generated docs site opened in headless Chromium: pages, API entries and figures."""
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from browser import ARTIFACTS, browser, need_chromium
+
+ROOT = Path(__file__).resolve().parent.parent
+MODULES = ['00_core', '01_data', '02_phantom', '03_transunet', '04_prompts', '05_sam', '06_refiner', '07_losses',
+           '08_metrics', '09_train', '10_phases', '11_infer', '12_viz', '13_cli']
+
+
+@pytest.fixture(scope='module')
+def site():
+    need_chromium()
+    r = subprocess.run(['make', 'docs'], cwd=ROOT, capture_output=True, text=True,
+                       env=dict(os.environ, MPLBACKEND='Agg'))
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert (ROOT / '_docs/index.html').exists()
+    return ROOT / '_docs'
+
+
+@pytest.mark.slow
+def test_docs_site(site):
+    from playwright.sync_api import sync_playwright
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        b = browser(p)
+        page = b.new_page(viewport={'width': 1300, 'height': 1000})
+        try:
+            page.goto((site / 'index.html').as_uri())
+            hrefs = page.eval_on_selector_all('nav a.md-nav__link[href]', 'as => as.map(a => a.getAttribute("href"))')
+            for m in MODULES + ['phases/phase1_transunet', 'phases/phase2_sam', 'phases/phase3_e2e', 'phases/evaluate',
+                                'explore/prompt_explorer', 'explore/refinement_viewer', 'demo']:
+                assert any(h.endswith(f'{m}.html') for h in hrefs), f'{m} missing from the navigation'
+                assert (site / f'{m}.html').exists(), m
+            for pagename, entries in {'04_prompts': ['soft_argmax', 'PromptGenerator', 'soft_box'],
+                                      '06_refiner': ['SAMRefiner', 'UltraRefiner', 'build_ultrarefiner'],
+                                      '01_data': ['prepare', 'make_splits', 'TransUNetDataset'],
+                                      '03_transunet': ['load_vit_npz', 'TransUNet']}.items():
+                page.goto((site / f'{pagename}.html').as_uri())
+                heads = page.eval_on_selector_all('h2, h3, h4', 'hs => hs.map(h => h.textContent.trim())')
+                for e in entries:
+                    assert any(h.startswith(e) for h in heads), f'API entry {e} missing on {pagename}'
+            for pagename in ('02_phantom', '04_prompts', '06_refiner', 'explore/prompt_explorer', 'explore/refinement_viewer', 'demo'):
+                page.goto((site / f'{pagename}.html').as_uri())
+                page.wait_for_load_state('load')
+                imgs = page.eval_on_selector_all('article img', 'is => is.map(i => [i.complete, i.naturalWidth])')
+                assert imgs, f'no figure on {pagename}'
+                assert all(c and w > 0 for c, w in imgs), f'a figure failed to load on {pagename}: {imgs}'
+            page.goto((site / 'explore/prompt_explorer.html').as_uri())
+            page.screenshot(path=str(ARTIFACTS / 'docs_prompt_explorer.png'), full_page=False)
+        finally:
+            b.close()

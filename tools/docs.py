@@ -1,0 +1,125 @@
+#!/usr/bin/env python
+"""`make docs`: build the documentation site offline into _docs/ (Quarto, which nbdev_docs needs, is unavailable here).
+
+1. Copies the notebooks, adds a `show_doc` cell after every exported public function/class (nbdev's API reference),
+   drops `#| hide` cells and directive lines, and executes them with nbclient (so figures are real outputs).
+   Phase templates are shown as code (they are executed per fold by `run-folds`).
+2. Writes a "Demo results" page from the demo's runs/ and checkpoints/ (summary, examples, training curves).
+3. Builds the site with mkdocs-material + mkdocs-jupyter (no web fonts, file:// friendly URLs).
+nbdev's Quarto configuration (nbs/_quarto.yml) is kept for users who have Quarto: `nbdev_docs` works there.
+"""
+import ast, json, os, re, shutil, subprocess, sys, time
+from pathlib import Path
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = ROOT / '_docs_build'
+OUT = ROOT / '_docs'
+DIRECTIVE = re.compile(r'^\s*#\|\s*(\w+)(.*)$')
+
+
+def directives(src):
+    return {m.group(1): m.group(2).strip() for l in src.splitlines() if (m := DIRECTIVE.match(l))}
+
+
+def public_names(src):
+    try:
+        tree = ast.parse(src)
+    except SyntaxError:
+        return []
+    return [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and not n.name.startswith('_')]
+
+
+def prepare(nb_path, execute=True):
+    nb = nbformat.read(nb_path, as_version=4)
+    cells = []
+    has_api = any('default_exp' in directives(c.source) for c in nb.cells if c.cell_type == 'code')
+    if has_api:
+        cells.append(nbformat.v4.new_code_cell('from nbdev.showdoc import show_doc', metadata={'ur_hide': True}))
+    for c in nb.cells:
+        d = directives(c.source) if c.cell_type == 'code' else {}
+        if c.cell_type == 'code' and ('hide' in d or 'default_exp' in d):
+            if 'eval' in d and d['eval'].startswith('false') or 'default_exp' in d: continue
+            c.metadata['ur_hide'] = True
+        if c.cell_type == 'code':
+            c.source = '\n'.join(l for l in c.source.splitlines() if not DIRECTIVE.match(l))
+        cells.append(c)
+        if 'export' in d:
+            for n in public_names(c.source):
+                cells.append(nbformat.v4.new_code_cell(f'show_doc({n})', metadata={'ur_hide_input': True}))
+    nb.cells = cells
+    if execute:
+        NotebookClient(nb, timeout=600, kernel_name='python3', resources={'metadata': {'path': str(nb_path.parent)}},
+                       allow_errors=False).execute()
+    for c in nb.cells:
+        if c.metadata.get('ur_hide_input'):
+            c.metadata.setdefault('jupyter', {})['source_hidden'] = True
+            c.metadata['tags'] = c.metadata.get('tags', []) + ['hide_code', 'remove_input']
+        for o in c.get('outputs', []):                      # Quarto-only link attributes in show_doc's markdown
+            md = o.get('data', {}).get('text/markdown')
+            if md: o['data']['text/markdown'] = re.sub(r'\{target="_blank"[^}]*\}', '', md)
+    nb.cells = [c for c in nb.cells if not c.metadata.get('ur_hide')]
+    return nb
+
+
+def demo_page(docs):
+    ev = ROOT / 'runs/eval/PHANTOM'
+    lines = ['# Demo results', '',
+             'Produced by `make demo`: 120 phantoms, the `tiny` preset, phases 1–3 and evaluation on all 5 folds.', '']
+    if not (ev / 'summary.md').exists():
+        return lines + ['*Run `make demo` first, then `make docs`, to fill this page.*']
+    lines += [(ev / 'summary.md').read_text().replace('# ', '## ', 1), '']
+    if (ev / 'examples.png').exists():
+        shutil.copy(ev / 'examples.png', docs / 'demo_examples.png')
+        lines += ['## Test examples (fold 0): ground truth, coarse, refined', '', '![test examples](demo_examples.png)', '']
+    import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
+    fig, axs = plt.subplots(1, 3, figsize=(15, 4))
+    for ax, kind, key, title in ((axs[0], 'transunet', 'dice', 'phase 1: val Dice'),
+                                 (axs[1], 'sam_finetuned', 'refined_dice', 'phase 2: val Dice (refined; dashed: coarse)'),
+                                 (axs[2], 'ultra_refiner', 'refined_dice', 'phase 3: val Dice (refined; dashed: coarse)')):
+        for f in sorted((ROOT / 'checkpoints' / kind / 'PHANTOM').glob('fold_*/metrics.json')):
+            h = json.loads(f.read_text())['history']
+            l, = ax.plot([r['epoch'] for r in h], [r[key] for r in h], label=f.parent.name)
+            if 'coarse_dice' in h[0]: ax.plot([r['epoch'] for r in h], [r['coarse_dice'] for r in h], ls='--', c=l.get_color(), alpha=0.6)
+        ax.set_title(title, fontsize=10); ax.set_xlabel('epoch'); ax.set_ylim(0, 1); ax.legend(fontsize=7)
+    fig.tight_layout(); fig.savefig(docs / 'demo_curves.png', dpi=80); plt.close(fig)
+    return lines + ['## Training curves', '', '![training curves](demo_curves.png)', '']
+
+
+def main():
+    t0 = time.time()
+    shutil.rmtree(BUILD, ignore_errors=True)
+    docs = BUILD / 'docs'; docs.mkdir(parents=True)
+    nav = []
+    api = sorted(p for p in (ROOT / 'nbs').glob('[0-9][0-9]_*.ipynb'))
+    groups = [('Home', [ROOT / 'nbs/index.ipynb'], True), ('API', api, True),
+              ('Phase templates', sorted((ROOT / 'nbs/phases').glob('*.ipynb')), False),
+              ('Explore', sorted((ROOT / 'nbs/explore').glob('*.ipynb')), True)]
+    for title, files, execute in groups:
+        entries = []
+        for f in files:
+            rel = f.relative_to(ROOT / 'nbs')
+            print(f'docs: {rel} ({"executing" if execute else "as code"})', flush=True)
+            nb = prepare(f, execute)
+            dest = docs / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            nbformat.write(nb, dest)
+            entries.append({f.stem.replace('_', ' ') if title != 'Home' else 'UltraRefiner': str(rel)})
+        nav.append({title: entries} if title != 'Home' else entries[0])
+    (docs / 'demo.md').write_text('\n'.join(demo_page(docs)))
+    nav.append({'Demo results': 'demo.md'})
+    cfg = {'site_name': 'UltraRefiner', 'use_directory_urls': False, 'docs_dir': 'docs', 'site_dir': str(OUT),
+           'theme': {'name': 'material', 'font': False, 'features': ['navigation.sections']},
+           'plugins': [{'search': {}}, {'mkdocs-jupyter': {'include_source': True, 'execute': False,
+                                                           'remove_tag_config': {'remove_input_tags': ['remove_input']}}}],
+           'markdown_extensions': ['tables', 'admonition'], 'nav': nav}
+    (BUILD / 'mkdocs.yml').write_text(json.dumps(cfg, indent=1))
+    shutil.rmtree(OUT, ignore_errors=True)
+    subprocess.run([str(Path(sys.executable).parent / 'mkdocs'), 'build', '-q', '-f', str(BUILD / 'mkdocs.yml')],
+                   cwd=BUILD, check=True)
+    print(f'docs: built {OUT}/index.html in {time.time() - t0:.0f}s')
+
+
+if __name__ == '__main__':
+    main()
