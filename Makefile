@@ -35,7 +35,7 @@ test: $(STAMP)
 
 # The documentation site, offline, into _docs/ (needs the demo's outputs for its results page).
 docs: $(STAMP) runs/eval/PHANTOM/summary.json
-	MPLBACKEND=Agg NO_MKDOCS_2_WARNING=1 $(BIN)/python tools/docs.py
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python tools/docs.py
 
 runs/eval/PHANTOM/summary.json:
 	$(MAKE) demo

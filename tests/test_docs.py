@@ -15,7 +15,7 @@ MODULES = ['00_core', '01_data', '02_phantom', '03_transunet', '04_prompts', '05
 def site():
     need_chromium()
     r = subprocess.run(['make', 'docs'], cwd=ROOT, capture_output=True, text=True,
-                       env=dict(os.environ, MPLBACKEND='Agg'))
+                       env=dict(os.environ))
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert (ROOT / '_docs/index.html').exists()
     return ROOT / '_docs'

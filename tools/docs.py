@@ -89,6 +89,7 @@ def demo_page(docs):
 
 def main():
     t0 = time.time()
+    os.environ['MPLBACKEND'] = 'module://matplotlib_inline.backend_inline'   # kernels must display figures inline
     shutil.rmtree(BUILD, ignore_errors=True)
     docs = BUILD / 'docs'; docs.mkdir(parents=True)
     nav = []
