@@ -277,7 +277,7 @@ def _examples_figure(ex, path):
     fig, axs = plt.subplots(len(names), 3, figsize=(9, 3 * len(names)), squeeze=False)
     for i, n in enumerate(names):
         for j, (mk, t) in enumerate(((gt[i], 'ground truth'), (cp[i] > 0.5, 'coarse'), (rf[i], 'refined'))):
-            axs[i, j].imshow(img[i], cmap='gray'); axs[i, j].contour(mk.float().numpy(), levels=[0.5], colors='yrc'[j])
+            axs[i, j].imshow(img[i], cmap='gray'); axs[i, j].contour(mk.float().numpy(), levels=[0.5], colors='ycr'[j])   # GT yellow, coarse cyan, refined red
             axs[i, j].set_title(f'{n}: {t}', fontsize=8); axs[i, j].axis('off')
     plt.tight_layout(); buf = io.BytesIO(); fig.savefig(buf, format='png', dpi=80); plt.close(fig)
     atomic_write_bytes(path, buf.getvalue())
