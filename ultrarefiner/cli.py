@@ -144,6 +144,10 @@ def _cmd_run_folds(a):
             p = Path(a.runs)/'eval'/d/'summary.md'
             if p.exists(): print(p.read_text())
 
+def _cmd_bench(a):
+    from ultrarefiner.bench import run_bench, MODES
+    run_bench(a.preset, a.batch, a.iters, a.device, a.amp, tuple(a.modes or MODES), out=a.out)
+
 def _common(s, preset_default='tiny'):
     s.add_argument('--data_root', default='data'); s.add_argument('--datasets', nargs='+', default=['PHANTOM'])
     s.add_argument('--fold', type=int, default=None, help='one fold (default: all folds in splits.json)')
@@ -206,6 +210,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument('--sam_checkpoint', default=None); s.add_argument('--image_path', default=None); s.add_argument('--image_dir', default=None)
     s.add_argument('--output_dir', default='runs/inference')
     s.set_defaults(func=_cmd_inference)
+    s = sub.add_parser('bench', help='throughput ratios: cached vs recomputed encoder, pipeline vs naive SamPredictor loop, overhead, memory')
+    s.add_argument('--preset', default='tiny', choices=['tiny', 'small', 'full']); s.add_argument('--batch', type=int, default=4)
+    s.add_argument('--iters', type=int, default=3); s.add_argument('--device', default=None)
+    s.add_argument('--amp', action='store_true', help='bf16 autocast on CUDA'); s.add_argument('--modes', nargs='*', default=None)
+    s.add_argument('--out', default='runs/bench/bench.json')
+    s.set_defaults(func=_cmd_bench)
     return p
 
 def main(argv:list|None=None) -> int:
