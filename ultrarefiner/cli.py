@@ -81,6 +81,11 @@ def run_folds(phase:str='all', datasets:list=('PHANTOM',), folds:list=(0, 1, 2, 
                                         f"({last[:300]}).") from e
             return nb
         if jobs > 1 and len(jobs_list) > 1:
+            import os, torch
+            ngpu = torch.cuda.device_count()
+            for i, (_, par, _, _) in enumerate(jobs_list):          # one GPU per parallel fold when several exist
+                if ngpu > 1 and 'device' not in par: par['device'] = f'cuda:{i % ngpu}'
+            os.environ.setdefault('OMP_NUM_THREADS', str(max(1, (os.cpu_count() or 1) // jobs)))   # no CPU oversubscription
             with ThreadPoolExecutor(jobs) as ex:
                 futs = [ex.submit(execute, j) for j in jobs_list]
                 for f in futs:

@@ -18,7 +18,7 @@ from .losses import bce_dice_loss, ce_dice_loss, iou_mse_loss
 from .metrics import MetricTracker, delta_markdown, delta_table, summarize
 from .refiner import SAMRefiner, UltraRefiner
 from .sam import EmbeddingCache, apply_lora, build_sam, load_sam_weights, merge_lora, strip_prefixes
-from .train import Loop, cosine_schedule, fold_complete, poly_schedule
+from .train import Loop, cosine_schedule, fold_complete, init_distributed, poly_schedule
 from .transunet import build_transunet
 
 # %% auto 0
@@ -81,13 +81,19 @@ def _predict_coarse(model, ds, dev, bs=8):
 
 def _tb(runs, phase, tag, fold): return Path(runs)/'tb'/phase/tag/f'fold_{fold}'
 
+def _setup(seed, device):
+    "Seed, join torchrun's process group if launched by it, and pick this rank's device."
+    rank, world = init_distributed(); seed_everything(seed)
+    if device is None and world > 1 and torch.cuda.is_available(): return torch.device('cuda', torch.cuda.current_device())
+    return get_device(device)
+
 # %% ../nbs/10_phases.ipynb
 def phase1(dataset:str, fold:int, data_root:str='data', preset:str='tiny', epochs:int|None=None, batch_size:int|None=None,
            lr:float=0.01, momentum:float=0.9, weight_decay:float=1e-4, seed:int=42, ckpt_root:str='checkpoints',
            runs:str='runs', resume:bool=True, vit_pretrained:str|None=None, device:str|None=None, verbose:bool=True,
            stop_after_steps:int|None=None, num_workers:int=0) -> dict:
     "Train TransUNet on one fold (SGD, poly 0.9, 0.5 CE + 0.5 Dice); best by validation Dice."
-    seed_everything(seed); pr = get_preset(preset); dev = get_device(device)
+    dev = _setup(seed, device); pr = get_preset(preset)
     root = _processed(data_root, dataset)
     ds = TransUNetDataset(root, split_names(root, 'train', fold), pr['img_size'], augment=JointAugment())
     vds = TransUNetDataset(root, split_names(root, 'val', fold), pr['img_size'])
@@ -152,7 +158,7 @@ def phase2(datasets:str|Sequence[str], fold:int, data_root:str='data', preset:st
     "Fine-tune SAM's prompt encoder + mask decoder (and LoRA) on out-of-fold coarse predictions."
     if encoder not in ('frozen', 'lora'): raise UltraRefinerError(f"encoder must be 'frozen' or 'lora', got {encoder!r}.")
     datasets = [datasets] if isinstance(datasets, str) else list(datasets); tag = '+'.join(datasets)
-    seed_everything(seed); pr = get_preset(preset); dev = get_device(device)
+    dev = _setup(seed, device); pr = get_preset(preset)
     S, P = pr['sam_img_size'], pr['img_size']
     def make(part, aug):
         return ConcatDataset([PairedDataset(r, Path(pred_root)/d/'predictions', split_names(r, part, fold), S, P, augment=aug)
@@ -191,7 +197,7 @@ def phase3(dataset:str, fold:int, data_root:str='data', preset:str='tiny', epoch
            box_mode:str='soft', seed:int=42, ckpt_root:str='checkpoints', runs:str='runs', resume:bool=True,
            device:str|None=None, verbose:bool=True, stop_after_steps:int|None=None, num_workers:int=0) -> dict:
     "Joint training of TransUNet and SAM refiner; defaults load the phase-1 and phase-2 bests of this fold."
-    seed_everything(seed); pr = get_preset(preset); dev = get_device(device)
+    dev = _setup(seed, device); pr = get_preset(preset)
     root = _processed(data_root, dataset); P = pr['img_size']
     tu_ck = transunet_checkpoint or fold_dir('transunet', dataset, fold, ckpt_root)/'best.pth'
     sam_ck = sam_checkpoint or fold_dir('sam_finetuned', dataset, fold, ckpt_root)/'best.pth'

@@ -14,7 +14,8 @@ from torch.utils.data import DataLoader, Subset
 from .core import atomic_write_text, load_checkpoint, save_checkpoint, UltraRefinerError
 
 # %% auto 0
-__all__ = ['poly_schedule', 'cosine_schedule', 'get_rng_state', 'set_rng_state', 'Loop', 'fold_complete']
+__all__ = ['poly_schedule', 'cosine_schedule', 'get_rng_state', 'set_rng_state', 'dist_info', 'init_distributed', 'Loop',
+           'fold_complete']
 
 # %% ../nbs/09_train.ipynb
 def poly_schedule(optimizer, total_steps:int, power:float=0.9):
@@ -42,6 +43,33 @@ def set_rng_state(st:dict):
     name, arr, npos, hg, cached = st['numpy']; np.random.set_state((name, arr.numpy().astype(np.uint32), npos, hg, cached))
     torch.set_rng_state(st['torch'])
     if 'cuda' in st and torch.cuda.is_available(): torch.cuda.set_rng_state_all(st['cuda'])
+
+# %% ../nbs/09_train.ipynb
+def dist_info() -> tuple:
+    "(rank, world size); (0, 1) outside torch.distributed."
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized(): return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+def init_distributed(backend:str|None=None) -> tuple:
+    "Join the process group when launched by torchrun (WORLD_SIZE > 1); returns (rank, world size)."
+    import os, torch.distributed as dist
+    if int(os.environ.get('WORLD_SIZE', '1')) > 1 and not dist.is_initialized():
+        cuda = torch.cuda.is_available()
+        dist.init_process_group(backend or ('nccl' if cuda else 'gloo'))
+        if cuda: torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', '0')))
+    return dist_info()
+
+def _barrier():
+    import torch.distributed as dist
+    if dist_info()[1] > 1: dist.barrier()
+
+def _allreduce_mean(metrics:dict) -> dict:
+    rank, world = dist_info()
+    if world == 1: return metrics
+    import torch.distributed as dist
+    keys = sorted(metrics); t = torch.tensor([float(metrics[k]) for k in keys], dtype=torch.float64)
+    dist.all_reduce(t); return {k: float(v) / world for k, v in zip(keys, t)}
 
 # %% ../nbs/09_train.ipynb
 def _to_py(x):
@@ -73,9 +101,12 @@ class Loop:
     ddp:bool = False
 
     def loader(self, ds, epoch:int, start:int=0) -> DataLoader:
-        "Epoch `epoch`'s batches from batch `start` on; the order depends only on (seed, epoch)."
-        order = torch.randperm(len(ds), generator=torch.Generator().manual_seed(self.seed * 100003 + epoch)).tolist()
-        sub = Subset(ds, order[start * self.batch_size:])
+        "This rank's batches of epoch `epoch` from batch `start` on; the order depends only on (seed, epoch, rank)."
+        from torch.utils.data.distributed import DistributedSampler
+        rank, world = dist_info()
+        sampler = DistributedSampler(ds, num_replicas=world, rank=rank, shuffle=True, seed=self.seed, drop_last=world > 1)
+        sampler.set_epoch(epoch)
+        sub = Subset(ds, list(sampler)[start * self.batch_size:])
         return DataLoader(sub, batch_size=self.batch_size, shuffle=False, drop_last=False, num_workers=self.num_workers,
                           pin_memory=torch.cuda.is_available(), generator=torch.Generator().manual_seed(self.seed + epoch),
                           persistent_workers=False)
@@ -93,7 +124,10 @@ class Loop:
     def fit(self, train_ds, resume:bool=False, stop_after_steps:int|None=None) -> dict:
         "Train; returns {'best', 'history', 'complete'}."
         from tqdm.auto import tqdm
-        out = Path(self.out_dir); out.mkdir(parents=True, exist_ok=True)
+        rank, world = dist_info(); main = rank == 0
+        out = Path(self.out_dir)
+        if main: out.mkdir(parents=True, exist_ok=True)
+        _barrier()
         epoch, batch, gstep, best, history = 0, 0, 0, {self.monitor: -math.inf}, []
         last = out/'last.pth'
         if resume and last.exists():
@@ -102,18 +136,23 @@ class Loop:
             self.scheduler.load_state_dict(st['scheduler'])
             epoch, batch, gstep, best, history = st['epoch'], st['batch'], st['global_step'], st['best'], st['history']
             set_rng_state(st['rng'])
-            if self.verbose: print(f"resumed from {last}: epoch {epoch}, batch {batch}, step {gstep}")
+            if self.verbose and main: print(f"resumed from {last}: epoch {epoch}, batch {batch}, step {gstep}")
+        net = self.model
+        if world > 1:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+            dev = next(self.model.parameters()).device
+            net = DDP(self.model, device_ids=[dev.index] if dev.type == 'cuda' else None, find_unused_parameters=True)
         tb = None
-        if self.tb_dir is not None:
+        if self.tb_dir is not None and main:
             from torch.utils.tensorboard import SummaryWriter
             tb = SummaryWriter(str(self.tb_dir))
         try:
             while epoch < self.epochs:
-                self.model.train()
+                net.train()
                 dl = self.loader(train_ds, epoch, batch)
-                bar = tqdm(dl, desc=f"epoch {epoch + 1}/{self.epochs}", disable=None if self.verbose else True, mininterval=1.0, leave=False)  # None: off when not a terminal
+                bar = tqdm(dl, desc=f"epoch {epoch + 1}/{self.epochs}", disable=None if (self.verbose and main) else True, mininterval=1.0, leave=False)  # None: off when not a terminal
                 for b in bar:
-                    loss, logs = self.step_fn(self.model, b)
+                    loss, logs = self.step_fn(net, b)
                     self.optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     self.optimizer.step(); self.scheduler.step()
@@ -127,27 +166,31 @@ class Loop:
                         for i, g in enumerate(self.optimizer.param_groups): tb.add_scalar(f'train/lr{i}', g['lr'], gstep)
                         for k, v in logs.items(): tb.add_scalar(f'train/{k}', v, gstep)
                     if (self.ckpt_every and gstep % self.ckpt_every == 0) or (stop_after_steps and gstep >= stop_after_steps):
-                        save_checkpoint(self._state(epoch, batch, gstep, best, history), last)
+                        if main: save_checkpoint(self._state(epoch, batch, gstep, best, history), last)
+                        _barrier()
                     if stop_after_steps and gstep >= stop_after_steps:
                         return {'best': best, 'history': history, 'complete': False}
-                metrics = {k: float(v) for k, v in self.eval_fn(self.model).items()}
+                metrics = _allreduce_mean({k: float(v) for k, v in self.eval_fn(self.model).items()})
                 metrics.update(epoch=epoch + 1, step=gstep)
                 history.append(metrics)
                 if tb:
                     for k, v in metrics.items():
                         if k not in ('epoch', 'step'): tb.add_scalar(f'val/{k}', v, gstep)
                 epoch += 1; batch = 0
-                if metrics[self.monitor] > best[self.monitor]:
-                    best = dict(metrics)
-                    save_checkpoint(self._state(epoch, 0, gstep, best, history), out/'best.pth')
-                save_checkpoint(self._state(epoch, 0, gstep, best, history), last)
-                self._write_metrics(history, best, epoch >= self.epochs)
-                if self.verbose:
+                improved = metrics[self.monitor] > best[self.monitor]
+                if improved: best = dict(metrics)
+                if main:
+                    if improved: save_checkpoint(self._state(epoch, 0, gstep, best, history), out/'best.pth')
+                    save_checkpoint(self._state(epoch, 0, gstep, best, history), last)
+                    self._write_metrics(history, best, epoch >= self.epochs)
+                _barrier()
+                if self.verbose and main:
                     print(f"epoch {epoch}/{self.epochs}: " + ', '.join(f"{k} {v:.4f}" for k, v in metrics.items() if k not in ('epoch', 'step'))
                           + f" (best {self.monitor} {best[self.monitor]:.4f})")
         finally:
             if tb: tb.close()
-        self._write_metrics(history, best, True)
+        if main: self._write_metrics(history, best, True)
+        _barrier()
         return {'best': best, 'history': history, 'complete': True}
 
 def fold_complete(out_dir:str|Path) -> bool:
