@@ -91,7 +91,7 @@ def _setup(seed, device):
 def phase1(dataset:str, fold:int, data_root:str='data', preset:str='tiny', epochs:int|None=None, batch_size:int|None=None,
            lr:float=0.01, momentum:float=0.9, weight_decay:float=1e-4, seed:int=42, ckpt_root:str='checkpoints',
            runs:str='runs', resume:bool=True, vit_pretrained:str|None=None, device:str|None=None, verbose:bool=True,
-           stop_after_steps:int|None=None, num_workers:int=0) -> dict:
+           stop_after_steps:int|None=None, num_workers:int=0, amp:bool=True, compile:bool=False) -> dict:
     "Train TransUNet on one fold (SGD, poly 0.9, 0.5 CE + 0.5 Dice); best by validation Dice."
     dev = _setup(seed, device); pr = get_preset(preset)
     root = _processed(data_root, dataset)
@@ -109,7 +109,7 @@ def phase1(dataset:str, fold:int, data_root:str='data', preset:str='tiny', epoch
         return {k: v['mean'] for k, v in t.summary().items()}
     cfg = dict(phase='phase1', dataset=dataset, fold=fold, preset=preset, epochs=epochs, batch_size=bs, lr=lr, seed=seed)
     return Loop(model, opt, sch, step, evaluate, fold_dir('transunet', dataset, fold, ckpt_root), epochs, bs, seed,
-                config=cfg, tb_dir=_tb(runs, 'phase1', dataset, fold), verbose=verbose, num_workers=num_workers
+                config=cfg, tb_dir=_tb(runs, 'phase1', dataset, fold), verbose=verbose, num_workers=num_workers, amp=amp, compile=compile
                 ).fit(ds, resume=resume, stop_after_steps=stop_after_steps)
 
 # %% ../nbs/10_phases.ipynb
@@ -154,7 +154,7 @@ def _small_mask(mask, size): return F.interpolate(mask[:, None].float(), size=(s
 def phase2(datasets:str|Sequence[str], fold:int, data_root:str='data', preset:str='tiny', epochs:int|None=None,
            batch_size:int|None=None, lr:float|None=None, weight_decay:float=1e-4, encoder:str='frozen', sam_checkpoint:str|None=None,
            seed:int=42, ckpt_root:str='checkpoints', pred_root:str='predictions', runs:str='runs', resume:bool=True,
-           device:str|None=None, verbose:bool=True, stop_after_steps:int|None=None, num_workers:int=0) -> dict:
+           device:str|None=None, verbose:bool=True, stop_after_steps:int|None=None, num_workers:int=0, amp:bool=True, compile:bool=False) -> dict:
     "Fine-tune SAM's prompt encoder + mask decoder (and LoRA) on out-of-fold coarse predictions."
     if encoder not in ('frozen', 'lora'): raise UltraRefinerError(f"encoder must be 'frozen' or 'lora', got {encoder!r}.")
     datasets = [datasets] if isinstance(datasets, str) else list(datasets); tag = '+'.join(datasets)
@@ -187,7 +187,7 @@ def phase2(datasets:str|Sequence[str], fold:int, data_root:str='data', preset:st
     evaluate = lambda m: _refiner_eval(run, vds, dev, P, f'phase 2 · {tag} · fold {fold} · val', verbose)
     cfg = dict(phase='phase2', datasets=datasets, fold=fold, preset=preset, epochs=epochs, batch_size=bs, lr=lr, encoder=encoder, seed=seed)
     return Loop(refiner, opt, sch, step, evaluate, fold_dir('sam_finetuned', tag, fold, ckpt_root), epochs, bs, seed,
-                config=cfg, tb_dir=_tb(runs, 'phase2', tag, fold), verbose=verbose, num_workers=num_workers
+                config=cfg, tb_dir=_tb(runs, 'phase2', tag, fold), verbose=verbose, num_workers=num_workers, amp=amp, compile=compile
                 ).fit(ds, resume=resume, stop_after_steps=stop_after_steps)
 
 # %% ../nbs/10_phases.ipynb
@@ -195,7 +195,7 @@ def phase3(dataset:str, fold:int, data_root:str='data', preset:str='tiny', epoch
            transunet_lr:float|None=None, sam_lr:float|None=None, weight_decay:float=1e-4, coarse_loss_weight:float=0.3,
            refined_loss_weight:float=0.7, transunet_checkpoint:str|None=None, sam_checkpoint:str|None=None,
            box_mode:str='soft', seed:int=42, ckpt_root:str='checkpoints', runs:str='runs', resume:bool=True,
-           device:str|None=None, verbose:bool=True, stop_after_steps:int|None=None, num_workers:int=0) -> dict:
+           device:str|None=None, verbose:bool=True, stop_after_steps:int|None=None, num_workers:int=0, amp:bool=True, compile:bool=False) -> dict:
     "Joint training of TransUNet and SAM refiner; defaults load the phase-1 and phase-2 bests of this fold."
     dev = _setup(seed, device); pr = get_preset(preset)
     root = _processed(data_root, dataset); P = pr['img_size']
@@ -224,7 +224,7 @@ def phase3(dataset:str, fold:int, data_root:str='data', preset:str='tiny', epoch
     cfg = dict(phase='phase3', dataset=dataset, fold=fold, preset=preset, epochs=epochs, batch_size=bs, transunet_lr=transunet_lr,
                sam_lr=sam_lr, coarse_loss_weight=coarse_loss_weight, refined_loss_weight=refined_loss_weight, seed=seed)
     return Loop(model, opt, sch, step, evaluate, fold_dir('ultra_refiner', dataset, fold, ckpt_root), epochs, bs, seed,
-                config=cfg, tb_dir=_tb(runs, 'phase3', dataset, fold), verbose=verbose, num_workers=num_workers
+                config=cfg, tb_dir=_tb(runs, 'phase3', dataset, fold), verbose=verbose, num_workers=num_workers, amp=amp, compile=compile
                 ).fit(ds, resume=resume, stop_after_steps=stop_after_steps)
 
 # %% ../nbs/10_phases.ipynb

@@ -98,7 +98,8 @@ class Loop:
     tb_dir:Path|None = None          # TensorBoard log folder
     num_workers:int = 0
     verbose:bool = True
-    ddp:bool = False
+    amp:bool = True                  # bf16 autocast for the training step on CUDA (CPU stays fp32)
+    compile:bool = False             # torch.compile the training model
 
     def loader(self, ds, epoch:int, start:int=0) -> DataLoader:
         "This rank's batches of epoch `epoch` from batch `start` on; the order depends only on (seed, epoch, rank)."
@@ -142,6 +143,9 @@ class Loop:
             from torch.nn.parallel import DistributedDataParallel as DDP
             dev = next(self.model.parameters()).device
             net = DDP(self.model, device_ids=[dev.index] if dev.type == 'cuda' else None, find_unused_parameters=True)
+        if self.compile: net = torch.compile(net)
+        dev_type = next(self.model.parameters()).device.type
+        autocast = lambda: torch.autocast('cuda', dtype=torch.bfloat16, enabled=self.amp and dev_type == 'cuda')
         tb = None
         if self.tb_dir is not None and main:
             from torch.utils.tensorboard import SummaryWriter
@@ -152,7 +156,7 @@ class Loop:
                 dl = self.loader(train_ds, epoch, batch)
                 bar = tqdm(dl, desc=f"epoch {epoch + 1}/{self.epochs}", disable=None if (self.verbose and main) else True, mininterval=1.0, leave=False)  # None: off when not a terminal
                 for b in bar:
-                    loss, logs = self.step_fn(net, b)
+                    with autocast(): loss, logs = self.step_fn(net, b)
                     self.optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     self.optimizer.step(); self.scheduler.step()
