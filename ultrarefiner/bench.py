@@ -23,7 +23,7 @@ def measure(mode:str, preset:str='tiny', batch:int=4, iters:int=3, device:str|No
     "Time one mode in this process: {'mode', 'seconds_per_batch', 'images_per_s', 'peak_mb'}."
     from ultrarefiner.refiner import build_ultrarefiner
     from ultrarefiner.losses import bce_dice_loss, iou_mse_loss
-    from ultrarefiner.sam import EmbeddingCache
+    from ultrarefiner.sam import EmbeddingCache, encode_chunked
     torch.manual_seed(0); dev = get_device(device); pr = get_preset(preset); P = pr['img_size']
     model = build_ultrarefiner(preset).to(dev).eval()
     sam, ref = model.refiner.sam, model.refiner
@@ -48,7 +48,7 @@ def measure(mode:str, preset:str='tiny', batch:int=4, iters:int=3, device:str|No
     def run():
         with torch.no_grad() if mode not in ('p2_recompute', 'p2_cached') else torch.enable_grad(), ctx():
             if mode == 'encoder':
-                with torch.no_grad(): sam.image_encoder(img)
+                with torch.no_grad(): encode_chunked(sam.image_encoder, img)   # the encoder path the pipeline uses
             elif mode == 'p2_recompute':
                 with torch.no_grad(): emb = sam.image_encoder(img)
                 p2_step(emb)

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from .core import get_preset, load_checkpoint
 from .data import imagenet_normalize
 from .prompts import PromptGenerator
-from .sam import build_sam, decode_batched, EmbeddingCache
+from .sam import build_sam, decode_batched, encode_chunked, EmbeddingCache
 from .transunet import build_transunet, TransUNet
 
 # %% auto 0
@@ -22,9 +22,10 @@ class SAMRefiner(nn.Module):
     def __init__(self, sam:nn.Module,
                  use_point:bool=True, use_neg_point:bool=True, use_box:bool=True, use_mask:bool=True,
                  box_mode:str='soft', multimask:bool=True, temperature:float=1.0, box_threshold:float=0.5,
-                 cache:EmbeddingCache|None=None): # embeddings from disk when the encoder is frozen
+                 cache:EmbeddingCache|None=None, # embeddings from disk when the encoder is frozen
+                 encoder_batch:int|None=None):   # images per encoder call; None: whole batch on GPU, 1 on CPU
         super().__init__()
-        self.sam, self.cache = sam, cache
+        self.sam, self.cache, self.encoder_batch = sam, cache, encoder_batch
         self.use_point, self.use_neg_point, self.use_box, self.use_mask = use_point, use_neg_point, use_box, use_mask
         self.multimask = multimask
         self.img_size = sam.image_encoder.img_size
@@ -33,7 +34,8 @@ class SAMRefiner(nn.Module):
 
     def encode(self, image:torch.Tensor) -> torch.Tensor:
         "(B,3,S,S) normalised image → (B,C,S/16,S/16) embeddings (through the cache when one is set)."
-        return self.cache(image) if self.cache is not None else self.sam.image_encoder(image)
+        if self.cache is not None: return self.cache(image)
+        return encode_chunked(self.sam.image_encoder, image, self.encoder_batch)
 
     def forward(self,
                 image:torch.Tensor|None,           # (B,3,S,S) ImageNet-normalised, or None when `embeddings` given

@@ -15,7 +15,7 @@ from .core import CheckpointError, atomic_write_bytes, load_checkpoint
 
 # %% auto 0
 __all__ = ['SAM_CONFIGS', 'build_sam', 'strip_prefixes', 'load_sam_weights', 'LoRAQKV', 'apply_lora', 'merge_lora',
-           'count_trainable', 'encoder_fingerprint', 'EmbeddingCache', 'decode_batched']
+           'count_trainable', 'encoder_fingerprint', 'encode_chunked', 'EmbeddingCache', 'decode_batched']
 
 # %% ../nbs/05_sam.ipynb
 SAM_CONFIGS = {
@@ -149,6 +149,14 @@ def encoder_fingerprint(encoder:nn.Module) -> str:
     object.__setattr__(encoder, '_ur_fingerprint', (stamp, fp))
     return fp
 
+def encode_chunked(encoder:nn.Module, images:torch.Tensor, chunk:int|None=None) -> torch.Tensor:
+    """`encoder(images)` in chunks of `chunk` images; None: the whole batch on GPU, one image at a time on CPU.
+    segment-anything's global-attention blocks materialise (B·heads, 4096, 4096) matrices at 1024 px: on CPU a batch of 2
+    took 26.8 s against 2 × 11.2 s one by one (vit_b, 2 cores; BENCHMARKS.md), so CPU encodes image by image."""
+    n = chunk or (images.shape[0] if images.is_cuda else 1)
+    if n >= images.shape[0]: return encoder(images)
+    return torch.cat([encoder(c) for c in images.split(n)])
+
 class EmbeddingCache:
     "Cached `encoder(images)` on disk under `{root}/{encoder fingerprint}/{image hash}.pt`."
     def __init__(self, root:str|Path, encoder:nn.Module, dtype:torch.dtype=torch.float32):
@@ -172,7 +180,7 @@ class EmbeddingCache:
         if todo:
             self.misses += len(todo)
             with torch.no_grad():
-                emb = self.encoder(images[todo])
+                emb = encode_chunked(self.encoder, images[todo])
             for j, i in enumerate(todo):
                 out[i] = emb[j].detach().to('cpu', self.dtype)
                 buf = io.BytesIO(); torch.save(out[i].clone(), buf); atomic_write_bytes(folder/f'{keys[i]}.pt', buf.getvalue())
