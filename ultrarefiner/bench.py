@@ -50,7 +50,7 @@ def measure(mode:str, preset:str='tiny', batch:int=4, iters:int=3, device:str|No
             if mode == 'encoder':
                 with torch.no_grad(): encode_chunked(sam.image_encoder, img)   # the encoder path the pipeline uses
             elif mode == 'p2_recompute':
-                with torch.no_grad(): emb = sam.image_encoder(img)
+                with torch.no_grad(): emb = encode_chunked(sam.image_encoder, img)
                 p2_step(emb)
             elif mode == 'p2_cached':
                 p2_step(cache(img))
