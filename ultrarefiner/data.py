@@ -448,11 +448,19 @@ def print_report(reps:list):
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
-def load_splits(root:str|Path) -> dict:
-    "The splits.json of a processed dataset folder."
+def load_splits(root:str|Path, guard:bool=True) -> dict:
+    "The splits.json of a processed dataset folder, checked against manifest.csv's groups (no patient or duplicate leaks)."
     p = Path(root)/'splits.json'
     if not p.exists(): raise DataError(f"{p} not found. Run `ultrarefiner prepare` for this dataset first.")
-    return _load_splits(p)
+    s = _load_splits(p)
+    man = Path(root)/'manifest.csv'
+    if guard and man.exists():
+        groups = {r['name']: r['group'] for r in _read_csv_rows(man)}
+        listed = set(s['test']) | {n for f in s['folds'] for n in f['train'] + f['val']}
+        if listed - set(groups): raise DataError(f"{p} lists names not in {man}: {sorted(listed - set(groups))[:5]}. Re-run prepare.")
+        try: check_splits(s, {n: groups[n] for n in listed})
+        except DataError as e: raise DataError(f"{p}: {e}") from None
+    return s
 
 def split_names(root:str|Path,   # processed/{D}
                 part:str='train', # 'train', 'val' or 'test'
