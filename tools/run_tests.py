@@ -33,7 +33,6 @@ def sync_check() -> list:
     return problems
 
 def notebooks() -> tuple:
-    from nbdev.processors import nbglob_cli  # noqa: F401  (import check)
     from nbdev.doclinks import nbglob
     from nbdev.test import _keep_file
     files = [f for f in sorted(nbglob(as_path=True)) if _keep_file(f, '.notest')]
@@ -60,6 +59,7 @@ def pytests() -> tuple:
     return n - f - e - sk, f + e
 
 if __name__ == '__main__':
+    if len(sys.argv) > 1: sys.exit(f"usage: {sys.argv[0]} (no arguments): runs the export-sync check, nbdev_test and pytest tests/")
     probs = sync_check()
     for p in probs: print('SYNC:', p)
     print(f"export sync: {'OK' if not probs else f'{len(probs)} problem(s)'}")

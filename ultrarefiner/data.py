@@ -259,7 +259,7 @@ def make_splits(names:Sequence[str],    # sample names
     from sklearn.model_selection import StratifiedGroupKFold
     order = np.argsort(np.asarray(names, dtype=object), kind='stable')
     names = [names[i] for i in order]; labels = [labels[i] for i in order]; groups = [groups[i] for i in order]
-    y = np.array([l if all(labels) else '' for l in labels]) if all(labels) else np.zeros(len(names), int)
+    y = np.array(labels) if all(labels) else np.zeros(len(names), int)       # stratify only when every class is known
     g = np.array(groups, dtype=object)
     def sgkf(idx, k, what):
         ng = len(set(g[idx]))
@@ -310,6 +310,7 @@ class PrepareReport:
     warnings:list = field(default_factory=list)
     counts:dict = field(default_factory=dict)         # (label, split) → n
     reused_splits:bool = False
+    splits:dict = field(default_factory=dict)         # the splits.json written or reused
 
 def _process(rec:Record):
     img = read_image(rec.image)
@@ -417,13 +418,10 @@ def report_table(reps:list):
     for c in ('dataset', 'layout', 'class', 'train', 'test', 'total', 'fold val sizes'): t.add_column(c, justify='right' if c in ('train', 'test', 'total') else 'left')
     for r in reps:
         labels = sorted({l for l, _ in r.counts})
-        label_of = {}
-        if getattr(r, 'splits', None):
-            man = {row['name']: row['label'] or '-' for row in _read_csv_rows(r.out/'manifest.csv')}
-            label_of = man
+        label_of = {row['name']: row['label'] or '-' for row in _read_csv_rows(r.out/'manifest.csv')}
         for l in labels:
             tr, te = r.counts.get((l, 'train'), 0), r.counts.get((l, 'test'), 0)
-            fv = '/'.join(str(sum(label_of.get(n) == l for n in f['val'])) for f in r.splits['folds']) if label_of else ''
+            fv = '/'.join(str(sum(label_of.get(n) == l for n in f['val'])) for f in r.splits['folds'])
             t.add_row(r.dataset, r.layout, l, str(tr), str(te), str(tr + te), fv)
         tr = sum(v for (l, s), v in r.counts.items() if s == 'train'); te = sum(v for (l, s), v in r.counts.items() if s == 'test')
         t.add_row(r.dataset, r.layout, '[b]all', f'[b]{tr}', f'[b]{te}', f'[b]{tr + te}',
@@ -487,12 +485,10 @@ def _resize(a:np.ndarray, size:int, nearest:bool=False) -> np.ndarray:
 
 class _Processed:
     def __init__(self, root, names=None, img_size=224, augment=None):
-        import torch
         self.root, self.img_size, self.augment = Path(root), img_size, augment
         self.names = list(names) if names is not None else split_names(root, 'train')
     def __len__(self): return len(self.names)
     def _load(self, name):
-        import torch
         img = read_image(_locate(self.root, name, 'images'))
         mk = read_mask(_locate(self.root, name, 'masks')).astype(np.uint8)
         return img, mk

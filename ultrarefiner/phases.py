@@ -134,7 +134,7 @@ def oof(dataset:str, folds:Sequence[int]|None=None, data_root:str='data', preset
     return written
 
 # %% ../nbs/10_phases.ipynb
-def _refiner_eval(refiner_fn, ds, dev, size, title, verbose, bs=8):
+def _refiner_eval(refiner_fn, ds, title, verbose, bs=8):
     c, r = MetricTracker(), MetricTracker()
     with torch.no_grad():
         for b in DataLoader(ds, batch_size=bs):
@@ -184,7 +184,7 @@ def phase2(datasets:str|Sequence[str], fold:int, data_root:str='data', preset:st
         m = refiner.eval(); y = _small_mask(b['mask'].to(dev), P)
         o = m(b['image'].to(dev), b['coarse'].to(dev)[:, 0], target_size=P)
         return b['coarse'][:, 0].to(dev) > 0.5, o['masks'][:, 0] > 0, y
-    evaluate = lambda m: _refiner_eval(run, vds, dev, P, f'phase 2 · {tag} · fold {fold} · val', verbose)
+    evaluate = lambda m: _refiner_eval(run, vds, f'phase 2 · {tag} · fold {fold} · val', verbose)
     cfg = dict(phase='phase2', datasets=datasets, fold=fold, preset=preset, epochs=epochs, batch_size=bs, lr=lr, encoder=encoder, seed=seed)
     return Loop(refiner, opt, sch, step, evaluate, fold_dir('sam_finetuned', tag, fold, ckpt_root), epochs, bs, seed,
                 config=cfg, tb_dir=_tb(runs, 'phase2', tag, fold), verbose=verbose, num_workers=num_workers, amp=amp, compile=compile
@@ -220,7 +220,7 @@ def phase3(dataset:str, fold:int, data_root:str='data', preset:str='tiny', epoch
     def run(b):
         o = model.eval()(b['image'].to(dev))
         return o['coarse_prob'] > 0.5, o['refined_logits'][:, 0] > 0, b['mask'].to(dev)
-    evaluate = lambda m: _refiner_eval(run, vds, dev, P, f'phase 3 · {dataset} · fold {fold} · val', verbose)
+    evaluate = lambda m: _refiner_eval(run, vds, f'phase 3 · {dataset} · fold {fold} · val', verbose)
     cfg = dict(phase='phase3', dataset=dataset, fold=fold, preset=preset, epochs=epochs, batch_size=bs, transunet_lr=transunet_lr,
                sam_lr=sam_lr, coarse_loss_weight=coarse_loss_weight, refined_loss_weight=refined_loss_weight, seed=seed)
     return Loop(model, opt, sch, step, evaluate, fold_dir('ultra_refiner', dataset, fold, ckpt_root), epochs, bs, seed,
