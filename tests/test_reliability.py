@@ -19,6 +19,7 @@ BIN = Path(sys.executable).parent
 @pytest.mark.parametrize('case', [c for c in CASES if c.run is not None], ids=lambda c: c.name)
 def test_case(case):
     ok, msg = run_case(case)
+    if ok is None: pytest.skip(msg)
     assert ok, f"{case.category} / {case.name}: expected /{case.pattern}/, observed: {msg}"
 
 
