@@ -56,3 +56,15 @@ def test_phase1_under_torchrun(tmp_path):
     m = json.loads((tmp_path / 'checkpoints/transunet/PHANTOM/fold_0/metrics.json').read_text())
     assert m['complete'] and len(m['history']) == 2
     assert r.stdout.count('epoch 2/2:') == 1            # console output from rank 0 only
+    # each rank validated its shard; the gathered Dice equals one process validating every image with best.pth
+    from torch.utils.data import DataLoader
+    from ultrarefiner.data import TransUNetDataset, split_names
+    from ultrarefiner.metrics import MetricTracker
+    from ultrarefiner.phases import load_transunet
+    root = tmp_path / 'data/processed/PHANTOM'
+    vds = TransUNetDataset(root, split_names(root, 'val', 0), 64)
+    model, t = load_transunet('tiny', tmp_path / 'checkpoints/transunet/PHANTOM/fold_0/best.pth').eval(), MetricTracker()
+    with torch.no_grad():
+        for b in DataLoader(vds, batch_size=8):
+            t.update(model(b['image']).softmax(1)[:, 1] > 0.5, b['mask'])
+    assert abs(t.summary()['dice']['mean'] - m['best']['dice']) < 1e-6, (t.summary()['dice'], m['best'])

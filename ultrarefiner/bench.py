@@ -8,45 +8,57 @@ import json, os, resource, subprocess, sys, tempfile, time
 from pathlib import Path
 import numpy as np
 import torch
-from .core import get_device, get_preset
+from .core import amp_dtype, autocast, get_device, get_preset
 
 # %% auto 0
 __all__ = ['MODES', 'measure', 'run_bench']
 
 # %% ../nbs/14_bench.ipynb
-MODES = ('encoder', 'p2_recompute', 'p2_cached', 'pipeline', 'naive')
+MODES = ('encoder', 'p2_recompute', 'p2_cached', 'pipeline', 'naive', 'p3_step')
 
 def _sync(dev):
     if dev.type == 'cuda': torch.cuda.synchronize()
 
-def measure(mode:str, preset:str='tiny', batch:int=4, iters:int=3, device:str|None=None, amp:bool=False) -> dict:
-    "Time one mode in this process: {'mode', 'seconds_per_batch', 'images_per_s', 'peak_mb'}."
+def measure(mode:str, preset:str='tiny', batch:int=4, iters:int=3, device:str|None=None, amp:bool=False,
+            channels_last:bool=False) -> dict:
+    "Time one mode in this process: {'mode', 'seconds_per_batch', 'images_per_s', 'peak_mb', ...}."
     from ultrarefiner.refiner import build_ultrarefiner
-    from ultrarefiner.losses import bce_dice_loss, iou_mse_loss
+    if mode not in MODES: raise ValueError(f"unknown mode {mode!r}; one of {MODES}")
+    from ultrarefiner.losses import bce_dice_loss, ce_dice_loss, iou_mse_loss
     from ultrarefiner.sam import EmbeddingCache, encode_chunked
     torch.manual_seed(0); dev = get_device(device); pr = get_preset(preset); P = pr['img_size']
     model = build_ultrarefiner(preset).to(dev).eval()
     sam, ref = model.refiner.sam, model.refiner
     for p in sam.image_encoder.parameters(): p.requires_grad_(False)
     x = torch.rand(batch, 1, P, P, device=dev)
+    if channels_last:                                    # the TransUNet's CNN; SAM's ViT has no convolutions to speak of
+        model.transunet.to(memory_format=torch.channels_last); x = x.contiguous(memory_format=torch.channels_last)
     img = model.sam_input(x)
     with torch.no_grad(): coarse = model.transunet(x).softmax(1)[:, 1]
     target = (coarse > 0.5).float()[:, None]
     opt = torch.optim.AdamW([p for p in ref.parameters() if p.requires_grad], lr=1e-5)
-    ctx = (lambda: torch.autocast('cuda', dtype=torch.bfloat16)) if (amp and dev.type == 'cuda') else (lambda: torch.autocast('cpu', enabled=False))
+    ctx = lambda: autocast(dev, amp)
     tmp = tempfile.mkdtemp()
     cache = EmbeddingCache(tmp, sam.image_encoder)
     def p2_step(emb):
         ref.train(); o = ref(None, coarse, embeddings=emb, target_size=P)
         loss = bce_dice_loss(o['masks'], target) + iou_mse_loss(o['iou'], o['masks'], target)
         opt.zero_grad(); loss.backward(); opt.step()
+    if mode == 'p3_step':                                # phase 3: TransUNet + prompts + SAM decoder trained, encoder frozen
+        y = torch.from_numpy(np.indices((P, P)).sum(0) % 7 < 3).long().to(dev)[None].repeat(batch, 1, 1)
+        opt3 = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
+    def p3_step():
+        model.train(); o = model(x)
+        loss = 0.3 * ce_dice_loss(o['coarse_logits'], y) + 0.7 * (bce_dice_loss(o['refined_logits'], y[:, None].float())
+                                                                   + iou_mse_loss(o['iou'], o['refined_logits'], y[:, None].float()))
+        opt3.zero_grad(); loss.backward(); opt3.step()
     if mode == 'naive':
         from segment_anything import SamPredictor
         predictor = SamPredictor(sam); S = ref.img_size
         imgs_u8 = [(torch.nn.functional.interpolate(x[i:i + 1], size=(S, S), mode='bilinear')[0, 0].clamp(0, 1) * 255)
                    .byte().cpu().numpy() for i in range(batch)]
     def run():
-        with torch.no_grad() if mode not in ('p2_recompute', 'p2_cached') else torch.enable_grad(), ctx():
+        with torch.no_grad() if mode not in ('p2_recompute', 'p2_cached', 'p3_step') else torch.enable_grad(), ctx():
             if mode == 'encoder':
                 with torch.no_grad(): encode_chunked(sam.image_encoder, img)   # the encoder path the pipeline uses
             elif mode == 'p2_recompute':
@@ -56,6 +68,8 @@ def measure(mode:str, preset:str='tiny', batch:int=4, iters:int=3, device:str|No
                 p2_step(cache(img))
             elif mode == 'pipeline':
                 model(x)
+            elif mode == 'p3_step':
+                p3_step()
             elif mode == 'naive':
                 for i in range(batch):
                     p = model.transunet(x[i:i + 1]).softmax(1)[:, 1]
@@ -63,7 +77,6 @@ def measure(mode:str, preset:str='tiny', batch:int=4, iters:int=3, device:str|No
                     predictor.set_image(np.repeat(imgs_u8[i][..., None], 3, -1))
                     predictor.predict(point_coords=pr_.points[0].cpu().numpy(), point_labels=pr_.labels[0].cpu().numpy(),
                                       box=pr_.box[0].cpu().numpy(), mask_input=pr_.mask[0].float().cpu().numpy(), multimask_output=True)
-            else: raise ValueError(f"unknown mode {mode!r}; one of {MODES}")
     run(); _sync(dev)                                   # warm-up (fills the cache for p2_cached)
     if dev.type == 'cuda': torch.cuda.reset_peak_memory_stats()
     t = time.perf_counter()
@@ -71,15 +84,16 @@ def measure(mode:str, preset:str='tiny', batch:int=4, iters:int=3, device:str|No
     _sync(dev); dt = (time.perf_counter() - t) / iters
     peak = torch.cuda.max_memory_allocated() / 2**20 if dev.type == 'cuda' else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {'mode': mode, 'seconds_per_batch': dt, 'images_per_s': batch / dt, 'peak_mb': peak, 'device': str(dev),
-            'batch': batch, 'preset': preset, 'amp': bool(amp and dev.type == 'cuda')}
+            'batch': batch, 'preset': preset, 'precision': str(amp_dtype(dev, amp) or torch.float32).replace('torch.', ''),
+            'channels_last': channels_last}
 
 def run_bench(preset:str='tiny', batch:int=4, iters:int=3, device:str|None=None, amp:bool=False,
-              modes:tuple=MODES, out:str|None=None, verbose:bool=True) -> dict:
+              modes:tuple=MODES, out:str|None=None, verbose:bool=True, channels_last:bool=False) -> dict:
     "Every mode in a fresh process; returns the results and the ratios (and writes them to `out` as JSON)."
     res = {}
     for m in modes:
         code = (f"import json; from ultrarefiner.bench import measure; "
-                f"print('RESULT', json.dumps(measure({m!r}, {preset!r}, {batch}, {iters}, {device!r}, {amp})))")
+                f"print('RESULT', json.dumps(measure({m!r}, {preset!r}, {batch}, {iters}, {device!r}, {amp}, {channels_last})))")
         r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
         line = [l for l in r.stdout.splitlines() if l.startswith('RESULT ')]
         if r.returncode or not line: raise RuntimeError(f"bench mode {m} failed:\n{r.stderr[-3000:]}")
@@ -88,7 +102,7 @@ def run_bench(preset:str='tiny', batch:int=4, iters:int=3, device:str|None=None,
     g = lambda a, b: res[a]['seconds_per_batch'] / res[b]['seconds_per_batch'] if a in res and b in res else None
     ratios = {'cached_vs_recomputed': g('p2_recompute', 'p2_cached'), 'pipeline_vs_naive': g('naive', 'pipeline'),
               'overhead_pipeline_over_encoder': g('pipeline', 'encoder')}
-    summary = {'preset': preset, 'batch': batch, 'iters': iters, 'results': res, 'ratios': ratios,
+    summary = {'preset': preset, 'batch': batch, 'iters': iters, 'amp': amp, 'channels_last': channels_last, 'results': res, 'ratios': ratios,
                'torch': torch.__version__, 'threads': torch.get_num_threads(),
                'device_name': torch.cuda.get_device_name() if res and 'cuda' in next(iter(res.values()))['device'] else f'CPU ({os.cpu_count()} cores)'}
     if verbose:

@@ -105,6 +105,8 @@ def _folds_of(a):
     if a.fold is not None: return [a.fold]
     return list(range(len(load_splits(Path(a.data_root)/'processed'/a.datasets[0])['folds'])))
 
+def _speed(a): return dict(device=a.device, amp=a.amp, compile=a.compile, num_workers=a.num_workers, channels_last=a.channels_last)
+
 def _out(a): return str(Path(a.output_dir)/a.exp_name) if getattr(a, 'exp_name', None) else a.output_dir
 
 def _cmd_train_transunet(a):
@@ -117,14 +119,15 @@ def _cmd_train_transunet(a):
     for d in a.datasets:
         for k in _folds_of(a):
             phase1(d, k, data_root=a.data_root, preset=preset, epochs=a.max_epochs, batch_size=a.batch_size, lr=a.base_lr,
-                   seed=a.seed, ckpt_root=_out(a), vit_pretrained=a.vit_pretrained, resume=a.resume)
-            if a.oof: oof(d, [k], data_root=a.data_root, preset=preset, ckpt_root=_out(a), pred_root=a.pred_root)
+                   seed=a.seed, ckpt_root=_out(a), vit_pretrained=a.vit_pretrained, resume=a.resume, **_speed(a))
+            if a.oof: oof(d, [k], data_root=a.data_root, preset=preset, ckpt_root=_out(a), pred_root=a.pred_root, device=a.device)
 
 def _cmd_finetune_sam(a):
     from ultrarefiner.phases import phase2
     for k in _folds_of(a):
         phase2(a.datasets, k, data_root=a.data_root, preset=a.preset, epochs=a.max_epochs, batch_size=a.batch_size, lr=a.base_lr,
-               encoder=a.encoder, sam_checkpoint=a.medsam_checkpoint, seed=a.seed, ckpt_root=_out(a), pred_root=a.pred_root, resume=a.resume)
+               encoder=a.encoder, sam_checkpoint=a.medsam_checkpoint, seed=a.seed, ckpt_root=_out(a), pred_root=a.pred_root, resume=a.resume,
+               **_speed(a))
 
 def _cmd_train_e2e(a):
     from ultrarefiner.phases import phase3
@@ -133,13 +136,13 @@ def _cmd_train_e2e(a):
             phase3(d, k, data_root=a.data_root, preset=a.preset, epochs=a.max_epochs, batch_size=a.batch_size,
                    transunet_lr=a.transunet_lr, sam_lr=a.sam_lr, coarse_loss_weight=a.coarse_loss_weight,
                    refined_loss_weight=a.refined_loss_weight, transunet_checkpoint=a.transunet_checkpoint,
-                   sam_checkpoint=a.sam_checkpoint, box_mode=a.box_mode, seed=a.seed, ckpt_root=_out(a), resume=a.resume)
+                   sam_checkpoint=a.sam_checkpoint, box_mode=a.box_mode, seed=a.seed, ckpt_root=_out(a), resume=a.resume, **_speed(a))
 
 def _cmd_inference(a):
     from ultrarefiner.infer import build_inference_model, infer_images, list_images
     files = list_images(a.image_path, a.image_dir)
     m = build_inference_model(a.mode, a.preset, a.model_checkpoint, a.transunet_checkpoint, a.sam_checkpoint)
-    recs = infer_images(files, m, a.output_dir, a.preset)
+    recs = infer_images(files, m, a.output_dir, a.preset, device=a.device)
     print(f"wrote {len(recs)} masks, overlays and {Path(a.output_dir)/'prompts.json'}")
 
 def _cmd_run_folds(a):
@@ -151,7 +154,7 @@ def _cmd_run_folds(a):
 
 def _cmd_bench(a):
     from ultrarefiner.bench import run_bench, MODES
-    run_bench(a.preset, a.batch, a.iters, a.device, a.amp, tuple(a.modes or MODES), out=a.out)
+    run_bench(a.preset, a.batch, a.iters, a.device, a.amp, tuple(a.modes or MODES), out=a.out, channels_last=a.channels_last)
 
 def _common(s, preset_default='tiny'):
     s.add_argument('--data_root', default='data'); s.add_argument('--datasets', nargs='+', default=['PHANTOM'])
@@ -161,6 +164,12 @@ def _common(s, preset_default='tiny'):
     s.add_argument('--output_dir', default='checkpoints'); s.add_argument('--seed', type=int, default=42)
     s.add_argument('--pred_root', default='predictions')
     s.add_argument('--resume', action=argparse.BooleanOptionalAction, default=True, help='continue from last.pth when present')
+    s.add_argument('--device', default=None, help='cuda, cuda:1, cpu (default: the best available; each torchrun rank picks its GPU)')
+    s.add_argument('--amp', action=argparse.BooleanOptionalAction, default=True,
+                   help="bf16 autocast for training steps on CUDA, and on CPUs with native bf16 for presets measured faster (--no-amp: fp32)")
+    s.add_argument('--compile', action='store_true', help='torch.compile the training model')
+    s.add_argument('--channels_last', action='store_true', help='convolution weights in channels_last memory format')
+    s.add_argument('--num_workers', type=int, default=0, help='DataLoader worker processes (pin_memory is on with CUDA)')
 
 def build_parser() -> argparse.ArgumentParser:
     "The `ultrarefiner` argument parser."
@@ -213,12 +222,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument('--mode', default='full', choices=['full', 'transunet']); s.add_argument('--preset', default='tiny', choices=['tiny', 'small', 'full'])
     s.add_argument('--model_checkpoint', default=None); s.add_argument('--transunet_checkpoint', default=None)
     s.add_argument('--sam_checkpoint', default=None); s.add_argument('--image_path', default=None); s.add_argument('--image_dir', default=None)
-    s.add_argument('--output_dir', default='runs/inference')
+    s.add_argument('--output_dir', default='runs/inference'); s.add_argument('--device', default=None, help='cuda, cpu (default: the best available)')
     s.set_defaults(func=_cmd_inference)
     s = sub.add_parser('bench', help='throughput ratios: cached vs recomputed encoder, pipeline vs naive SamPredictor loop, overhead, memory')
     s.add_argument('--preset', default='tiny', choices=['tiny', 'small', 'full']); s.add_argument('--batch', type=int, default=4)
     s.add_argument('--iters', type=int, default=3); s.add_argument('--device', default=None)
-    s.add_argument('--amp', action='store_true', help='bf16 autocast on CUDA'); s.add_argument('--modes', nargs='*', default=None)
+    s.add_argument('--amp', action='store_true', help='bf16 autocast (CUDA, or a CPU with native bf16; see core.amp_dtype)')
+    s.add_argument('--channels_last', action='store_true', help="TransUNet's CNN in channels_last memory format")
+    s.add_argument('--modes', nargs='*', default=None, help='any of: encoder p2_recompute p2_cached pipeline naive p3_step (default: all)')
     s.add_argument('--out', default='runs/bench/bench.json')
     s.set_defaults(func=_cmd_bench)
     return p

@@ -11,8 +11,8 @@ import numpy as np
 
 # %% auto 0
 __all__ = ['PRESETS', 'UltraRefinerError', 'DataError', 'CheckpointError', 'seed_everything', 'get_device', 'get_preset',
-           'repo_root', 'shared_data_dir', 'atomic_write_bytes', 'atomic_write_text', 'atomic_dir', 'save_checkpoint',
-           'load_checkpoint', 'file_sha1']
+           'cpu_has_native_bf16', 'amp_dtype', 'autocast', 'repo_root', 'shared_data_dir', 'atomic_write_bytes',
+           'atomic_write_text', 'atomic_dir', 'save_checkpoint', 'load_checkpoint', 'file_sha1']
 
 # %% ../nbs/00_core.ipynb
 class UltraRefinerError(Exception):
@@ -49,9 +49,9 @@ def get_device(prefer:str|None=None # 'cuda', 'cpu', 'mps' or None for the best 
 
 # %% ../nbs/00_core.ipynb
 PRESETS = {
-    'tiny':  dict(img_size=64,  sam_img_size=256,  transunet='tiny',  sam='tiny',  batch_size=4),
-    'small': dict(img_size=128, sam_img_size=320,  transunet='small', sam='small', batch_size=8),
-    'full':  dict(img_size=224, sam_img_size=1024, transunet='R50-ViT-B_16', sam='vit_b', batch_size=8),
+    'tiny':  dict(img_size=64,  sam_img_size=256,  transunet='tiny',  sam='tiny',  batch_size=4, cpu_bf16=False),
+    'small': dict(img_size=128, sam_img_size=320,  transunet='small', sam='small', batch_size=8, cpu_bf16=True),
+    'full':  dict(img_size=224, sam_img_size=1024, transunet='R50-ViT-B_16', sam='vit_b', batch_size=8, cpu_bf16=True),
 }
 
 def get_preset(name:str # one of PRESETS
@@ -60,6 +60,33 @@ def get_preset(name:str # one of PRESETS
     if name not in PRESETS:
         raise UltraRefinerError(f"Unknown preset {name!r}; choose one of {sorted(PRESETS)}.")
     return dict(PRESETS[name], name=name)
+
+# %% ../nbs/00_core.ipynb
+def cpu_has_native_bf16() -> bool:
+    "True when this CPU executes bf16 natively (AVX512-BF16 or AMX-BF16); `ULTRAREFINER_CPU_BF16=0/1` overrides."
+    env = os.environ.get('ULTRAREFINER_CPU_BF16')
+    if env is not None: return env.strip().lower() not in ('0', 'false', 'no', '')
+    try: flags = Path('/proc/cpuinfo').read_text()
+    except OSError: return False
+    return any(f in flags.split() for f in ('avx512_bf16', 'amx_bf16'))
+
+def amp_dtype(device, # a torch device or its name
+              amp:bool=True, # False forces fp32
+              preset:str|None=None # on CPU, bf16 only if the preset's `cpu_bf16` says it is faster
+             ):
+    "The autocast dtype for `device`: bf16 on CUDA and on CPUs with native bf16, else None (fp32)."
+    import torch
+    if not amp: return None
+    t = torch.device(device).type
+    if t == 'cuda': return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
+    if t == 'cpu' and (preset is None or get_preset(preset)['cpu_bf16']): return torch.bfloat16 if cpu_has_native_bf16() else None
+    return None
+
+def autocast(device, amp:bool=True, preset:str|None=None):
+    "An autocast context for `device` with `amp_dtype`; a no-op where that is None."
+    import torch
+    dt = amp_dtype(device, amp, preset); t = torch.device(device).type
+    return torch.autocast(t if t in ('cuda', 'cpu') else 'cpu', dtype=dt or torch.bfloat16, enabled=dt is not None)
 
 # %% ../nbs/00_core.ipynb
 def repo_root() -> Path:

@@ -53,35 +53,40 @@ def build_inference_model(mode:str='full', preset:str='tiny', model_checkpoint:s
     if not sam_ck: raise UltraRefinerError("mode 'full' needs --model_checkpoint or --sam_checkpoint (phase 2 / SAM / MedSAM).")
     return UltraRefiner(tu, SAMRefiner(load_sam(preset, sam_ck)))
 
+def _load_grey(f, S):
+    img = read_image(f)
+    grey = img if img.ndim == 2 else (img @ np.array([0.299, 0.587, 0.114])).astype(np.uint8)
+    x = torch.from_numpy(np.asarray(Image.fromarray(grey).resize((S, S), Image.BILINEAR))).float().div(255)
+    return img, grey.shape, x
+
 @torch.no_grad()
-def infer_images(files:Sequence[str|Path], model, output_dir:str|Path, preset:str='tiny', device:str|None=None) -> list:
+def infer_images(files:Sequence[str|Path], model, output_dir:str|Path, preset:str='tiny', device:str|None=None,
+                 batch_size:int=8) -> list:
     "Write {stem}_mask.png (original size), {stem}_overlay.png and prompts.json; returns the JSON records."
     pr = get_preset(preset); dev = get_device(device); model = model.to(dev).eval()
     out = Path(output_dir); records = []
-    S = pr['img_size']
-    for f in files:
-        img = read_image(f)
-        grey = img if img.ndim == 2 else (img @ np.array([0.299, 0.587, 0.114])).astype(np.uint8)
-        H, W = grey.shape
-        x = torch.from_numpy(np.asarray(Image.fromarray(grey).resize((S, S), Image.BILINEAR))).float().div(255)[None, None].to(dev)
-        rec = {'image': str(f), 'size': [W, H], 'mode': 'transunet' if not isinstance(model, UltraRefiner) else 'full'}
-        if isinstance(model, UltraRefiner):
-            o = model(x); logits = o['refined_logits']
-            p = o['prompts']; sam_s = model.refiner.img_size
-            to_img = lambda xy: (np.asarray(xy, np.float64).reshape(-1, 2) * [W / sam_s, H / sam_s]).round(2).tolist()
-            rec.update(iou_prediction=float(o['iou'][0]), sam_frame=sam_s,
-                       points=to_img(p.points[0].cpu()), point_labels=p.labels[0].cpu().tolist(),
-                       box=sum(to_img(p.box[0].cpu()), []), hard_box=sum(to_img(p.hard_box[0].cpu()), []),
-                       soft_box=sum(to_img(p.soft_box[0].cpu()), []), box_mode=model.refiner.prompts.box_mode,
-                       prompt_types=[n for n, on in (('point', model.refiner.use_point), ('negative_point', model.refiner.use_neg_point),
-                                     ('box', model.refiner.use_box), ('mask', model.refiner.use_mask)) if on])
-        else:
-            lg = model(x); logits = (lg[:, 1] - lg[:, 0])[:, None]
-        mask = (F.interpolate(logits.float(), size=(H, W), mode='bilinear', align_corners=False)[0, 0] > 0).cpu().numpy()
-        stem = Path(f).stem
-        atomic_write_bytes(out/f'{stem}_mask.png', _png(mask.astype(np.uint8) * 255))
-        atomic_write_bytes(out/f'{stem}_overlay.png', _png(overlay(img, mask)))
-        rec.update(mask=str(out/f'{stem}_mask.png'), overlay=str(out/f'{stem}_overlay.png'), foreground_fraction=float(mask.mean()))
-        records.append(rec)
+    S = pr['img_size']; full = isinstance(model, UltraRefiner)
+    for i0 in range(0, len(files), batch_size):                 # one batched forward per chunk; only I/O is per image
+        chunk = list(files[i0:i0 + batch_size]); loaded = [_load_grey(f, S) for f in chunk]
+        x = torch.stack([l[2] for l in loaded])[:, None].to(dev)
+        if full: o = model(x); logits = o['refined_logits']
+        else: lg = model(x); logits = (lg[:, 1] - lg[:, 0])[:, None]
+        for j, (f, (img, (H, W), _)) in enumerate(zip(chunk, loaded)):
+            rec = {'image': str(f), 'size': [W, H], 'mode': 'full' if full else 'transunet'}
+            if full:
+                p = o['prompts']; sam_s = model.refiner.img_size
+                to_img = lambda xy: (np.asarray(xy, np.float64).reshape(-1, 2) * [W / sam_s, H / sam_s]).round(2).tolist()
+                rec.update(iou_prediction=float(o['iou'][j]), sam_frame=sam_s,
+                           points=to_img(p.points[j].cpu()), point_labels=p.labels[j].cpu().tolist(),
+                           box=sum(to_img(p.box[j].cpu()), []), hard_box=sum(to_img(p.hard_box[j].cpu()), []),
+                           soft_box=sum(to_img(p.soft_box[j].cpu()), []), box_mode=model.refiner.prompts.box_mode,
+                           prompt_types=[n for n, on in (('point', model.refiner.use_point), ('negative_point', model.refiner.use_neg_point),
+                                         ('box', model.refiner.use_box), ('mask', model.refiner.use_mask)) if on])
+            mask = (F.interpolate(logits[j:j + 1].float(), size=(H, W), mode='bilinear', align_corners=False)[0, 0] > 0).cpu().numpy()
+            stem = Path(f).stem
+            atomic_write_bytes(out/f'{stem}_mask.png', _png(mask.astype(np.uint8) * 255))
+            atomic_write_bytes(out/f'{stem}_overlay.png', _png(overlay(img, mask)))
+            rec.update(mask=str(out/f'{stem}_mask.png'), overlay=str(out/f'{stem}_overlay.png'), foreground_fraction=float(mask.mean()))
+            records.append(rec)
     atomic_write_text(out/'prompts.json', json.dumps(records, indent=1))
     return records

@@ -71,6 +71,17 @@ class MetricTracker:
         return {k: (torch.cat(v) if v else torch.zeros(0, dtype=torch.float64)) for k, v in self.values.items()}
     def summary(self) -> dict: return summarize(self.per_image())
     def __len__(self): return sum(len(v) for v in self.values['dice'])
+    def gathered(self) -> 'MetricTracker':
+        "Under torch.distributed, a tracker holding every rank's images (each rank evaluated its shard); else self."
+        import torch.distributed as dist
+        if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1): return self
+        parts = [None] * dist.get_world_size()
+        dist.all_gather_object(parts, (self.per_image(), self.names))
+        out = MetricTracker()
+        for vals, names in parts:
+            for k, v in vals.items(): out.values[k].append(v)
+            out.names += names
+        return out
 
 def summarize(per_image:dict) -> dict:
     "name → {'mean', 'std', 'n'} (population std; NaN-free for n ≥ 1)."

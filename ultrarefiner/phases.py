@@ -18,7 +18,7 @@ from .losses import bce_dice_loss, ce_dice_loss, iou_mse_loss
 from .metrics import MetricTracker, delta_markdown, delta_table, summarize
 from .refiner import SAMRefiner, UltraRefiner
 from .sam import EmbeddingCache, apply_lora, build_sam, load_sam_weights, merge_lora, strip_prefixes
-from .train import Loop, cosine_schedule, fold_complete, init_distributed, poly_schedule
+from .train import Loop, cosine_schedule, dist_info, fold_complete, init_distributed, poly_schedule, shard
 from .transunet import build_transunet
 
 # %% auto 0
@@ -91,7 +91,8 @@ def _setup(seed, device):
 def phase1(dataset:str, fold:int, data_root:str='data', preset:str='tiny', epochs:int|None=None, batch_size:int|None=None,
            lr:float=0.01, momentum:float=0.9, weight_decay:float=1e-4, seed:int=42, ckpt_root:str='checkpoints',
            runs:str='runs', resume:bool=True, vit_pretrained:str|None=None, device:str|None=None, verbose:bool=True,
-           stop_after_steps:int|None=None, num_workers:int=0, amp:bool=True, compile:bool=False) -> dict:
+           stop_after_steps:int|None=None, num_workers:int=0, amp:bool=True, compile:bool=False,
+           channels_last:bool=False) -> dict:
     "Train TransUNet on one fold (SGD, poly 0.9, 0.5 CE + 0.5 Dice); best by validation Dice."
     dev = _setup(seed, device); pr = get_preset(preset)
     root = _processed(data_root, dataset)
@@ -104,12 +105,14 @@ def phase1(dataset:str, fold:int, data_root:str='data', preset:str='tiny', epoch
     def step(m, b):
         loss = ce_dice_loss(m(b['image'].to(dev)), b['mask'].to(dev)); return loss, {}
     def evaluate(m):
-        t = MetricTracker(); pred = _predict_coarse(m, vds, dev)
-        for i in range(len(vds)): t.update((pred[vds.names[i]] > 0.5)[None], vds[i]['mask'][None])
-        return {k: v['mean'] for k, v in t.summary().items()}
+        t = MetricTracker(); m.eval()
+        with torch.no_grad():
+            for b in DataLoader(shard(vds), batch_size=8): t.update(m(b['image'].to(dev)).softmax(1)[:, 1] > 0.5, b['mask'])
+        return {k: v['mean'] for k, v in t.gathered().summary().items()}
     cfg = dict(phase='phase1', dataset=dataset, fold=fold, preset=preset, epochs=epochs, batch_size=bs, lr=lr, seed=seed)
     return Loop(model, opt, sch, step, evaluate, fold_dir('transunet', dataset, fold, ckpt_root), epochs, bs, seed,
-                config=cfg, tb_dir=_tb(runs, 'phase1', dataset, fold), verbose=verbose, num_workers=num_workers, amp=amp, compile=compile
+                config=cfg, tb_dir=_tb(runs, 'phase1', dataset, fold), verbose=verbose, num_workers=num_workers, amp=amp, compile=compile,
+                preset=preset, channels_last=channels_last
                 ).fit(ds, resume=resume, stop_after_steps=stop_after_steps)
 
 # %% ../nbs/10_phases.ipynb
@@ -137,11 +140,11 @@ def oof(dataset:str, folds:Sequence[int]|None=None, data_root:str='data', preset
 def _refiner_eval(refiner_fn, ds, title, verbose, bs=8):
     c, r = MetricTracker(), MetricTracker()
     with torch.no_grad():
-        for b in DataLoader(ds, batch_size=bs):
+        for b in DataLoader(shard(ds), batch_size=bs):              # this rank's share; gathered below
             coarse, refined, mask = refiner_fn(b)
             c.update(coarse, mask); r.update(refined, mask)
-    cs, rs = c.summary(), r.summary()
-    if verbose:
+    cs, rs = c.gathered().summary(), r.gathered().summary()
+    if verbose and dist_info()[0] == 0:
         from rich.console import Console
         Console(width=100).print(delta_table(cs, rs, title=title))
     out = {'dice': rs['dice']['mean']}
@@ -154,7 +157,8 @@ def _small_mask(mask, size): return F.interpolate(mask[:, None].float(), size=(s
 def phase2(datasets:str|Sequence[str], fold:int, data_root:str='data', preset:str='tiny', epochs:int|None=None,
            batch_size:int|None=None, lr:float|None=None, weight_decay:float=1e-4, encoder:str='frozen', sam_checkpoint:str|None=None,
            seed:int=42, ckpt_root:str='checkpoints', pred_root:str='predictions', runs:str='runs', resume:bool=True,
-           device:str|None=None, verbose:bool=True, stop_after_steps:int|None=None, num_workers:int=0, amp:bool=True, compile:bool=False) -> dict:
+           device:str|None=None, verbose:bool=True, stop_after_steps:int|None=None, num_workers:int=0, amp:bool=True, compile:bool=False,
+           channels_last:bool=False) -> dict:
     "Fine-tune SAM's prompt encoder + mask decoder (and LoRA) on out-of-fold coarse predictions."
     if encoder not in ('frozen', 'lora'): raise UltraRefinerError(f"encoder must be 'frozen' or 'lora', got {encoder!r}.")
     datasets = [datasets] if isinstance(datasets, str) else list(datasets); tag = '+'.join(datasets)
@@ -187,7 +191,8 @@ def phase2(datasets:str|Sequence[str], fold:int, data_root:str='data', preset:st
     evaluate = lambda m: _refiner_eval(run, vds, f'phase 2 · {tag} · fold {fold} · val', verbose)
     cfg = dict(phase='phase2', datasets=datasets, fold=fold, preset=preset, epochs=epochs, batch_size=bs, lr=lr, encoder=encoder, seed=seed)
     return Loop(refiner, opt, sch, step, evaluate, fold_dir('sam_finetuned', tag, fold, ckpt_root), epochs, bs, seed,
-                config=cfg, tb_dir=_tb(runs, 'phase2', tag, fold), verbose=verbose, num_workers=num_workers, amp=amp, compile=compile
+                config=cfg, tb_dir=_tb(runs, 'phase2', tag, fold), verbose=verbose, num_workers=num_workers, amp=amp, compile=compile,
+                preset=preset, channels_last=channels_last
                 ).fit(ds, resume=resume, stop_after_steps=stop_after_steps)
 
 # %% ../nbs/10_phases.ipynb
@@ -195,7 +200,8 @@ def phase3(dataset:str, fold:int, data_root:str='data', preset:str='tiny', epoch
            transunet_lr:float|None=None, sam_lr:float|None=None, weight_decay:float=1e-4, coarse_loss_weight:float=0.3,
            refined_loss_weight:float=0.7, transunet_checkpoint:str|None=None, sam_checkpoint:str|None=None,
            box_mode:str='soft', seed:int=42, ckpt_root:str='checkpoints', runs:str='runs', resume:bool=True,
-           device:str|None=None, verbose:bool=True, stop_after_steps:int|None=None, num_workers:int=0, amp:bool=True, compile:bool=False) -> dict:
+           device:str|None=None, verbose:bool=True, stop_after_steps:int|None=None, num_workers:int=0, amp:bool=True, compile:bool=False,
+           channels_last:bool=False) -> dict:
     "Joint training of TransUNet and SAM refiner; defaults load the phase-1 and phase-2 bests of this fold."
     dev = _setup(seed, device); pr = get_preset(preset)
     root = _processed(data_root, dataset); P = pr['img_size']
@@ -224,7 +230,8 @@ def phase3(dataset:str, fold:int, data_root:str='data', preset:str='tiny', epoch
     cfg = dict(phase='phase3', dataset=dataset, fold=fold, preset=preset, epochs=epochs, batch_size=bs, transunet_lr=transunet_lr,
                sam_lr=sam_lr, coarse_loss_weight=coarse_loss_weight, refined_loss_weight=refined_loss_weight, seed=seed)
     return Loop(model, opt, sch, step, evaluate, fold_dir('ultra_refiner', dataset, fold, ckpt_root), epochs, bs, seed,
-                config=cfg, tb_dir=_tb(runs, 'phase3', dataset, fold), verbose=verbose, num_workers=num_workers, amp=amp, compile=compile
+                config=cfg, tb_dir=_tb(runs, 'phase3', dataset, fold), verbose=verbose, num_workers=num_workers, amp=amp, compile=compile,
+                preset=preset, channels_last=channels_last
                 ).fit(ds, resume=resume, stop_after_steps=stop_after_steps)
 
 # %% ../nbs/10_phases.ipynb

@@ -11,10 +11,10 @@ from typing import Callable
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Subset
-from .core import atomic_write_text, load_checkpoint, save_checkpoint, UltraRefinerError
+from .core import atomic_write_text, autocast, amp_dtype, load_checkpoint, save_checkpoint, UltraRefinerError
 
 # %% auto 0
-__all__ = ['poly_schedule', 'cosine_schedule', 'get_rng_state', 'set_rng_state', 'dist_info', 'init_distributed', 'Loop',
+__all__ = ['poly_schedule', 'cosine_schedule', 'get_rng_state', 'set_rng_state', 'dist_info', 'init_distributed', 'shard', 'Loop',
            'fold_complete']
 
 # %% ../nbs/09_train.ipynb
@@ -64,6 +64,17 @@ def _barrier():
     import torch.distributed as dist
     if dist_info()[1] > 1: dist.barrier()
 
+def shard(ds):
+    "This rank's evaluation share of `ds`: items rank, rank + world, ... (no padding, so no image counts twice)."
+    rank, world = dist_info()
+    return ds if world == 1 else Subset(ds, range(rank, len(ds), world))
+
+def _sync_buffers(model):
+    "Copy rank 0's buffers (BatchNorm running statistics) to every rank, so all ranks evaluate the model rank 0 saves."
+    if dist_info()[1] == 1: return
+    import torch.distributed as dist
+    for b in model.buffers(): dist.broadcast(b.data, 0)
+
 def _allreduce_mean(metrics:dict) -> dict:
     rank, world = dist_info()
     if world == 1: return metrics
@@ -98,8 +109,10 @@ class Loop:
     tb_dir:Path|None = None          # TensorBoard log folder
     num_workers:int = 0
     verbose:bool = True
-    amp:bool = True                  # bf16 autocast for the training step on CUDA (CPU stays fp32)
+    amp:bool = True                  # bf16 autocast for the training step where it is faster (`core.amp_dtype`)
     compile:bool = False             # torch.compile the training model
+    preset:str|None = None           # on CPU, bf16 only for presets measured faster in bf16 (`cpu_bf16`)
+    channels_last:bool = False       # convolution weights in channels_last memory format
 
     def loader(self, ds, epoch:int, start:int=0) -> DataLoader:
         "This rank's batches of epoch `epoch` from batch `start` on; the order depends only on (seed, epoch, rank)."
@@ -144,8 +157,9 @@ class Loop:
             dev = next(self.model.parameters()).device
             net = DDP(self.model, device_ids=[dev.index] if dev.type == 'cuda' else None, find_unused_parameters=True)
         if self.compile: net = torch.compile(net)
-        dev_type = next(self.model.parameters()).device.type
-        autocast = lambda: torch.autocast('cuda', dtype=torch.bfloat16, enabled=self.amp and dev_type == 'cuda')
+        dev = next(self.model.parameters()).device
+        self.config.setdefault('precision', str(amp_dtype(dev, self.amp, self.preset) or torch.float32).replace('torch.', ''))
+        if self.channels_last: self.model.to(memory_format=torch.channels_last)
         tb = None
         if self.tb_dir is not None and main:
             from torch.utils.tensorboard import SummaryWriter
@@ -156,7 +170,7 @@ class Loop:
                 dl = self.loader(train_ds, epoch, batch)
                 bar = tqdm(dl, desc=f"epoch {epoch + 1}/{self.epochs}", disable=None if (self.verbose and main) else True, mininterval=1.0, leave=False)  # None: off when not a terminal
                 for b in bar:
-                    with autocast(): loss, logs = self.step_fn(net, b)
+                    with autocast(dev, self.amp, self.preset): loss, logs = self.step_fn(net, b)
                     self.optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     self.optimizer.step(); self.scheduler.step()
@@ -174,6 +188,7 @@ class Loop:
                         _barrier()
                     if stop_after_steps and gstep >= stop_after_steps:
                         return {'best': best, 'history': history, 'complete': False}
+                _sync_buffers(self.model)
                 metrics = _allreduce_mean({k: float(v) for k, v in self.eval_fn(self.model).items()})
                 metrics.update(epoch=epoch + 1, step=gstep)
                 history.append(metrics)
