@@ -74,9 +74,12 @@ def measure(mode:str, preset:str='tiny', batch:int=4, iters:int=3, device:str|No
                 for i in range(batch):
                     p = model.transunet(x[i:i + 1]).softmax(1)[:, 1]
                     pr_ = ref.prompts(p)
-                    predictor.set_image(np.repeat(imgs_u8[i][..., None], 3, -1))
-                    predictor.predict(point_coords=pr_.points[0].cpu().numpy(), point_labels=pr_.labels[0].cpu().numpy(),
-                                      box=pr_.box[0].cpu().numpy(), mask_input=pr_.mask[0].float().cpu().numpy(), multimask_output=True)
+                    predictor.set_image(np.repeat(imgs_u8[i][..., None], 3, -1))   # the encoder, under autocast with --amp
+                    predictor.features = predictor.features.float()                # SamPredictor's numpy outputs need fp32
+                    with torch.autocast(dev.type, enabled=False):
+                        predictor.predict(point_coords=pr_.points[0].float().cpu().numpy(), point_labels=pr_.labels[0].cpu().numpy(),
+                                          box=pr_.box[0].float().cpu().numpy(), mask_input=pr_.mask[0].float().cpu().numpy(),
+                                          multimask_output=True)
     run(); _sync(dev)                                   # warm-up (fills the cache for p2_cached)
     if dev.type == 'cuda': torch.cuda.reset_peak_memory_stats()
     t = time.perf_counter()
