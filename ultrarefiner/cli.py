@@ -142,7 +142,7 @@ def _cmd_inference(a):
     from ultrarefiner.infer import build_inference_model, infer_images, list_images
     files = list_images(a.image_path, a.image_dir)
     m = build_inference_model(a.mode, a.preset, a.model_checkpoint, a.transunet_checkpoint, a.sam_checkpoint)
-    recs = infer_images(files, m, a.output_dir, a.preset, device=a.device)
+    recs = infer_images(files, m, a.output_dir, a.preset, device=a.device, batch_size=a.batch_size, amp=a.amp)
     print(f"wrote {len(recs)} masks, overlays and {Path(a.output_dir)/'prompts.json'}")
 
 def _cmd_run_folds(a):
@@ -223,6 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument('--model_checkpoint', default=None); s.add_argument('--transunet_checkpoint', default=None)
     s.add_argument('--sam_checkpoint', default=None); s.add_argument('--image_path', default=None); s.add_argument('--image_dir', default=None)
     s.add_argument('--output_dir', default='runs/inference'); s.add_argument('--device', default=None, help='cuda, cpu (default: the best available)')
+    s.add_argument('--batch_size', type=int, default=8, help='images per forward pass')
+    s.add_argument('--amp', action='store_true', help='bf16 autocast (CUDA, or a CPU with native bf16); default fp32')
     s.set_defaults(func=_cmd_inference)
     s = sub.add_parser('bench', help='throughput ratios: cached vs recomputed encoder, pipeline vs naive SamPredictor loop, overhead, memory')
     s.add_argument('--preset', default='tiny', choices=['tiny', 'small', 'full']); s.add_argument('--batch', type=int, default=4)

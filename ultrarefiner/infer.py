@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from .core import UltraRefinerError, atomic_write_bytes, atomic_write_text, get_device, get_preset
+from .core import UltraRefinerError, amp_dtype, atomic_write_bytes, atomic_write_text, autocast, get_device, get_preset
 from .data import IMG_EXTS, read_image
 from .phases import load_sam, load_transunet
 from .refiner import SAMRefiner, UltraRefiner
@@ -61,18 +61,20 @@ def _load_grey(f, S):
 
 @torch.no_grad()
 def infer_images(files:Sequence[str|Path], model, output_dir:str|Path, preset:str='tiny', device:str|None=None,
-                 batch_size:int=8) -> list:
+                 batch_size:int=8, amp:bool=False) -> list:
     "Write {stem}_mask.png (original size), {stem}_overlay.png and prompts.json; returns the JSON records."
     pr = get_preset(preset); dev = get_device(device); model = model.to(dev).eval()
+    precision = str(amp_dtype(dev, amp) or torch.float32).replace('torch.', '')   # amp: bf16 where `core.amp_dtype` allows
     out = Path(output_dir); records = []
     S = pr['img_size']; full = isinstance(model, UltraRefiner)
     for i0 in range(0, len(files), batch_size):                 # one batched forward per chunk; only I/O is per image
         chunk = list(files[i0:i0 + batch_size]); loaded = [_load_grey(f, S) for f in chunk]
         x = torch.stack([l[2] for l in loaded])[:, None].to(dev)
-        if full: o = model(x); logits = o['refined_logits']
-        else: lg = model(x); logits = (lg[:, 1] - lg[:, 0])[:, None]
+        with autocast(dev, amp):
+            if full: o = model(x); logits = o['refined_logits'].float()
+            else: lg = model(x).float(); logits = (lg[:, 1] - lg[:, 0])[:, None]
         for j, (f, (img, (H, W), _)) in enumerate(zip(chunk, loaded)):
-            rec = {'image': str(f), 'size': [W, H], 'mode': 'full' if full else 'transunet'}
+            rec = {'image': str(f), 'size': [W, H], 'mode': 'full' if full else 'transunet', 'precision': precision}
             if full:
                 p = o['prompts']; sam_s = model.refiner.img_size
                 to_img = lambda xy: (np.asarray(xy, np.float64).reshape(-1, 2) * [W / sam_s, H / sam_s]).round(2).tolist()
