@@ -151,15 +151,14 @@ class Loop:
             epoch, batch, gstep, best, history = st['epoch'], st['batch'], st['global_step'], st['best'], st['history']
             set_rng_state(st['rng'])
             if self.verbose and main: print(f"resumed from {last}: epoch {epoch}, batch {batch}, step {gstep}")
+        dev = next(self.model.parameters()).device
+        self.config.setdefault('precision', str(amp_dtype(dev, self.amp, self.preset) or torch.float32).replace('torch.', ''))
+        if self.channels_last: self.model.to(memory_format=torch.channels_last)    # before DDP and compile see the weights
         net = self.model
         if world > 1:
             from torch.nn.parallel import DistributedDataParallel as DDP
-            dev = next(self.model.parameters()).device
             net = DDP(self.model, device_ids=[dev.index] if dev.type == 'cuda' else None, find_unused_parameters=True)
         if self.compile: net = torch.compile(net)
-        dev = next(self.model.parameters()).device
-        self.config.setdefault('precision', str(amp_dtype(dev, self.amp, self.preset) or torch.float32).replace('torch.', ''))
-        if self.channels_last: self.model.to(memory_format=torch.channels_last)
         tb = None
         if self.tb_dir is not None and main:
             from torch.utils.tensorboard import SummaryWriter
