@@ -8,7 +8,7 @@ import json, os, resource, subprocess, sys, tempfile, time
 from pathlib import Path
 import numpy as np
 import torch
-from .core import amp_dtype, autocast, get_device, get_preset
+from .core import autocast, get_device, get_preset, precision_name
 
 # %% auto 0
 __all__ = ['MODES', 'measure', 'run_bench']
@@ -87,7 +87,7 @@ def measure(mode:str, preset:str='tiny', batch:int=4, iters:int=3, device:str|No
     _sync(dev); dt = (time.perf_counter() - t) / iters
     peak = torch.cuda.max_memory_allocated() / 2**20 if dev.type == 'cuda' else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {'mode': mode, 'seconds_per_batch': dt, 'images_per_s': batch / dt, 'peak_mb': peak, 'device': str(dev),
-            'batch': batch, 'preset': preset, 'precision': str(amp_dtype(dev, amp) or torch.float32).replace('torch.', ''),
+            'batch': batch, 'preset': preset, 'precision': precision_name(dev, amp),
             'channels_last': channels_last}
 
 def run_bench(preset:str='tiny', batch:int=4, iters:int=3, device:str|None=None, amp:bool=False,

@@ -11,8 +11,8 @@ import numpy as np
 
 # %% auto 0
 __all__ = ['PRESETS', 'UltraRefinerError', 'DataError', 'CheckpointError', 'seed_everything', 'get_device', 'get_preset',
-           'cpu_has_native_bf16', 'amp_dtype', 'autocast', 'repo_root', 'shared_data_dir', 'atomic_write_bytes',
-           'atomic_write_text', 'atomic_dir', 'save_checkpoint', 'load_checkpoint', 'file_sha1']
+           'cpu_has_native_bf16', 'amp_dtype', 'precision_name', 'autocast', 'repo_root', 'shared_data_dir',
+           'atomic_write_bytes', 'atomic_write_text', 'atomic_dir', 'save_checkpoint', 'load_checkpoint', 'file_sha1']
 
 # %% ../nbs/00_core.ipynb
 class UltraRefinerError(Exception):
@@ -81,6 +81,11 @@ def amp_dtype(device, # a torch device or its name
     if t == 'cuda': return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
     if t == 'cpu' and (preset is None or get_preset(preset)['cpu_bf16']): return torch.bfloat16 if cpu_has_native_bf16() else None
     return None
+
+def precision_name(device, amp:bool=True, preset:str|None=None) -> str:
+    "'bfloat16' or 'float32': what `autocast` runs in, as recorded in metrics.json, prompts.json and bench results."
+    import torch
+    return str(amp_dtype(device, amp, preset) or torch.float32).replace('torch.', '')
 
 def autocast(device, amp:bool=True, preset:str|None=None):
     "An autocast context for `device` with `amp_dtype`; a no-op where that is None."

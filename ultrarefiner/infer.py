@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from .core import UltraRefinerError, amp_dtype, atomic_write_bytes, atomic_write_text, autocast, get_device, get_preset
+from .core import UltraRefinerError, atomic_write_bytes, atomic_write_text, autocast, get_device, get_preset, precision_name
 from .data import IMG_EXTS, read_image
 from .phases import load_sam, load_transunet
 from .refiner import SAMRefiner, UltraRefiner
@@ -64,7 +64,7 @@ def infer_images(files:Sequence[str|Path], model, output_dir:str|Path, preset:st
                  batch_size:int=8, amp:bool=False) -> list:
     "Write {stem}_mask.png (original size), {stem}_overlay.png and prompts.json; returns the JSON records."
     pr = get_preset(preset); dev = get_device(device); model = model.to(dev).eval()
-    precision = str(amp_dtype(dev, amp) or torch.float32).replace('torch.', '')   # amp: bf16 where `core.amp_dtype` allows
+    precision = precision_name(dev, amp)   # amp: bf16 where `core.amp_dtype` allows
     out = Path(output_dir); records = []
     S = pr['img_size']; full = isinstance(model, UltraRefiner)
     for i0 in range(0, len(files), batch_size):                 # one batched forward per chunk; only I/O is per image

@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Subset
-from .core import atomic_write_text, autocast, amp_dtype, load_checkpoint, save_checkpoint, UltraRefinerError
+from .core import atomic_write_text, autocast, load_checkpoint, precision_name, save_checkpoint, UltraRefinerError
 
 # %% auto 0
 __all__ = ['poly_schedule', 'cosine_schedule', 'get_rng_state', 'set_rng_state', 'dist_info', 'init_distributed', 'shard', 'Loop',
@@ -152,7 +152,7 @@ class Loop:
             set_rng_state(st['rng'])
             if self.verbose and main: print(f"resumed from {last}: epoch {epoch}, batch {batch}, step {gstep}")
         dev = next(self.model.parameters()).device
-        self.config.setdefault('precision', str(amp_dtype(dev, self.amp, self.preset) or torch.float32).replace('torch.', ''))
+        self.config.setdefault('precision', precision_name(dev, self.amp, self.preset))
         if self.channels_last: self.model.to(memory_format=torch.channels_last)    # before DDP and compile see the weights
         net = self.model
         if world > 1:
