@@ -6,7 +6,7 @@
 from __future__ import annotations
 import argparse, sys
 from pathlib import Path
-from .core import UltraRefinerError
+from .core import PRESETS, UltraRefinerError
 
 # %% auto 0
 __all__ = ['PHASE_TEMPLATES', 'templates_dir', 'run_folds', 'build_parser', 'main']
@@ -159,7 +159,7 @@ def _cmd_bench(a):
 def _common(s, preset_default='tiny'):
     s.add_argument('--data_root', default='data'); s.add_argument('--datasets', nargs='+', default=['PHANTOM'])
     s.add_argument('--fold', type=int, default=None, help='one fold (default: all folds in splits.json)')
-    s.add_argument('--preset', default=preset_default, choices=['tiny', 'small', 'full'])
+    s.add_argument('--preset', default=preset_default, choices=sorted(PRESETS))
     s.add_argument('--batch_size', type=int, default=None); s.add_argument('--max_epochs', type=int, default=None)
     s.add_argument('--output_dir', default='checkpoints'); s.add_argument('--seed', type=int, default=42)
     s.add_argument('--pred_root', default='predictions')
@@ -194,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser('run-folds', help='execute the phase templates per dataset × fold through papermill')
     s.add_argument('--phase', default='all', choices=['1', '2', '3', 'eval', 'all'])
     s.add_argument('--datasets', nargs='+', default=['PHANTOM']); s.add_argument('--folds', nargs='+', type=int, default=[0, 1, 2, 3, 4])
-    s.add_argument('--preset', default='tiny', choices=['tiny', 'small', 'full']); s.add_argument('--data_root', default='data')
+    s.add_argument('--preset', default='tiny', choices=sorted(PRESETS)); s.add_argument('--data_root', default='data')
     s.add_argument('--jobs', type=int, default=1); s.add_argument('--force', action='store_true')
     s.add_argument('--runs', default='runs'); s.add_argument('--ckpt_root', default='checkpoints'); s.add_argument('--pred_root', default='predictions')
     s.add_argument('--epochs', type=int, default=None, help='override every phase\'s epochs (default: the preset\'s)')
@@ -219,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument('--box_mode', default='soft', choices=['soft', 'hard']); s.add_argument('--exp_name', default=None)
     s.set_defaults(func=_cmd_train_e2e)
     s = sub.add_parser('inference', help='masks at original size, overlays and prompts.json for images')
-    s.add_argument('--mode', default='full', choices=['full', 'transunet']); s.add_argument('--preset', default='tiny', choices=['tiny', 'small', 'full'])
+    s.add_argument('--mode', default='full', choices=['full', 'transunet']); s.add_argument('--preset', default='tiny', choices=sorted(PRESETS))
     s.add_argument('--model_checkpoint', default=None); s.add_argument('--transunet_checkpoint', default=None)
     s.add_argument('--sam_checkpoint', default=None); s.add_argument('--image_path', default=None); s.add_argument('--image_dir', default=None)
     s.add_argument('--output_dir', default='runs/inference'); s.add_argument('--device', default=None, help='cuda, cpu (default: the best available)')
@@ -227,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument('--amp', action='store_true', help='bf16 autocast (CUDA, or a CPU with native bf16); default fp32')
     s.set_defaults(func=_cmd_inference)
     s = sub.add_parser('bench', help='throughput ratios: cached vs recomputed encoder, pipeline vs naive SamPredictor loop, overhead, memory')
-    s.add_argument('--preset', default='tiny', choices=['tiny', 'small', 'full']); s.add_argument('--batch', type=int, default=4)
+    s.add_argument('--preset', default='tiny', choices=sorted(PRESETS)); s.add_argument('--batch', type=int, default=4)
     s.add_argument('--iters', type=int, default=3); s.add_argument('--device', default=None)
     s.add_argument('--amp', action='store_true', help='bf16 autocast (CUDA, or a CPU with native bf16; see core.amp_dtype)')
     s.add_argument('--channels_last', action='store_true', help="TransUNet's CNN in channels_last memory format")

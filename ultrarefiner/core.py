@@ -51,6 +51,7 @@ def get_device(prefer:str|None=None # 'cuda', 'cpu', 'mps' or None for the best 
 PRESETS = {
     'tiny':  dict(img_size=64,  sam_img_size=256,  transunet='tiny',  sam='tiny',  batch_size=4, cpu_bf16=False),
     'small': dict(img_size=128, sam_img_size=320,  transunet='small', sam='small', batch_size=8, cpu_bf16=True),
+    'lite':  dict(img_size=128, sam_img_size=256,  transunet='small', sam='lite',  batch_size=8, cpu_bf16=False),
     'full':  dict(img_size=224, sam_img_size=1024, transunet='R50-ViT-B_16', sam='vit_b', batch_size=8, cpu_bf16=True),
 }
 

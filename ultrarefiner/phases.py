@@ -26,12 +26,13 @@ __all__ = ['PHASE_EPOCHS', 'PHASE_LR', 'fold_dir', 'load_transunet', 'load_sam',
            'load_pipeline', 'evaluate']
 
 # %% ../nbs/10_phases.ipynb
-PHASE_EPOCHS = {'tiny': (30, 20, 8), 'small': (40, 15, 10), 'full': (150, 50, 30)}   # phase 1, 2, 3 defaults
+PHASE_EPOCHS = {'tiny': (30, 20, 8), 'small': (40, 15, 10), 'lite': (40, 8, 4), 'full': (150, 50, 30)}   # phase 1, 2, 3 defaults
 # Learning-rate defaults. `full` uses the seed's values, meant for pretrained MedSAM; `tiny` / `small` SAMs start from
 # random init (no weights can be downloaded), and at 1e-4 their decoder barely moves in a CPU budget (measured on
 # PHANTOM fold 0: refined Dice 0.16 after 10 epochs at 1e-4; 0.72 after 20 epochs at 3e-3, coarse 0.75).
 PHASE_LR = {'tiny':  dict(phase2=3e-3, transunet=1e-4, sam=3e-4),
             'small': dict(phase2=1e-3, transunet=1e-4, sam=1e-4),
+            'lite':  dict(phase2=1e-5, transunet=1e-4, sam=1e-5),   # pretrained LiteMedSAM: small steps keep its decoder
             'full':  dict(phase2=1e-4, transunet=1e-4, sam=1e-5)}
 
 def fold_dir(kind:str, tag:str, fold:int, ckpt_root:str|Path='checkpoints') -> Path:

@@ -10,7 +10,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 # %% auto 0
-__all__ = ['soft_argmax', 'positive_point', 'hard_box', 'soft_box', 'box_region', 'Prompts', 'PromptGenerator']
+__all__ = ['NEG_MODES', 'soft_argmax', 'positive_point', 'hard_box', 'soft_box', 'box_region', 'negative_point', 'Prompts',
+           'PromptGenerator']
 
 # %% ../nbs/04_prompts.ipynb
 def _grid(H:int, W:int, like:torch.Tensor):
@@ -75,6 +76,32 @@ def box_region(box:torch.Tensor, H:int, W:int, tau:float=1.0) -> torch.Tensor:
     return iny[:, :, None] * inx[:, None, :]
 
 # %% ../nbs/04_prompts.ipynb
+NEG_MODES = ('seed', 'far')
+
+def negative_point(p:torch.Tensor,      # (B,H,W) coarse foreground probability
+                   box:torch.Tensor,    # (B,4) x0,y0,x1,y1 in the same frame
+                   mode:str='far',      # 'seed' (centroid of background in the box) or 'far' (see above)
+                   sharpness:float=20.0,# 'far': softmax sharpness over the normalised score
+                  ) -> torch.Tensor:    # (B,2) x,y
+    "A differentiable negative point inside `box` (see the top of this page)."
+    if mode not in NEG_MODES: raise ValueError(f"neg_mode must be one of {NEG_MODES}, got {mode!r}.")
+    B, H, W = p.shape
+    if mode == 'seed': return soft_argmax((1 - p.clamp(0, 1)) * box_region(box, H, W))
+    bg = (1 - p.clamp(0, 1)) * box_region(box, H, W, tau=0.25)
+    xs, ys = _grid(H, W, p)
+    c = positive_point(p)
+    dist = ((xs[None, None] - c[:, 0, None, None]) ** 2 + (ys[None, :, None] - c[:, 1, None, None]) ** 2).sqrt() / max(H, W)
+    score = bg * dist
+    score = score / score.flatten(1).amax(1).clamp_min(1e-6)[:, None, None]
+    score = score + 0.01 * ys[None, :, None] / H        # exact ties (symmetric lesions): the posterior (lower) side
+    k = score.flatten(1).argmax(1).detach()              # the best pixel picks the corner; no averaging of corners
+    ky, kx = (k // W).to(p.dtype), (k % W).to(p.dtype)
+    sigma = 0.08 * max(H, W)
+    near = torch.exp(-((xs[None, None] - kx[:, None, None]) ** 2 + (ys[None, :, None] - ky[:, None, None]) ** 2) / (2 * sigma ** 2))
+    w = torch.softmax(sharpness * score.flatten(1), 1).view(B, H, W) * near
+    return soft_argmax(w)
+
+# %% ../nbs/04_prompts.ipynb
 @dataclass
 class Prompts:
     "SAM prompts for a batch, in SAM's input frame."
@@ -96,14 +123,28 @@ class PromptGenerator(nn.Module):
                  box_tau:float=0.05,       # soft-box sharpness
                  mask_scale:float=10.0,    # mask prompt = (2p − 1)·mask_scale
                  min_mass:float=1.0,       # below this many "foreground pixels" the negative point is switched off
+                 neg_mode:str='far',       # 'far' (background inside the box) or 'seed' (the seed's ring centroid)
                 ):
         super().__init__()
         if box_mode not in ('hard', 'soft'): raise ValueError(f"box_mode must be 'hard' or 'soft', got {box_mode!r}.")
+        if neg_mode not in NEG_MODES: raise ValueError(f"neg_mode must be one of {NEG_MODES}, got {neg_mode!r}.")
         self.sam_size, self.mask_size = sam_size, mask_size or sam_size // 4
         self.temperature, self.box_threshold, self.box_mode, self.box_tau = temperature, box_threshold, box_mode, box_tau
-        self.mask_scale, self.min_mass = mask_scale, min_mass
+        self.mask_scale, self.min_mass, self.neg_mode = mask_scale, min_mass, neg_mode
 
-    def forward(self, p:torch.Tensor # (B,H,W) or (B,1,H,W) coarse foreground probability
+    def _mask_prompt(self, p:torch.Tensor, frame:torch.Tensor|None) -> torch.Tensor:
+        "(B,1,m,m) logits (2p − 1)·scale; with a frame, p fills the valid top-left region and the rest is background."
+        m = self.mask_size
+        if frame is None: return (2 * F.interpolate(p[:, None], size=(m, m), mode='bilinear', align_corners=False) - 1) * self.mask_scale
+        out = p.new_full((p.shape[0], 1, m, m), -self.mask_scale)
+        for i, (h, w) in enumerate(frame.tolist()):
+            hm, wm = max(1, round(h * m / self.sam_size)), max(1, round(w * m / self.sam_size))
+            pi = F.interpolate(p[i:i + 1, None], size=(hm, wm), mode='bilinear', align_corners=False)
+            out[i:i + 1, :, :hm, :wm] = (2 * pi - 1) * self.mask_scale
+        return out
+
+    def forward(self, p:torch.Tensor,                 # (B,H,W) or (B,1,H,W) coarse foreground probability
+                frame:torch.Tensor|None=None,         # (B,2) valid (h, w) of each SAM input; None: the whole S×S frame
                ) -> Prompts:
         if p.ndim == 4: p = p[:, 0]
         p = p.float()
@@ -111,11 +152,11 @@ class PromptGenerator(nn.Module):
         hb, sb = hard_box(p, self.box_threshold), soft_box(p, self.box_threshold, self.box_tau)
         box = sb if self.box_mode == 'soft' else hb
         pos = positive_point(p, self.temperature)
-        neg = soft_argmax((1 - p.clamp(0, 1)) * box_region(box, H, W))
-        scale = torch.tensor([self.sam_size / W, self.sam_size / H], dtype=p.dtype, device=p.device)
-        points = torch.stack([pos, neg], 1) * scale
+        neg = negative_point(p, box, self.neg_mode)
+        if frame is None: scale = torch.tensor([self.sam_size / W, self.sam_size / H], dtype=p.dtype, device=p.device)[None]
+        else: scale = frame.to(p.device, p.dtype).flip(-1) / torch.tensor([W, H], dtype=p.dtype, device=p.device)   # (B,2) w/W, h/H
+        points = torch.stack([pos, neg], 1) * scale[:, None]
         neg_label = torch.where(p.sum((1, 2)) >= self.min_mass, 0, -1)
         labels = torch.stack([torch.ones_like(neg_label), neg_label], 1)
-        bscale = scale.repeat(2)
-        m = F.interpolate(p[:, None], size=(self.mask_size, self.mask_size), mode='bilinear', align_corners=False)
-        return Prompts(points, labels, box * bscale, (2 * m - 1) * self.mask_scale, hb * bscale, sb * bscale)
+        bscale = scale.repeat(1, 2)
+        return Prompts(points, labels, box * bscale, self._mask_prompt(p, frame), hb * bscale, sb * bscale)

@@ -8,9 +8,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from .core import get_preset, load_checkpoint
-from .data import imagenet_normalize
 from .prompts import PromptGenerator
-from .sam import build_sam, decode_batched, encode_chunked, EmbeddingCache
+from .sam import build_sam, decode_batched, encode_chunked, EmbeddingCache, sam_preprocess_tensor
 from .transunet import build_transunet, TransUNet
 
 # %% auto 0
@@ -23,36 +22,49 @@ class SAMRefiner(nn.Module):
                  use_point:bool=True, use_neg_point:bool=True, use_box:bool=True, use_mask:bool=True,
                  box_mode:str='soft', multimask:bool=True, temperature:float=1.0, box_threshold:float=0.5,
                  cache:EmbeddingCache|None=None, # embeddings from disk when the encoder is frozen
-                 encoder_batch:int|None=None):   # images per encoder call; None: whole batch on GPU, 1 on CPU
+                 encoder_batch:int|None=None,    # images per encoder call; None: whole batch on GPU, 1 on CPU
+                 neg_mode:str='far',             # negative point: 'far' (background in the box) or 'seed'
+                 mask_scale:float=10.0):         # mask prompt (2p − 1)·mask_scale
         super().__init__()
         self.sam, self.cache, self.encoder_batch = sam, cache, encoder_batch
         self.use_point, self.use_neg_point, self.use_box, self.use_mask = use_point, use_neg_point, use_box, use_mask
         self.multimask = multimask
         self.img_size = sam.image_encoder.img_size
+        self.sam_type = getattr(sam, 'name', 'vit_b')
         self.prompts = PromptGenerator(sam_size=self.img_size, mask_size=sam.prompt_encoder.mask_input_size[0],
-                                       temperature=temperature, box_threshold=box_threshold, box_mode=box_mode)
+                                       temperature=temperature, box_threshold=box_threshold, box_mode=box_mode,
+                                       neg_mode=neg_mode, mask_scale=mask_scale)
 
     def encode(self, image:torch.Tensor) -> torch.Tensor:
-        "(B,3,S,S) normalised image → (B,C,S/16,S/16) embeddings (through the cache when one is set)."
+        "(B,3,S,S) SAM input → (B,C,S/16,S/16) embeddings (through the cache when one is set)."
         if self.cache is not None: return self.cache(image)
         return encode_chunked(self.sam.image_encoder, image, self.encoder_batch)
 
+    @staticmethod
+    def _uncrop(low:torch.Tensor, frame:torch.Tensor|None, S:int, T:tuple) -> torch.Tensor:
+        "(B,1,L,L) low-res logits → (B,1,*T): the valid region of each image (the whole frame when `frame` is None) resized."
+        if frame is None: return F.interpolate(low, size=T, mode='bilinear', align_corners=False)
+        L = low.shape[-1]
+        return torch.cat([F.interpolate(low[i:i + 1, :, :max(1, round(h * L / S)), :max(1, round(w * L / S))], size=T,
+                                        mode='bilinear', align_corners=False) for i, (h, w) in enumerate(frame.tolist())])
+
     def forward(self,
-                image:torch.Tensor|None,           # (B,3,S,S) ImageNet-normalised, or None when `embeddings` given
+                image:torch.Tensor|None,           # (B,3,S,S) SAM input (`sam_preprocess`), or None when `embeddings` given
                 coarse:torch.Tensor,               # (B,H,W) or (B,1,H,W) coarse foreground probability
                 embeddings:torch.Tensor|None=None, # (B,C,h,w) precomputed image embeddings
                 target_size:int|tuple|None=None,   # size of the returned refined logits (default: coarse H,W)
+                frame:torch.Tensor|None=None,      # (B,2) valid (h, w) of each letterboxed SAM input; None: whole frame
                ) -> dict:
         "{'masks': (B,1,T,T) refined logits, 'iou': (B,), 'low_res': (B,1,m,m), 'all_low_res', 'all_iou', 'prompts'}"
         if coarse.ndim == 4: coarse = coarse[:, 0]
         if not (self.use_point or self.use_neg_point or self.use_box or self.use_mask):
             raise ValueError("Enable at least one prompt type (use_point, use_neg_point, use_box, use_mask).")
-        pr = self.prompts(coarse)
+        prompts = self.prompts(coarse, frame)
         emb = embeddings if embeddings is not None else self.encode(image)
         sel = [i for i, on in ((0, self.use_point), (1, self.use_neg_point)) if on]
-        points = (pr.points[:, sel], pr.labels[:, sel]) if sel else None
-        sparse, dense = self.sam.prompt_encoder(points=points, boxes=pr.box if self.use_box else None,
-                                                masks=pr.mask if self.use_mask else None)
+        points = (prompts.points[:, sel], prompts.labels[:, sel]) if sel else None
+        sparse, dense = self.sam.prompt_encoder(points=points, boxes=prompts.box if self.use_box else None,
+                                                masks=prompts.mask if self.use_mask else None)
         if dense.shape[0] != emb.shape[0]: dense = dense.expand(emb.shape[0], -1, -1, -1)
         masks, iou = decode_batched(self.sam.mask_decoder, emb, self.sam.prompt_encoder.get_dense_pe(), sparse, dense)
         if self.multimask:
@@ -64,8 +76,8 @@ class SAMRefiner(nn.Module):
             masks, iou = masks[:, :1], iou[:, :1]; chosen, chosen_iou = masks, iou[:, 0]
         T = target_size or tuple(coarse.shape[-2:])
         T = (T, T) if isinstance(T, int) else tuple(T)
-        up = F.interpolate(chosen, size=T, mode='bilinear', align_corners=False)
-        return {'masks': up, 'iou': chosen_iou, 'low_res': chosen, 'all_low_res': masks, 'all_iou': iou, 'prompts': pr}
+        up = self._uncrop(chosen, frame, self.img_size, T)
+        return {'masks': up, 'iou': chosen_iou, 'low_res': chosen, 'all_low_res': masks, 'all_iou': iou, 'prompts': prompts}
 
 # %% ../nbs/06_refiner.ipynb
 class UltraRefiner(nn.Module):
@@ -74,24 +86,22 @@ class UltraRefiner(nn.Module):
         super().__init__(); self.transunet, self.refiner = transunet, refiner
 
     def sam_input(self, image:torch.Tensor) -> torch.Tensor:
-        "(B,1|3,H,W) image in [0,1] → (B,3,S,S) ImageNet-normalised SAM input."
-        S = self.refiner.img_size
-        x = F.interpolate(image, size=(S, S), mode='bilinear', align_corners=False)
-        if x.shape[1] == 1: x = x.expand(-1, 3, -1, -1)
-        return imagenet_normalize(x)
+        "(B,1|3,H,W) image in [0,1] → (B,3,S,S) SAM input of this SAM type (`sam.sam_preprocess_tensor`)."
+        return sam_preprocess_tensor(image, self.refiner.sam_type, self.refiner.img_size)
 
     def forward(self, image:torch.Tensor,                 # (B,1,H,W) grey in [0,1] at the TransUNet size
                 image_sam:torch.Tensor|None=None,         # optional (B,3,S,S) normalised SAM input
                 embeddings:torch.Tensor|None=None,        # optional precomputed SAM embeddings
+                sam_frame:torch.Tensor|None=None,         # (B,2) valid (h, w) of a letterboxed `image_sam`
                ) -> dict:
         "{'coarse_logits' (B,2,H,W), 'coarse_prob' (B,H,W), 'refined_logits' (B,1,H,W), 'iou', 'low_res', 'prompts', ...}"
         logits = self.transunet(image)
         p = logits.softmax(1)[:, 1]
         if embeddings is None and image_sam is None: image_sam = self.sam_input(image)
-        out = self.refiner(image_sam, p, embeddings=embeddings, target_size=tuple(image.shape[-2:]))
+        out = self.refiner(image_sam, p, embeddings=embeddings, target_size=tuple(image.shape[-2:]), frame=sam_frame)
         return {'coarse_logits': logits, 'coarse_prob': p, 'refined_logits': out.pop('masks'), **out}
 
-def build_ultrarefiner(preset:str='tiny',                 # 'tiny', 'small' or 'full'
+def build_ultrarefiner(preset:str='tiny',                 # 'tiny', 'small', 'lite' or 'full'
                        transunet_checkpoint:str|None=None, # phase-1 checkpoint (state dict under 'model' or plain)
                        vit_pretrained:str|None=None,       # Google R50+ViT-B_16.npz for a fresh TransUNet encoder
                        sam_checkpoint:str|None=None,       # SAM / MedSAM weights
