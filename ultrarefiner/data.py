@@ -15,11 +15,11 @@ from PIL import Image, UnidentifiedImageError
 from .core import DataError, atomic_dir, atomic_write_text
 
 # %% auto 0
-__all__ = ['IMG_EXTS', 'BUSI_CLASSES', 'LAYOUTS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'read_image', 'read_mask', 'mask_colour_label',
-           'Record', 'scan_busi', 'scan_busbra', 'scan_bus_uclm', 'scan_processed', 'detect_layout', 'scan',
-           'merge_duplicate_groups', 'make_splits', 'check_splits', 'PrepareReport', 'prepare_dataset', 'prepare',
-           'report_table', 'print_report', 'load_splits', 'split_names', 'TransUNetDataset', 'imagenet_normalize',
-           'SAMDataset', 'check_predictions', 'load_prediction', 'PairedDataset', 'JointAugment']
+__all__ = ['IMG_EXTS', 'BUSI_CLASSES', 'LAYOUTS', 'read_image', 'read_mask', 'mask_colour_label', 'Record', 'scan_busi',
+           'scan_busbra', 'scan_bus_uclm', 'scan_processed', 'detect_layout', 'scan', 'merge_duplicate_groups',
+           'make_splits', 'check_splits', 'PrepareReport', 'prepare_dataset', 'prepare', 'report_table', 'print_report',
+           'load_splits', 'split_names', 'TransUNetDataset', 'SAMDataset', 'check_predictions', 'load_prediction',
+           'PairedDataset', 'JointAugment']
 
 # %% ../nbs/01_data.ipynb
 def _open(path:Path) -> Image.Image:
@@ -443,9 +443,6 @@ def print_report(reps:list):
         for w in r.warnings: con.print(f"  [yellow]warning[/yellow] {w}", highlight=False)
 
 # %% ../nbs/01_data.ipynb
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
 def load_splits(root:str|Path, guard:bool=True) -> dict:
     "The splits.json of a processed dataset folder, checked against manifest.csv's groups (no patient or duplicate leaks)."
     p = Path(root)/'splits.json'
@@ -493,36 +490,55 @@ class _Processed:
         mk = read_mask(_locate(self.root, name, 'masks')).astype(np.uint8)
         return img, mk
 
+def _flip_only(augment) -> bool:
+    "Draw the augmentation's flip (its rotation is not used: see the letterboxed SAM input note above)."
+    return bool(augment.params()[1])
+
+def _sam_item(img:np.ndarray, sam_type:str, size:int) -> dict:
+    import torch
+    from ultrarefiner.sam import sam_preprocess
+    x, hw = sam_preprocess(img, sam_type, size)
+    return {'image_sam': x, 'sam_frame': torch.tensor(hw)}
+
 class TransUNetDataset(_Processed):
-    "Items: {'image': (1,S,S) grey in [0,1], 'mask': (S,S) long in {0,1}, 'name'} with S = img_size (224)."
+    """Items: {'image': (1,P,P) grey in [0,1], 'mask': (P,P) long in {0,1}, 'name'} with P = img_size (224); with `sam_type`
+    also SAM's input made from the original image, {'image_sam': (3,S,S), 'sam_frame': (2,) valid (h, w)}."""
+    def __init__(self, root, names=None, img_size=224, augment=None, sam_type:str|None=None, sam_size:int=256):
+        super().__init__(root, names, img_size, augment); self.sam_type, self.sam_size = sam_type, sam_size
     def __getitem__(self, i):
         import torch, cv2
         img, mk = self._load(self.names[i])
-        if img.ndim == 3: img = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
-        x = torch.from_numpy(_resize(img, self.img_size)).float().div_(255)[None]
+        if self.sam_type and self.augment and _flip_only(self.augment): img, mk = img[:, ::-1].copy(), mk[:, ::-1].copy()
+        grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY) if img.ndim == 3 else img
+        x = torch.from_numpy(_resize(grey, self.img_size)).float().div_(255)[None]
         y = torch.from_numpy(_resize(mk, self.img_size, nearest=True)).long()
-        if self.augment: x, y = self.augment(x, y)
-        return {'image': x, 'mask': y, 'name': self.names[i]}
-
-def imagenet_normalize(x):
-    "(B?,3,H,W) RGB in [0,1] → ImageNet-normalised."
-    import torch
-    m = torch.tensor(IMAGENET_MEAN, dtype=x.dtype).view(3, 1, 1); s = torch.tensor(IMAGENET_STD, dtype=x.dtype).view(3, 1, 1)
-    return (x - m) / s
+        if self.augment and not self.sam_type: x, y = self.augment(x, y)
+        item = {'image': x, 'mask': y, 'name': self.names[i]}
+        if self.sam_type: item.update(_sam_item(img, self.sam_type, self.sam_size))
+        return item
 
 class SAMDataset(_Processed):
-    "Items: {'image': (3,S,S) ImageNet-normalised RGB, 'mask': (S,S) long, 'name'} with S = img_size (1024)."
-    def __init__(self, root, names=None, img_size=1024, augment=None): super().__init__(root, names, img_size, augment)
-    def _rgb(self, img):
+    """Items: {'image': (3,S,S) SAM input (`sam.sam_preprocess` for `sam_type`), 'frame': (2,) its valid (h, w),
+    'mask': (S,S) long over the whole image, 'name'} with S = img_size (1024)."""
+    def __init__(self, root, names=None, img_size=1024, augment=None, sam_type:str='vit_b'):
+        super().__init__(root, names, img_size, augment); self.sam_type = sam_type
+    def _item(self, img, mk, pred=None):
         import torch
-        if img.ndim == 2: img = np.repeat(img[..., None], 3, -1)
-        return torch.from_numpy(_resize(img, self.img_size)).float().div_(255).permute(2, 0, 1).contiguous()
+        from ultrarefiner.sam import sam_preprocess
+        letterbox = self.sam_type == 'lite'
+        if self.augment and letterbox and _flip_only(self.augment):       # flip in the original frame, before the letterbox
+            img, mk = img[:, ::-1].copy(), mk[:, ::-1].copy()
+            if pred is not None: pred = pred.flip(-1)
+        x, hw = sam_preprocess(img, self.sam_type, self.img_size)
+        y = torch.from_numpy(_resize(mk, self.img_size, nearest=True)).long()
+        if self.augment and not letterbox:
+            out = self.augment(x, y, pred); x, y = out[0], out[1]
+            if pred is not None: pred = out[2]
+        return x, torch.tensor(hw), y, pred
     def __getitem__(self, i):
-        import torch
         img, mk = self._load(self.names[i])
-        x = self._rgb(img); y = torch.from_numpy(_resize(mk, self.img_size, nearest=True)).long()
-        if self.augment: x, y = self.augment(x, y)
-        return {'image': imagenet_normalize(x), 'mask': y, 'name': self.names[i]}
+        x, hw, y, _ = self._item(img, mk)
+        return {'image': x, 'frame': hw, 'mask': y, 'name': self.names[i]}
 
 def check_predictions(pred_dir:str|Path, names:Sequence[str], known:Sequence[str]|None=None) -> None:
     "Raise listing the names whose `{name}.npy` is missing, and the `.npy` files that match no known sample."
@@ -537,7 +553,6 @@ def check_predictions(pred_dir:str|Path, names:Sequence[str], known:Sequence[str
     if extra: msg.append(f"{len(extra)} extra that match no sample ({', '.join(extra[:10])}{', ...' if len(extra) > 10 else ''})")
     if msg: raise DataError(f"Prediction files in {pred_dir} do not match the dataset: {'; '.join(msg)}. "
                             f"Re-run the oof step for this dataset, or remove stale files.")
-
 def load_prediction(path:str|Path) -> np.ndarray:
     "A coarse prediction `.npy`: (H,W) float32 foreground probabilities in [0,1]; clear error if corrupt or non-finite."
     path = Path(path)
@@ -554,8 +569,8 @@ def load_prediction(path:str|Path) -> np.ndarray:
 
 class PairedDataset(SAMDataset):
     "Phase-2 items: SAMDataset's plus 'coarse': (1,P,P) foreground probabilities from `{pred_dir}/{name}.npy` (P = pred_size)."
-    def __init__(self, root, pred_dir, names=None, img_size=1024, pred_size=224, augment=None):
-        super().__init__(root, names, img_size, augment)
+    def __init__(self, root, pred_dir, names=None, img_size=1024, pred_size=224, augment=None, sam_type:str='vit_b'):
+        super().__init__(root, names, img_size, augment, sam_type)
         self.pred_dir, self.pred_size = Path(pred_dir), pred_size
         s = load_splits(root)
         known = set(s['test']) | {n for f in s['folds'] for n in f['train'] + f['val']}
@@ -564,10 +579,9 @@ class PairedDataset(SAMDataset):
         import torch
         n = self.names[i]
         img, mk = self._load(n)
-        x = self._rgb(img); y = torch.from_numpy(_resize(mk, self.img_size, nearest=True)).long()
         p = torch.from_numpy(_resize(load_prediction(self.pred_dir/f'{n}.npy'), self.pred_size))[None]
-        if self.augment: x, y, p = self.augment(x, y, p)
-        return {'image': imagenet_normalize(x), 'mask': y, 'coarse': p, 'name': n}
+        x, hw, y, p = self._item(img, mk, p)
+        return {'image': x, 'frame': hw, 'mask': y, 'coarse': p, 'name': n}
 
 # %% ../nbs/01_data.ipynb
 class JointAugment:

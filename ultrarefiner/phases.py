@@ -23,7 +23,7 @@ from .transunet import build_transunet
 
 # %% auto 0
 __all__ = ['PHASE_EPOCHS', 'PHASE_LR', 'fold_dir', 'load_transunet', 'load_sam', 'phase1', 'oof', 'phase2', 'phase3',
-           'load_pipeline', 'evaluate']
+           'load_pipeline', 'score_pipeline', 'evaluate']
 
 # %% ../nbs/10_phases.ipynb
 PHASE_EPOCHS = {'tiny': (30, 20, 8), 'small': (40, 15, 10), 'lite': (40, 8, 4), 'full': (150, 50, 30)}   # phase 1, 2, 3 defaults
@@ -59,6 +59,10 @@ def load_transunet(preset:str, path:str|Path|None=None, vit_pretrained:str|None=
         try: m.load_state_dict(sd)
         except RuntimeError as e: raise UltraRefinerError(f"{path} does not fit TransUNet preset '{preset}': {str(e)[:600]}") from e
     return m
+
+def _embedding_cache(ckpt_root, sam) -> EmbeddingCache:
+    "The frozen encoder's on-disk embedding cache, shared by phases 2 and 3 (keyed by encoder weights and SAM input); fp16 on disk."
+    return EmbeddingCache(Path(ckpt_root)/'cache'/'embeddings', sam.image_encoder, dtype=torch.float16)
 
 def load_sam(preset:str, path:str|Path|None=None, medsam:str|None=None):
     "A preset SAM with phase-2/3 weights (LoRA adapters are merged) or SAM/MedSAM weights."
@@ -159,38 +163,40 @@ def phase2(datasets:str|Sequence[str], fold:int, data_root:str='data', preset:st
            batch_size:int|None=None, lr:float|None=None, weight_decay:float=1e-4, encoder:str='frozen', sam_checkpoint:str|None=None,
            seed:int=42, ckpt_root:str='checkpoints', pred_root:str='predictions', runs:str='runs', resume:bool=True,
            device:str|None=None, verbose:bool=True, stop_after_steps:int|None=None, num_workers:int=0, amp:bool=True, compile:bool=False,
-           channels_last:bool=False) -> dict:
+           channels_last:bool=False, refiner_kw:dict|None=None) -> dict:
     "Fine-tune SAM's prompt encoder + mask decoder (and LoRA) on out-of-fold coarse predictions."
     if encoder not in ('frozen', 'lora'): raise UltraRefinerError(f"encoder must be 'frozen' or 'lora', got {encoder!r}.")
     datasets = [datasets] if isinstance(datasets, str) else list(datasets); tag = '+'.join(datasets)
     dev = _setup(seed, device); pr = get_preset(preset)
     S, P = pr['sam_img_size'], pr['img_size']
     def make(part, aug):
-        return ConcatDataset([PairedDataset(r, Path(pred_root)/d/'predictions', split_names(r, part, fold), S, P, augment=aug)
+        return ConcatDataset([PairedDataset(r, Path(pred_root)/d/'predictions', split_names(r, part, fold), S, P, augment=aug,
+                                            sam_type=pr['sam'])
                               for d in datasets for r in [_processed(data_root, d)]])
     sam = build_sam(pr['sam'], checkpoint=sam_checkpoint, img_size=S)
     cache = None
     if encoder == 'lora': apply_lora(sam)
     else:
         for p in sam.image_encoder.parameters(): p.requires_grad_(False)
-        cache = EmbeddingCache(Path(ckpt_root)/'cache'/'embeddings', sam.image_encoder)
+        cache = _embedding_cache(ckpt_root, sam)
     ds, vds = make('train', JointAugment() if encoder == 'lora' else None), make('val', None)
-    refiner = SAMRefiner(sam, cache=cache).to(dev)
+    refiner = SAMRefiner(sam, cache=cache, **(refiner_kw or {})).to(dev)
     epochs = epochs or PHASE_EPOCHS[preset][1]; bs = batch_size or pr['batch_size']; lr = lr or PHASE_LR[preset]['phase2']
     params = [p for p in refiner.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     sch = cosine_schedule(opt, epochs * math.ceil(len(ds) / bs))
     def step(m, b):
         y = _small_mask(b['mask'].to(dev), P)
-        o = m(b['image'].to(dev), b['coarse'].to(dev)[:, 0], target_size=P)
+        o = m(b['image'].to(dev), b['coarse'].to(dev)[:, 0], target_size=P, frame=b['frame'])
         loss = bce_dice_loss(o['masks'], y[:, None]) + iou_mse_loss(o['iou'], o['masks'], y[:, None])
         return loss, {}
     def run(b):
         m = refiner.eval(); y = _small_mask(b['mask'].to(dev), P)
-        o = m(b['image'].to(dev), b['coarse'].to(dev)[:, 0], target_size=P)
+        o = m(b['image'].to(dev), b['coarse'].to(dev)[:, 0], target_size=P, frame=b['frame'])
         return b['coarse'][:, 0].to(dev) > 0.5, o['masks'][:, 0] > 0, y
     evaluate = lambda m: _refiner_eval(run, vds, f'phase 2 · {tag} · fold {fold} · val', verbose)
-    cfg = dict(phase='phase2', datasets=datasets, fold=fold, preset=preset, epochs=epochs, batch_size=bs, lr=lr, encoder=encoder, seed=seed)
+    cfg = dict(phase='phase2', datasets=datasets, fold=fold, preset=preset, epochs=epochs, batch_size=bs, lr=lr, encoder=encoder, seed=seed,
+               refiner=refiner_kw or {})
     return Loop(refiner, opt, sch, step, evaluate, fold_dir('sam_finetuned', tag, fold, ckpt_root), epochs, bs, seed,
                 config=cfg, tb_dir=_tb(runs, 'phase2', tag, fold), verbose=verbose, num_workers=num_workers, amp=amp, compile=compile,
                 preset=preset, channels_last=channels_last
@@ -202,16 +208,22 @@ def phase3(dataset:str, fold:int, data_root:str='data', preset:str='tiny', epoch
            refined_loss_weight:float=0.7, transunet_checkpoint:str|None=None, sam_checkpoint:str|None=None,
            box_mode:str='soft', seed:int=42, ckpt_root:str='checkpoints', runs:str='runs', resume:bool=True,
            device:str|None=None, verbose:bool=True, stop_after_steps:int|None=None, num_workers:int=0, amp:bool=True, compile:bool=False,
-           channels_last:bool=False) -> dict:
+           channels_last:bool=False, augment:bool|None=None, refiner_kw:dict|None=None) -> dict:
     "Joint training of TransUNet and SAM refiner; defaults load the phase-1 and phase-2 bests of this fold."
     dev = _setup(seed, device); pr = get_preset(preset)
     root = _processed(data_root, dataset); P = pr['img_size']
     tu_ck = transunet_checkpoint or fold_dir('transunet', dataset, fold, ckpt_root)/'best.pth'
     sam_ck = sam_checkpoint or fold_dir('sam_finetuned', dataset, fold, ckpt_root)/'best.pth'
-    model = UltraRefiner(load_transunet(preset, tu_ck), SAMRefiner(load_sam(preset, sam_ck), box_mode=box_mode)).to(dev)
-    for p in model.refiner.sam.image_encoder.parameters(): p.requires_grad_(False)
-    ds = TransUNetDataset(root, split_names(root, 'train', fold), P, augment=JointAugment())
-    vds = TransUNetDataset(root, split_names(root, 'val', fold), P)
+    sam = load_sam(preset, sam_ck)
+    for p in sam.image_encoder.parameters(): p.requires_grad_(False)
+    model = UltraRefiner(load_transunet(preset, tu_ck), SAMRefiner(sam, box_mode=box_mode, cache=_embedding_cache(ckpt_root, sam),
+                                                                   **(refiner_kw or {}))).to(dev)
+    # SAM sees the original image (as in phase 2); augmentation re-encodes every image every epoch, so it is off by default
+    # for LiteMedSAM on the CPU (2.3 s per image), on for the others.
+    augment = (pr['sam'] != 'lite') if augment is None else augment
+    sam_data = dict(sam_type=pr['sam'], sam_size=pr['sam_img_size'])
+    ds = TransUNetDataset(root, split_names(root, 'train', fold), P, augment=JointAugment() if augment else None, **sam_data)
+    vds = TransUNetDataset(root, split_names(root, 'val', fold), P, **sam_data)
     epochs = epochs or PHASE_EPOCHS[preset][2]; bs = batch_size or pr['batch_size']
     transunet_lr = transunet_lr or PHASE_LR[preset]['transunet']; sam_lr = sam_lr or PHASE_LR[preset]['sam']
     sam_params = [p for p in model.refiner.parameters() if p.requires_grad]
@@ -220,16 +232,17 @@ def phase3(dataset:str, fold:int, data_root:str='data', preset:str='tiny', epoch
     sch = cosine_schedule(opt, epochs * math.ceil(len(ds) / bs))
     def step(m, b):
         x, y = b['image'].to(dev), b['mask'].to(dev)
-        o = m(x)
+        o = m(x, b['image_sam'].to(dev), sam_frame=b['sam_frame'])
         lc = ce_dice_loss(o['coarse_logits'], y)
         lr_ = bce_dice_loss(o['refined_logits'], y[:, None]) + iou_mse_loss(o['iou'], o['refined_logits'], y[:, None])
         return coarse_loss_weight * lc + refined_loss_weight * lr_, {'loss_coarse': lc.item(), 'loss_refined': lr_.item()}
     def run(b):
-        o = model.eval()(b['image'].to(dev))
+        o = model.eval()(b['image'].to(dev), b['image_sam'].to(dev), sam_frame=b['sam_frame'])
         return o['coarse_prob'] > 0.5, o['refined_logits'][:, 0] > 0, b['mask'].to(dev)
     evaluate = lambda m: _refiner_eval(run, vds, f'phase 3 · {dataset} · fold {fold} · val', verbose)
     cfg = dict(phase='phase3', dataset=dataset, fold=fold, preset=preset, epochs=epochs, batch_size=bs, transunet_lr=transunet_lr,
-               sam_lr=sam_lr, coarse_loss_weight=coarse_loss_weight, refined_loss_weight=refined_loss_weight, seed=seed)
+               sam_lr=sam_lr, coarse_loss_weight=coarse_loss_weight, refined_loss_weight=refined_loss_weight, seed=seed,
+               box_mode=box_mode, augment=augment, refiner=refiner_kw or {})
     return Loop(model, opt, sch, step, evaluate, fold_dir('ultra_refiner', dataset, fold, ckpt_root), epochs, bs, seed,
                 config=cfg, tb_dir=_tb(runs, 'phase3', dataset, fold), verbose=verbose, num_workers=num_workers, amp=amp, compile=compile,
                 preset=preset, channels_last=channels_last
@@ -243,22 +256,28 @@ def load_pipeline(dataset:str, fold:int, preset:str='tiny', ckpt_root:str='check
     return UltraRefiner(load_transunet(preset, fold_dir('transunet', dataset, fold, ckpt_root)/'best.pth'),
                         SAMRefiner(load_sam(preset, fold_dir('sam_finetuned', dataset, fold, ckpt_root)/'best.pth')))
 
+@torch.no_grad()
+def score_pipeline(model:UltraRefiner, ds, device=None, batch_size:int=8) -> tuple:
+    "(coarse MetricTracker, refined MetricTracker, first four examples) of a pipeline on a dataset with SAM inputs."
+    dev = get_device(device) if not isinstance(device, torch.device) else device
+    model = model.to(dev).eval(); c, r, examples = MetricTracker(), MetricTracker(), None
+    for b in DataLoader(ds, batch_size=batch_size):
+        o = model(b['image'].to(dev), b['image_sam'].to(dev), sam_frame=b['sam_frame'])
+        c.update(o['coarse_prob'] > 0.5, b['mask'], b['name']); r.update(o['refined_logits'][:, 0] > 0, b['mask'])
+        if examples is None:
+            examples = (b['image'][:4, 0], b['mask'][:4], o['coarse_prob'][:4].cpu(), (o['refined_logits'][:4, 0] > 0).cpu(), b['name'][:4])
+    return c, r, examples
+
 def evaluate(dataset:str, folds:Sequence[int]|None=None, data_root:str='data', preset:str='tiny', ckpt_root:str='checkpoints',
              out:str='runs/eval', device:str|None=None, verbose:bool=True) -> dict:
     "Coarse vs refined on the test split per fold, mean ± std over folds; writes summary.json, summary.md, examples.png."
     pr = get_preset(preset); dev = get_device(device); root = _processed(data_root, dataset)
     folds = list(range(len(load_splits(root)['folds']))) if folds is None else list(folds)
-    tds = TransUNetDataset(root, split_names(root, 'test'), pr['img_size'])
+    tds = TransUNetDataset(root, split_names(root, 'test'), pr['img_size'], sam_type=pr['sam'], sam_size=pr['sam_img_size'])
     per_fold, examples = {}, None
     for k in folds:
-        m = load_pipeline(dataset, k, preset, ckpt_root).to(dev).eval()
-        c, r = MetricTracker(), MetricTracker()
-        with torch.no_grad():
-            for b in DataLoader(tds, batch_size=8):
-                o = m(b['image'].to(dev))
-                c.update(o['coarse_prob'] > 0.5, b['mask'], b['name']); r.update(o['refined_logits'][:, 0] > 0, b['mask'])
-                if examples is None:
-                    examples = (b['image'][:4, 0], b['mask'][:4], o['coarse_prob'][:4].cpu(), (o['refined_logits'][:4, 0] > 0).cpu(), b['name'][:4])
+        c, r, ex = score_pipeline(load_pipeline(dataset, k, preset, ckpt_root), tds, dev)
+        examples = examples or ex
         per_fold[k] = {'coarse': c.summary(), 'refined': r.summary(), 'n': len(c)}
     agg = {}
     for kind in ('coarse', 'refined'):

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+import numpy as np
 
 # %% auto 0
-__all__ = ['NEG_MODES', 'soft_argmax', 'positive_point', 'hard_box', 'soft_box', 'box_region', 'negative_point', 'Prompts',
-           'PromptGenerator']
+__all__ = ['NEG_MODES', 'soft_argmax', 'positive_point', 'hard_box', 'soft_box', 'box_region', 'negative_point',
+           'largest_component', 'Prompts', 'PromptGenerator']
 
 # %% ../nbs/04_prompts.ipynb
 def _grid(H:int, W:int, like:torch.Tensor):
@@ -102,6 +103,22 @@ def negative_point(p:torch.Tensor,      # (B,H,W) coarse foreground probability
     return soft_argmax(w)
 
 # %% ../nbs/04_prompts.ipynb
+def largest_component(p:torch.Tensor,      # (B,H,W) coarse foreground probability
+                      threshold:float=0.5,
+                      grow:int=2,          # dilation (pixels) of the kept component
+                     ) -> torch.Tensor:    # (B,H,W) {0,1}, no gradient; all ones where p has no component
+    "Indicator of the largest connected component of `p > threshold`, slightly dilated."
+    from scipy import ndimage
+    keep = torch.ones_like(p)
+    for i, a in enumerate((p.detach() > threshold).cpu().numpy()):
+        lab, n = ndimage.label(a)
+        if n > 1:
+            sizes = ndimage.sum(a, lab, range(1, n + 1))
+            k = ndimage.binary_dilation(lab == 1 + int(np.argmax(sizes)), iterations=grow) if grow else lab == 1 + int(np.argmax(sizes))
+            keep[i] = torch.from_numpy(k).to(p)
+    return keep
+
+# %% ../nbs/04_prompts.ipynb
 @dataclass
 class Prompts:
     "SAM prompts for a batch, in SAM's input frame."
@@ -124,13 +141,15 @@ class PromptGenerator(nn.Module):
                  mask_scale:float=10.0,    # mask prompt = (2p − 1)·mask_scale
                  min_mass:float=1.0,       # below this many "foreground pixels" the negative point is switched off
                  neg_mode:str='far',       # 'far' (background inside the box) or 'seed' (the seed's ring centroid)
+                 component:str='all',      # 'all' or 'largest' (prompts from the largest connected component only)
                 ):
         super().__init__()
         if box_mode not in ('hard', 'soft'): raise ValueError(f"box_mode must be 'hard' or 'soft', got {box_mode!r}.")
         if neg_mode not in NEG_MODES: raise ValueError(f"neg_mode must be one of {NEG_MODES}, got {neg_mode!r}.")
         self.sam_size, self.mask_size = sam_size, mask_size or sam_size // 4
         self.temperature, self.box_threshold, self.box_mode, self.box_tau = temperature, box_threshold, box_mode, box_tau
-        self.mask_scale, self.min_mass, self.neg_mode = mask_scale, min_mass, neg_mode
+        if component not in ('all', 'largest'): raise ValueError(f"component must be 'all' or 'largest', got {component!r}.")
+        self.mask_scale, self.min_mass, self.neg_mode, self.component = mask_scale, min_mass, neg_mode, component
 
     def _mask_prompt(self, p:torch.Tensor, frame:torch.Tensor|None) -> torch.Tensor:
         "(B,1,m,m) logits (2p − 1)·scale; with a frame, p fills the valid top-left region and the rest is background."
@@ -148,6 +167,7 @@ class PromptGenerator(nn.Module):
                ) -> Prompts:
         if p.ndim == 4: p = p[:, 0]
         p = p.float()
+        if self.component == 'largest': p = p * largest_component(p, self.box_threshold)
         B, H, W = p.shape
         hb, sb = hard_box(p, self.box_threshold), soft_box(p, self.box_threshold, self.box_tau)
         box = sb if self.box_mode == 'soft' else hb

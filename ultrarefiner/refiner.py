@@ -24,7 +24,8 @@ class SAMRefiner(nn.Module):
                  cache:EmbeddingCache|None=None, # embeddings from disk when the encoder is frozen
                  encoder_batch:int|None=None,    # images per encoder call; None: whole batch on GPU, 1 on CPU
                  neg_mode:str='far',             # negative point: 'far' (background in the box) or 'seed'
-                 mask_scale:float=10.0):         # mask prompt (2p − 1)·mask_scale
+                 mask_scale:float=10.0,          # mask prompt (2p − 1)·mask_scale
+                 component:str='all'):           # prompts from 'all' of p or its 'largest' connected component
         super().__init__()
         self.sam, self.cache, self.encoder_batch = sam, cache, encoder_batch
         self.use_point, self.use_neg_point, self.use_box, self.use_mask = use_point, use_neg_point, use_box, use_mask
@@ -33,7 +34,7 @@ class SAMRefiner(nn.Module):
         self.sam_type = getattr(sam, 'name', 'vit_b')
         self.prompts = PromptGenerator(sam_size=self.img_size, mask_size=sam.prompt_encoder.mask_input_size[0],
                                        temperature=temperature, box_threshold=box_threshold, box_mode=box_mode,
-                                       neg_mode=neg_mode, mask_scale=mask_scale)
+                                       neg_mode=neg_mode, mask_scale=mask_scale, component=component)
 
     def encode(self, image:torch.Tensor) -> torch.Tensor:
         "(B,3,S,S) SAM input → (B,C,S/16,S/16) embeddings (through the cache when one is set)."
