@@ -30,3 +30,35 @@ def test_error_exit_code(tmp_path):
     (tmp_path / 'data' / 'X').mkdir(parents=True)
     r = run('prepare', '--data_root', 'data', '--datasets', 'X', cwd=tmp_path)
     assert r.returncode == 2 and 'unknown dataset layout' in r.stderr and 'Traceback' not in r.stderr
+
+
+def test_refine_any_models_masks(tmp_path):
+    """`refine` on images + another model's masks (PNG and .npy, different sizes), with ground truth: refined masks at each
+    image's size, overlays, prompts.json, the Coarse / Refined / Delta table; clear errors for missing masks and bad flags."""
+    import numpy as np
+    from PIL import Image
+    from scipy.ndimage import binary_dilation
+    from ultrarefiner.phantom import make_phantom
+    for sub in ('img', 'coarse', 'gt'): (tmp_path / sub).mkdir()
+    rng = np.random.default_rng(5)
+    for k, size in enumerate([(240, 320), (300, 260)]):
+        im, (gt,) = make_phantom(rng, 'benign', size)
+        Image.fromarray(im).save(tmp_path / 'img' / f'us{k}.png')
+        Image.fromarray(gt.astype(np.uint8) * 255).save(tmp_path / 'gt' / f'us{k}_mask.png')
+        grown = binary_dilation(gt, iterations=10)
+        if k == 0: Image.fromarray(grown.astype(np.uint8) * 255).save(tmp_path / 'coarse' / f'us{k}_mask.png')
+        else: np.save(tmp_path / 'coarse' / f'us{k}.npy', grown.astype(np.float32) * 0.9)
+    r = run('refine', '--image_dir', 'img', '--coarse_dir', 'coarse', '--gt_dir', 'gt', '--output_dir', 'out', cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert 'Coarse vs Refined' in r.stdout and 'Dice' in r.stdout
+    for k, size in enumerate([(240, 320), (300, 260)]):
+        assert np.asarray(Image.open(tmp_path / 'out' / f'us{k}_refined.png')).shape == size
+    m = json.loads((tmp_path / 'out' / 'metrics.json').read_text())
+    assert m['refined']['dice']['mean'] > m['coarse']['dice']['mean']
+    assert len(json.loads((tmp_path / 'out' / 'prompts.json').read_text())['images']) == 2
+    (tmp_path / 'coarse' / 'us1.npy').unlink()
+    r = run('refine', '--image_dir', 'img', '--coarse_dir', 'coarse', '--output_dir', 'out2', cwd=tmp_path)
+    assert r.returncode == 2 and 'no coarse mask' in r.stderr and 'us1.png' in r.stderr and 'Traceback' not in r.stderr
+    r = run('refine', '--image_dir', 'img', '--coarse_dir', 'coarse', '--output_dir', 'out2', '--prompts', 'box', 'scribble', cwd=tmp_path)
+    assert r.returncode == 2 and '--prompts scribble' in r.stderr
+    assert not (tmp_path / 'out2').exists()

@@ -152,6 +152,20 @@ def _cmd_run_folds(a):
             p = Path(a.runs)/'eval'/d/'summary.md'
             if p.exists(): print(p.read_text())
 
+def _cmd_refine(a):
+    from ultrarefiner.refine import load_refiner, refine_folder
+    kw = {}
+    if a.prompts:
+        names = {'point': 'use_point', 'neg_point': 'use_neg_point', 'box': 'use_box', 'mask': 'use_mask'}
+        bad = [t for t in a.prompts if t not in names]
+        if bad: raise UltraRefinerError(f"--prompts {' '.join(bad)}: choose from {', '.join(names)}.")
+        kw.update({v: k in a.prompts for k, v in names.items()})
+    for k in ('box_mode', 'neg_mode', 'mask_scale', 'component'):
+        if getattr(a, k) is not None: kw[k] = getattr(a, k)
+    if a.batch_size < 1: raise UltraRefinerError(f"--batch_size must be at least 1, got {a.batch_size}.")
+    refine_folder(a.image_dir, a.coarse_dir, a.output_dir, gt_dir=a.gt_dir, refiner=load_refiner(a.checkpoint, a.preset, **kw),
+                  batch_size=a.batch_size, device=a.device)
+
 def _cmd_bench(a):
     from ultrarefiner.bench import run_bench, MODES
     run_bench(a.preset, a.batch, a.iters, a.device, a.amp, tuple(a.modes or MODES), out=a.out, channels_last=a.channels_last)
@@ -226,6 +240,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument('--batch_size', type=int, default=8, help='images per forward pass')
     s.add_argument('--amp', action='store_true', help='bf16 autocast (CUDA, or a CPU with native bf16); default fp32')
     s.set_defaults(func=_cmd_inference)
+    s = sub.add_parser('refine', help="refine any model's masks with LiteMedSAM (bundled, zero-shot) or a phase-2 checkpoint",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    s.add_argument('--image_dir', required=True, help='images (PNG, JPEG, BMP, TIFF)')
+    s.add_argument('--coarse_dir', required=True, help='coarse masks named like the images: binary/probability PNG or .npy in [0,1]')
+    s.add_argument('--output_dir', required=True, help='refined masks, overlays, prompts.json (never an input folder)')
+    s.add_argument('--gt_dir', default=None, help='ground-truth masks: also print and write the Coarse / Refined / Delta table')
+    s.add_argument('--checkpoint', default=None, help='phase-2/3 checkpoint or LiteMedSAM weights — none: the bundled LiteMedSAM')
+    s.add_argument('--preset', default='lite', choices=sorted(PRESETS), help='preset the checkpoint was trained with')
+    s.add_argument('--prompts', nargs='+', default=None, help='any of: point neg_point box mask — none: the checkpoint\'s settings, else box')
+    s.add_argument('--box_mode', default=None, choices=['hard', 'soft']); s.add_argument('--neg_mode', default=None, choices=['far', 'seed'])
+    s.add_argument('--mask_scale', type=float, default=None, help='mask prompt (2p − 1)·scale')
+    s.add_argument('--component', default=None, choices=['all', 'largest'], help='prompts from the largest connected component only')
+    s.add_argument('--batch_size', type=int, default=4); s.add_argument('--device', default=None)
+    s.set_defaults(func=_cmd_refine)
     s = sub.add_parser('bench', help='throughput ratios: cached vs recomputed encoder, pipeline vs naive SamPredictor loop, overhead, memory')
     s.add_argument('--preset', default='tiny', choices=sorted(PRESETS)); s.add_argument('--batch', type=int, default=4)
     s.add_argument('--iters', type=int, default=3); s.add_argument('--device', default=None)

@@ -23,7 +23,7 @@ from .transunet import build_transunet
 
 # %% auto 0
 __all__ = ['PHASE_EPOCHS', 'PHASE_LR', 'fold_dir', 'load_transunet', 'load_sam', 'phase1', 'oof', 'phase2', 'phase3',
-           'load_pipeline', 'score_pipeline', 'evaluate']
+           'refiner_settings', 'load_pipeline', 'score_pipeline', 'evaluate']
 
 # %% ../nbs/10_phases.ipynb
 PHASE_EPOCHS = {'tiny': (30, 20, 8), 'small': (40, 15, 10), 'lite': (40, 8, 4), 'full': (150, 50, 30)}   # phase 1, 2, 3 defaults
@@ -216,8 +216,9 @@ def phase3(dataset:str, fold:int, data_root:str='data', preset:str='tiny', epoch
     sam_ck = sam_checkpoint or fold_dir('sam_finetuned', dataset, fold, ckpt_root)/'best.pth'
     sam = load_sam(preset, sam_ck)
     for p in sam.image_encoder.parameters(): p.requires_grad_(False)
+    refiner_kw = {k: v for k, v in (refiner_settings(sam_ck) if refiner_kw is None else refiner_kw).items() if k != 'box_mode'}
     model = UltraRefiner(load_transunet(preset, tu_ck), SAMRefiner(sam, box_mode=box_mode, cache=_embedding_cache(ckpt_root, sam),
-                                                                   **(refiner_kw or {}))).to(dev)
+                                                                   **refiner_kw)).to(dev)
     # SAM sees the original image (as in phase 2); augmentation re-encodes every image every epoch, so it is off by default
     # for LiteMedSAM on the CPU (2.3 s per image), on for the others.
     augment = (pr['sam'] != 'lite') if augment is None else augment
@@ -242,19 +243,28 @@ def phase3(dataset:str, fold:int, data_root:str='data', preset:str='tiny', epoch
     evaluate = lambda m: _refiner_eval(run, vds, f'phase 3 · {dataset} · fold {fold} · val', verbose)
     cfg = dict(phase='phase3', dataset=dataset, fold=fold, preset=preset, epochs=epochs, batch_size=bs, transunet_lr=transunet_lr,
                sam_lr=sam_lr, coarse_loss_weight=coarse_loss_weight, refined_loss_weight=refined_loss_weight, seed=seed,
-               box_mode=box_mode, augment=augment, refiner=refiner_kw or {})
+               box_mode=box_mode, augment=augment, refiner=refiner_kw)
     return Loop(model, opt, sch, step, evaluate, fold_dir('ultra_refiner', dataset, fold, ckpt_root), epochs, bs, seed,
                 config=cfg, tb_dir=_tb(runs, 'phase3', dataset, fold), verbose=verbose, num_workers=num_workers, amp=amp, compile=compile,
                 preset=preset, channels_last=channels_last
                 ).fit(ds, resume=resume, stop_after_steps=stop_after_steps)
 
 # %% ../nbs/10_phases.ipynb
+def refiner_settings(path:str|Path) -> dict:
+    "The SAMRefiner keyword arguments a phase-2/3 checkpoint was trained with (prompt subset, box/negative-point mode, mask scale)."
+    st = load_checkpoint(path)
+    cfg = st.get('config', {}) if isinstance(st, dict) else {}
+    kw = dict(cfg.get('refiner') or {})
+    if cfg.get('box_mode'): kw.setdefault('box_mode', cfg['box_mode'])
+    return kw
+
 def load_pipeline(dataset:str, fold:int, preset:str='tiny', ckpt_root:str='checkpoints') -> UltraRefiner:
-    "The fold's end-to-end model: phase-3 best, else phase-1 + phase-2 bests."
+    "The fold's end-to-end model: phase-3 best, else phase-1 + phase-2 bests; the refiner is rebuilt with its trained prompt settings."
     p3 = fold_dir('ultra_refiner', dataset, fold, ckpt_root)/'best.pth'
-    if p3.exists(): return UltraRefiner(load_transunet(preset, p3), SAMRefiner(load_sam(preset, p3)))
+    if p3.exists(): return UltraRefiner(load_transunet(preset, p3), SAMRefiner(load_sam(preset, p3), **refiner_settings(p3)))
+    p2 = fold_dir('sam_finetuned', dataset, fold, ckpt_root)/'best.pth'
     return UltraRefiner(load_transunet(preset, fold_dir('transunet', dataset, fold, ckpt_root)/'best.pth'),
-                        SAMRefiner(load_sam(preset, fold_dir('sam_finetuned', dataset, fold, ckpt_root)/'best.pth')))
+                        SAMRefiner(load_sam(preset, p2), **refiner_settings(p2)))
 
 @torch.no_grad()
 def score_pipeline(model:UltraRefiner, ds, device=None, batch_size:int=8) -> tuple:
