@@ -17,21 +17,29 @@ __all__ = ['CLASS_FRACTIONS', 'make_phantom', 'write_phantoms']
 # %% ../nbs/02_phantom.ipynb
 CLASS_FRACTIONS = {'benign': 437 / 780, 'malignant': 210 / 780, 'normal': 133 / 780}   # BUSI's class mix
 
+def _boundary(rng, W, base, amp):
+    "A wavy depth (fraction of H) per column."
+    x = np.arange(W)[None, :]; ph, lam = rng.uniform(0, 2 * np.pi), rng.uniform(0.6, 1.6) * W
+    return base + amp * np.sin(2 * np.pi * x / lam + ph) + amp * 0.5 * np.sin(2 * np.pi * x / (lam / 2.7) + 2 * ph)
+
+def _streaks(rng, H, W, sy, sx):
+    "Unit-variance noise smoothed more laterally than axially: the horizontal streaks of B-mode tissue."
+    n = gaussian_filter(rng.standard_normal((H, W)), (sy, sx)); return n / (n.std() + 1e-8)
+
 def _layers(rng, H, W):
-    "Echogenicity of the tissue layers, with wavy boundaries and glandular texture."
-    x = np.arange(W)[None, :]; y = np.arange(H)[:, None] / H
-    def boundary(base, amp):
-        ph, lam = rng.uniform(0, 2 * np.pi), rng.uniform(0.6, 1.6) * W
-        return base + amp * np.sin(2 * np.pi * x / lam + ph) + amp * 0.5 * np.sin(2 * np.pi * x / (lam / 2.7) + 2 * ph)
-    b1, b2, b3 = boundary(0.05, 0.01), boundary(rng.uniform(0.18, 0.28), 0.03), boundary(rng.uniform(0.68, 0.8), 0.03)
-    e = np.where(y < b1, 1.25, np.where(y < b2, 0.75, np.where(y < b3, 1.05, 0.85)))
-    gland = gaussian_filter(rng.standard_normal((H, W)), (H / 40, W / 12))
-    e = e + np.where((y >= b2) & (y < b3), 0.9 * gland / (np.abs(gland).max() + 1e-8) * 0.35, 0)
-    fat_lobules = gaussian_filter(rng.standard_normal((H, W)), (H / 30, W / 20))
-    e = e + np.where((y >= b1) & (y < b2), 0.2 * fat_lobules / (np.abs(fat_lobules).max() + 1e-8), 0)
-    muscle = 0.12 * np.sin(2 * np.pi * (y * H) / rng.uniform(6, 10) + 0.3 * np.sin(2 * np.pi * x / W))
-    e = e + np.where(y >= b3, muscle, 0)
-    return np.clip(e, 0.2, None), (b2.mean(), b3.mean())
+    "Echogenicity of skin, subcutaneous fat, glandular tissue and muscle: smooth, streaky, with bright fibrous lines."
+    y = np.arange(H)[:, None] / H
+    b1, b2, b3 = _boundary(rng, W, rng.uniform(0.03, 0.06), 0.008), _boundary(rng, W, rng.uniform(0.16, 0.28), 0.03), \
+                 _boundary(rng, W, rng.uniform(0.66, 0.8), 0.03)
+    skin, fat, gland, deep = y < b1, (y >= b1) & (y < b2), (y >= b2) & (y < b3), y >= b3
+    e = np.select([skin, fat, gland, deep], [1.7, 0.6, 1.0, 0.7], 0.7).astype(np.float64)
+    e = e + np.where(fat, 0.22 * _streaks(rng, H, W, H / 30, W / 18), 0)                   # fat lobules
+    e = e + np.where(gland, 0.28 * _streaks(rng, H, W, 1.3, W / 14) + 0.15 * _streaks(rng, H, W, 4, W / 40), 0)
+    e = e + np.where(deep, 0.22 * _streaks(rng, H, W, 1.0, W / 8), 0)                      # muscle fibres
+    for _ in range(rng.integers(4, 9)):                                                      # bright fibrous (Cooper's) lines
+        yk = _boundary(rng, W, rng.uniform(0.08, 0.9), rng.uniform(0.005, 0.03)) * H
+        e = e + rng.uniform(0.3, 0.8) * np.exp(-((np.arange(H)[:, None] - yk) / rng.uniform(0.8, 1.6)) ** 2)
+    return np.clip(e, 0.08, None), (b2.mean(), b3.mean())
 
 def _lesion_mask(rng, H, W, label, band):
     "An exact lesion mask: a smooth rotated ellipse (benign) or an irregular, spiculated outline (malignant)."
@@ -56,9 +64,8 @@ def _lesion_mask(rng, H, W, label, band):
     return rho <= r, (cx, cy, a, b)
 
 def _speckle(rng, H, W):
-    "Rayleigh speckle with lateral correlation longer than axial, mean 1."
-    re, im = (gaussian_filter(rng.standard_normal((H, W)), (0.8, 2.0)) for _ in range(2))
-    s = np.hypot(re, im) ** 0.75; return s / s.mean()         # ^0.75: a milder, log-compressed look
+    "Fine multiplicative speckle, mean 1, correlated a little longer laterally (log-compressed B-mode look)."
+    return np.clip(1 + 0.15 * _streaks(rng, H, W, 0.8, 1.6), 0.4, None)
 
 def make_phantom(rng:np.random.Generator, # source of randomness
                  label:str='benign',      # 'benign', 'malignant' or 'normal'
@@ -73,19 +80,23 @@ def make_phantom(rng:np.random.Generator, # source of randomness
         yy = np.arange(H)[:, None]; xx = np.arange(W)[None, :]
         for _ in range(n_lesions):
             m, (cx, cy, a, b) = _lesion_mask(rng, H, W, label, band)
-            inside = 0.77 if label == 'benign' else 0.74
-            soft = gaussian_filter(m.astype(float), 1.0 if label == 'benign' else 0.6)
-            interior = 1 + 0.15 * gaussian_filter(rng.standard_normal((H, W)), 3)
-            e = e * (1 - soft) + soft * e.mean() * inside * interior * 0.95
+            local = gaussian_filter(e, 12)                                       # the tissue level around the lesion
+            if label == 'benign':                                                # anechoic / hypoechoic, homogeneous, sharp
+                inside, soft = rng.uniform(0.12, 0.3), gaussian_filter(m.astype(float), 0.7)
+                interior = 1 + 0.12 * _streaks(rng, H, W, 2, 2)
+            else:                                                                # hypoechoic, heterogeneous, blurred margin
+                inside, soft = rng.uniform(0.22, 0.42), gaussian_filter(m.astype(float), 1.3)
+                interior = np.clip(1 + 0.35 * _streaks(rng, H, W, 2.5, 2.5), 0.4, None)
+            e = e * (1 - soft) + soft * local * inside * interior
             bottom = cy + b
             lateral = np.exp(-((xx - cx) / (0.8 * a)) ** 4)
             below = np.clip((yy - bottom) / 6, 0, 1) * np.exp(-np.clip(yy - bottom, 0, None) / (1.5 * H))
-            gain = rng.uniform(1.2, 1.45) if label == 'benign' else rng.uniform(0.4, 0.65)   # enhancement / shadow
-            e = e * (1 + (gain - 1) * lateral * below)
+            gain = rng.uniform(1.3, 1.6) if label == 'benign' else rng.uniform(0.35, 0.6)   # enhancement / shadow
+            e = e * (1 + (gain - 1) * lateral * below * (1 - soft))
             masks.append(m)
-    depth = np.exp(-np.linspace(0, rng.uniform(0.3, 0.6), H))[:, None]
+    depth = np.exp(-np.linspace(0, rng.uniform(0.4, 0.8), H))[:, None]
     img = e * depth * _speckle(rng, H, W)
-    img = img * (87 / np.median(img)) * rng.uniform(0.85, 1.15)
+    img = img * (90 / np.median(img)) * rng.uniform(0.85, 1.15)
     return np.clip(img, 0, 255).astype(np.uint8), masks
 
 def _png(a): b = io.BytesIO(); Image.fromarray(a).save(b, format='PNG'); return b.getvalue()
