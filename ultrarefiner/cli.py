@@ -44,13 +44,18 @@ def _phase_done(phase, d, k, ckpt_root, pred_root, data_root) -> bool:
 
 def run_folds(phase:str='all', datasets:list=('PHANTOM',), folds:list=(0, 1, 2, 3, 4), preset:str='tiny',
               data_root:str='data', jobs:int=1, force:bool=False, runs:str='runs', ckpt_root:str='checkpoints',
-              pred_root:str='predictions', epochs:int|None=None, log=print) -> list:
-    "Execute the phase templates per dataset × fold; returns the executed notebook paths."
+              pred_root:str='predictions', epochs:int|Sequence[int]|None=None, log=print) -> list:
+    "Execute the phase templates per dataset × fold; returns the executed notebook paths. `epochs`: one value for every phase or one per phase (1, 2, 3)."
     import papermill as pm
     from concurrent.futures import ThreadPoolExecutor
     phases = ['1', '2', '3', 'eval'] if phase == 'all' else [str(phase)]
     for ph in phases:
         if ph not in PHASE_TEMPLATES: raise UltraRefinerError(f"--phase must be one of 1, 2, 3, eval, all; got {ph!r}.")
+    if epochs is not None and not isinstance(epochs, int):
+        epochs = list(epochs)
+        if len(epochs) not in (1, 3) or any(e < 1 for e in epochs):
+            raise UltraRefinerError(f"--epochs takes one positive value for every phase or three (phases 1, 2, 3); got {epochs}.")
+    per_phase = lambda ph: epochs if epochs is None or isinstance(epochs, int) else epochs[0] if len(epochs) == 1 else epochs[int(ph) - 1]
     tdir = templates_dir(); done = []
     common = dict(data_root=str(data_root), preset=preset, ckpt_root=str(ckpt_root))
     for ph in phases:
@@ -63,7 +68,7 @@ def run_folds(phase:str='all', datasets:list=('PHANTOM',), folds:list=(0, 1, 2, 
                 nb = Path(runs)/f'phase{ph}'/d/f'fold_{k}.ipynb'
                 if not force and _phase_done(ph, d, k, ckpt_root, pred_root, data_root):
                     log(f"phase {ph} · {d} · fold {k}: complete, skipped ({nb}); use --force to re-run"); continue
-                par = dict(common, fold=k, runs=str(runs), resume=not force, epochs=epochs)
+                par = dict(common, fold=k, runs=str(runs), resume=not force, epochs=per_phase(ph))
                 if ph == '1': par.update(dataset=d, pred_root=str(pred_root))
                 elif ph == '2': par.update(datasets=[d], pred_root=str(pred_root))
                 else: par.update(dataset=d)
@@ -211,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument('--preset', default='tiny', choices=sorted(PRESETS)); s.add_argument('--data_root', default='data')
     s.add_argument('--jobs', type=int, default=1); s.add_argument('--force', action='store_true')
     s.add_argument('--runs', default='runs'); s.add_argument('--ckpt_root', default='checkpoints'); s.add_argument('--pred_root', default='predictions')
-    s.add_argument('--epochs', type=int, default=None, help='override every phase\'s epochs (default: the preset\'s)')
+    s.add_argument('--epochs', type=int, nargs='+', default=None, help='one value for every phase, or three (phases 1 2 3); default: the preset\'s')
     s.set_defaults(func=_cmd_run_folds)
     s = sub.add_parser('train-transunet', help='phase 1: TransUNet per dataset × fold (seed flags)')
     _common(s, preset_default=None)

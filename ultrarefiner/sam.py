@@ -242,7 +242,7 @@ def encoder_fingerprint(encoder:nn.Module) -> str:
     h = hashlib.sha1()
     for k, v in sd.items():
         t = v.detach().cpu().contiguous()
-        h.update(k.encode()); h.update(str(tuple(t.shape)).encode()); h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b'')
+        h.update(k.encode()); h.update(str(tuple(t.shape)).encode()); h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b'')   # reshape: 0-d buffers (BatchNorm counters)
     fp = h.hexdigest()
     object.__setattr__(encoder, '_ur_fingerprint', (stamp, fp))
     return fp

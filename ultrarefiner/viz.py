@@ -14,7 +14,7 @@ from .metrics import dice_score
 from .refiner import UltraRefiner, build_ultrarefiner
 
 # %% auto 0
-__all__ = ['phantom_samples', 'dataset_samples', 'image_from_bytes', 'PromptExplorer', 'RefinementViewer']
+__all__ = ['phantom_samples', 'dataset_samples', 'synthetic_coarse', 'image_from_bytes', 'PromptExplorer', 'RefinementViewer']
 
 # %% ../nbs/12_viz.ipynb
 def phantom_samples(n:int=6, size:int=128, seed:int=0) -> list:
@@ -36,6 +36,17 @@ def dataset_samples(root:str|Path, part:str='test', limit:int|None=50) -> list:
         out.append((n, img, read_mask(_locate(root, n, 'masks'))))
     return out
 
+def synthetic_coarse(gt:np.ndarray, # (H,W) bool ground truth
+                     seed:int=0) -> np.ndarray: # (H,W) float32 coarse probability
+    "A plausible coarse mask from another model: the lesion grown, shifted and blurred, plus a small spurious blob."
+    from scipy.ndimage import binary_dilation, gaussian_filter, shift
+    rng = np.random.default_rng(seed); H, W = gt.shape
+    grown = binary_dilation(gt, iterations=max(1, int(0.03 * max(H, W))))
+    m = shift(grown.astype(np.float32), (rng.uniform(-0.02, 0.02) * H, rng.uniform(-0.02, 0.02) * W), order=1)
+    yy, xx = np.mgrid[0:H, 0:W]; cy, cx = rng.uniform(0.15, 0.85) * H, rng.uniform(0.15, 0.85) * W
+    blob = ((yy - cy) ** 2 + (xx - cx) ** 2 < (0.04 * max(H, W)) ** 2) & ~binary_dilation(gt, iterations=int(0.1 * max(H, W)) + 1)
+    return np.clip(gaussian_filter(np.maximum(m, 0.8 * blob), 0.02 * max(H, W)) * 1.1, 0, 1).astype(np.float32)
+
 def image_from_bytes(data:bytes) -> np.ndarray:
     "Grey uint8 pixels of an uploaded image file."
     from PIL import Image
@@ -49,7 +60,9 @@ def _overlay_box(ax, b, colour, ls, label):
 
 class PromptExplorer:
     "Sliders and toggles for the prompt generator; shows coarse p, prompts, SAM's 3 candidates, refined mask, GT and Dice."
-    def __init__(self, model:UltraRefiner|None=None, samples:list|None=None, preset:str='tiny'):
+    def __init__(self, model:UltraRefiner|None=None, samples:list|None=None, preset:str='lite',
+                 coarse:str|None=None):  # 'model' (the TransUNet's p) or 'degraded GT' (`synthetic_coarse`); None: model if trained
+        self.trained = model is not None
         import ipywidgets as W
         torch.manual_seed(0)
         self.model = (model or build_ultrarefiner(preset)).eval()
@@ -63,6 +76,11 @@ class PromptExplorer:
             'box_mode': W.ToggleButtons(options=['soft', 'hard'], value=gen.box_mode, description='box'),
             'point': W.Checkbox(value=True, description='point'), 'neg_point': W.Checkbox(value=True, description='negative point'),
             'box': W.Checkbox(value=True, description='box'), 'mask': W.Checkbox(value=True, description='mask'),
+            'neg_mode': W.ToggleButtons(options=['far', 'seed'], value=gen.neg_mode, description='neg. point'),
+            'component': W.ToggleButtons(options=['all', 'largest'], value=gen.component, description='component'),
+            'mask_scale': W.FloatLogSlider(value=gen.mask_scale, base=10, min=-0.5, max=1.3, step=0.05, description='mask scale'),
+            'coarse': W.ToggleButtons(options=['model', 'degraded GT'], description='coarse',
+                                      value=coarse or ('model' if self.trained else 'degraded GT')),
         }
         self.upload = W.FileUpload(accept='image/*', multiple=False, description='upload image')
         self.metrics = W.HTML(); self.out = W.Output(); self.image = W.Image(format='png')
@@ -81,19 +99,24 @@ class PromptExplorer:
         self.controls['sample'].value = len(self.samples) - 1
 
     def _coarse(self, i):
-        if i not in self._coarse_cache:
-            _, img, _ = self.samples[i]; S = self.model.transunet.config.img_size
+        src = self.controls['coarse'].value if hasattr(self, 'controls') else 'model'
+        if (i, src) not in self._coarse_cache:
+            _, img, gt = self.samples[i]; S = self.model.transunet.config.img_size
             x = torch.from_numpy(img).float().div(255)[None, None]
             x = F.interpolate(x, size=(S, S), mode='bilinear', align_corners=False)
-            with torch.no_grad(): p = self.model.transunet(x).softmax(1)[:, 1]
-            self._coarse_cache[i] = (x, p)
-        return self._coarse_cache[i]
+            if src == 'degraded GT' and gt is not None:
+                p = F.interpolate(torch.from_numpy(synthetic_coarse(gt, seed=i))[None, None], size=(S, S), mode='bilinear', align_corners=False)[:, 0]
+            else:
+                with torch.no_grad(): p = self.model.transunet(x).softmax(1)[:, 1]
+            self._coarse_cache[(i, src)] = (x, p)
+        return self._coarse_cache[(i, src)]
 
     def compute(self) -> dict:
         "Run prompts + SAM for the current control values; returns the state shown."
         c = {k: w.value for k, w in self.controls.items()}
         ref = self.model.refiner
         ref.prompts.temperature, ref.prompts.box_threshold, ref.prompts.box_mode = c['temperature'], c['box_threshold'], c['box_mode']
+        ref.prompts.neg_mode, ref.prompts.mask_scale, ref.prompts.component = c['neg_mode'], c['mask_scale'], c['component']
         ref.use_point, ref.use_neg_point, ref.use_box, ref.use_mask = c['point'], c['neg_point'], c['box'], c['mask']
         name, img, gt = self.samples[c['sample']]
         x, p = self._coarse(c['sample'])
@@ -128,7 +151,8 @@ class PromptExplorer:
             axs[1].scatter([pts[0, 0]], [pts[0, 1]], c='lime', marker='*', s=150, label='positive')
             if int(pr.labels[0, 1]) == 0: axs[1].scatter([pts[1, 0]], [pts[1, 1]], c='red', marker='x', s=80, label='negative')
             axs[1].legend(loc='lower left', fontsize=7)
-            axs[2].imshow(pr.mask[0, 0], cmap='RdBu_r', vmin=-10, vmax=10); axs[2].set_title('mask prompt (2p−1)·10')
+            ms = st['controls']['mask_scale']
+            axs[2].imshow(pr.mask[0, 0], cmap='RdBu_r', vmin=-ms, vmax=ms); axs[2].set_title(f'mask prompt (2p−1)·{ms:.3g}')
             for j in range(3):
                 axs[3 + j].imshow(st['candidates'][j], cmap='gray')
                 best = ' (chosen)' if j == int(np.argmax(st['candidate_iou'])) else ''
