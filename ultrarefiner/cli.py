@@ -127,8 +127,21 @@ def _cmd_train_transunet(a):
                    seed=a.seed, ckpt_root=_out(a), vit_pretrained=a.vit_pretrained, resume=a.resume, **_speed(a))
             if a.oof: oof(d, [k], data_root=a.data_root, preset=preset, ckpt_root=_out(a), pred_root=a.pred_root, device=a.device)
 
+def _sam_preset(a) -> str:
+    "The preset for `finetune-sam`: `--preset`, checked against `--sam_model_type` (which picks the preset when alone)."
+    by_type = {v['sam']: k for k, v in PRESETS.items()}
+    if a.sam_model_type is None: return a.preset or 'tiny'
+    if a.sam_model_type not in by_type:
+        raise UltraRefinerError(f"--sam_model_type {a.sam_model_type!r}: choose one of {sorted(by_type)} "
+                                f"({', '.join(f'{t} → preset {p}' for t, p in sorted(by_type.items()))}).")
+    if a.preset and PRESETS[a.preset]['sam'] != a.sam_model_type:
+        raise UltraRefinerError(f"--sam_model_type {a.sam_model_type} does not match --preset {a.preset} (which uses "
+                                f"{PRESETS[a.preset]['sam']}); use --preset {by_type[a.sam_model_type]}.")
+    return by_type[a.sam_model_type]
+
 def _cmd_finetune_sam(a):
     from ultrarefiner.phases import phase2
+    a.preset = _sam_preset(a)
     for k in _folds_of(a):
         phase2(a.datasets, k, data_root=a.data_root, preset=a.preset, epochs=a.max_epochs, batch_size=a.batch_size, lr=a.base_lr,
                encoder=a.encoder, sam_checkpoint=a.medsam_checkpoint, seed=a.seed, ckpt_root=_out(a), pred_root=a.pred_root, resume=a.resume,
@@ -226,7 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument('--oof', action=argparse.BooleanOptionalAction, default=True, help='write out-of-fold predictions after each fold')
     s.set_defaults(func=_cmd_train_transunet)
     s = sub.add_parser('finetune-sam', help='phase 2: SAM refiner on out-of-fold predictions (seed flags)')
-    _common(s); s.add_argument('--sam_model_type', default=None, help='vit_b / vit_l / vit_h (must match the preset)')
+    _common(s, preset_default=None)
+    s.add_argument('--sam_model_type', default=None, help='vit_b, small, tiny or lite (LiteMedSAM); picks the preset, or must match --preset')
     s.add_argument('--medsam_checkpoint', default=None); s.add_argument('--encoder', default='frozen', choices=['frozen', 'lora'])
     s.add_argument('--base_lr', type=float, default=None, help='default: the preset\'s (full: 1e-4)'); s.add_argument('--exp_name', default=None)
     s.set_defaults(func=_cmd_finetune_sam)

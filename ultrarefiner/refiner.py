@@ -36,6 +36,15 @@ class SAMRefiner(nn.Module):
                                        temperature=temperature, box_threshold=box_threshold, box_mode=box_mode,
                                        neg_mode=neg_mode, mask_scale=mask_scale, component=component)
 
+    def train(self, mode:bool=True):
+        "Train mode for the decoder; a frozen encoder stays in eval mode, and BatchNorm (TinyViT) always keeps its pretrained statistics."
+        super().train(mode)
+        enc = self.sam.image_encoder
+        if not any(p.requires_grad for p in enc.parameters()): enc.eval()
+        for m in enc.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm): m.eval()
+        return self
+
     def encode(self, image:torch.Tensor) -> torch.Tensor:
         "(B,3,S,S) SAM input → (B,C,S/16,S/16) embeddings (through the cache when one is set)."
         if self.cache is not None: return self.cache(image)
