@@ -51,7 +51,11 @@ def get_device(prefer:str|None=None # 'cuda', 'cpu', 'mps' or None for the best 
 PRESETS = {
     'tiny':  dict(img_size=64,  sam_img_size=256,  transunet='tiny',  sam='tiny',  batch_size=4, cpu_bf16=False),
     'small': dict(img_size=128, sam_img_size=320,  transunet='small', sam='small', batch_size=8, cpu_bf16=True),
-    'lite':  dict(img_size=128, sam_img_size=256,  transunet='small', sam='lite',  batch_size=8, cpu_bf16=False),
+    'lite':  dict(img_size=128, sam_img_size=256,  transunet='small', sam='lite',  batch_size=8, cpu_bf16=False,
+                  # prompts for the pretrained refiner, chosen on real coarse masks (BENCHMARKS.md, BUSI zero-shot table);
+                  # LiteMedSAM was trained with box prompts and a single mask output (no multimask / IoU selection)
+                  refiner=dict(use_point=False, use_neg_point=False, use_box=True, use_mask=False, box_mode='hard', component='largest',
+                               multimask=False)),
     'full':  dict(img_size=224, sam_img_size=1024, transunet='R50-ViT-B_16', sam='vit_b', batch_size=8, cpu_bf16=True),
 }
 
@@ -60,7 +64,7 @@ def get_preset(name:str # one of PRESETS
     "A copy of the named preset; a clear error lists the valid names."
     if name not in PRESETS:
         raise UltraRefinerError(f"Unknown preset {name!r}; choose one of {sorted(PRESETS)}.")
-    return dict(PRESETS[name], name=name)
+    return dict(PRESETS[name], name=name, refiner=dict(PRESETS[name].get('refiner', {})))
 
 # %% ../nbs/00_core.ipynb
 def cpu_has_native_bf16() -> bool:

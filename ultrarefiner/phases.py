@@ -180,7 +180,8 @@ def phase2(datasets:str|Sequence[str], fold:int, data_root:str='data', preset:st
         for p in sam.image_encoder.parameters(): p.requires_grad_(False)
         cache = _embedding_cache(ckpt_root, sam)
     ds, vds = make('train', JointAugment() if encoder == 'lora' else None), make('val', None)
-    refiner = SAMRefiner(sam, cache=cache, **(refiner_kw or {})).to(dev)
+    refiner_kw = pr['refiner'] if refiner_kw is None else refiner_kw     # the preset's prompts unless given
+    refiner = SAMRefiner(sam, cache=cache, **refiner_kw).to(dev)
     epochs = epochs or PHASE_EPOCHS[preset][1]; bs = batch_size or pr['batch_size']; lr = lr or PHASE_LR[preset]['phase2']
     params = [p for p in refiner.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
@@ -196,7 +197,7 @@ def phase2(datasets:str|Sequence[str], fold:int, data_root:str='data', preset:st
         return b['coarse'][:, 0].to(dev) > 0.5, o['masks'][:, 0] > 0, y
     evaluate = lambda m: _refiner_eval(run, vds, f'phase 2 · {tag} · fold {fold} · val', verbose)
     cfg = dict(phase='phase2', datasets=datasets, fold=fold, preset=preset, epochs=epochs, batch_size=bs, lr=lr, encoder=encoder, seed=seed,
-               refiner=refiner_kw or {})
+               refiner=refiner_kw)
     return Loop(refiner, opt, sch, step, evaluate, fold_dir('sam_finetuned', tag, fold, ckpt_root), epochs, bs, seed,
                 config=cfg, tb_dir=_tb(runs, 'phase2', tag, fold), verbose=verbose, num_workers=num_workers, amp=amp, compile=compile,
                 preset=preset, channels_last=channels_last

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from .core import DataError, UltraRefinerError, atomic_write_bytes, atomic_write_text, get_device, load_checkpoint
+from .core import DataError, UltraRefinerError, atomic_write_bytes, atomic_write_text, get_device, get_preset, load_checkpoint
 from .data import IMG_EXTS, read_image, read_mask
 from .metrics import MetricTracker, delta_markdown, delta_table, dice_score
 from .refiner import SAMRefiner
@@ -113,7 +113,7 @@ def pair_inputs(image_dir:str|Path, coarse_dir:str|Path, gt_dir:str|Path|None=No
     return rows
 
 # %% ../nbs/16_refine.ipynb
-REFINE_DEFAULTS = dict(use_point=False, use_neg_point=False, use_box=True, use_mask=False, box_mode='hard', component='largest')
+REFINE_DEFAULTS = get_preset('lite')['refiner']     # the prompts measured best for the pretrained refiner
 
 def load_refiner(checkpoint:str|Path|None=None, # phase-2/3 checkpoint or LiteMedSAM-format weights; None: bundled LiteMedSAM
                  preset:str='lite',            # the preset the checkpoint was trained with

@@ -123,7 +123,7 @@ def build_ultrarefiner(preset:str='tiny',                 # 'tiny', 'small', 'li
         sd = load_checkpoint(transunet_checkpoint); sd = sd.get('model', sd) if isinstance(sd, dict) else sd
         tu.load_state_dict(sd)
     sam = build_sam(pr['sam'], checkpoint=sam_checkpoint, img_size=pr['sam_img_size'])
-    return UltraRefiner(tu, SAMRefiner(sam, **refiner_kw))
+    return UltraRefiner(tu, SAMRefiner(sam, **dict(pr['refiner'], **refiner_kw)))   # the preset's prompts unless overridden
 
 # %% ../nbs/06_refiner.ipynb
 def transunet_grad_norm(model:UltraRefiner, image:torch.Tensor, target:torch.Tensor) -> float:

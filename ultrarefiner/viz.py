@@ -153,9 +153,10 @@ class PromptExplorer:
             axs[1].legend(loc='lower left', fontsize=7)
             ms = st['controls']['mask_scale']
             axs[2].imshow(pr.mask[0, 0], cmap='RdBu_r', vmin=-ms, vmax=ms); axs[2].set_title(f'mask prompt (2p−1)·{ms:.3g}')
-            for j in range(3):
+            for j in range(3):                                   # three candidates with multimask, one without (LiteMedSAM)
+                if j >= len(st['candidates']): axs[3 + j].axis('off'); continue
                 axs[3 + j].imshow(st['candidates'][j], cmap='gray')
-                best = ' (chosen)' if j == int(np.argmax(st['candidate_iou'])) else ''
+                best = ' (chosen)' if len(st['candidates']) > 1 and j == int(np.argmax(st['candidate_iou'])) else ''
                 axs[3 + j].set_title(f"candidate {j}: IoU pred {st['candidate_iou'][j]:.2f}{best}")
             axs[6].imshow(x, cmap='gray'); axs[6].imshow(np.ma.masked_where(~st['refined'], st['refined']), cmap='autumn', alpha=0.5)
             axs[6].set_title('refined mask')
