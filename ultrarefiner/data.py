@@ -508,14 +508,16 @@ class TransUNetDataset(_Processed):
     def __getitem__(self, i):
         import torch, cv2
         img, mk = self._load(self.names[i])
-        if self.sam_type and self.augment and _flip_only(self.augment): img, mk = img[:, ::-1].copy(), mk[:, ::-1].copy()
+        letterbox = self.sam_type == 'lite'
+        if letterbox and self.augment and _flip_only(self.augment): img, mk = img[:, ::-1].copy(), mk[:, ::-1].copy()
         grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY) if img.ndim == 3 else img
         x = torch.from_numpy(_resize(grey, self.img_size)).float().div_(255)[None]
         y = torch.from_numpy(_resize(mk, self.img_size, nearest=True)).long()
-        if self.augment and not self.sam_type: x, y = self.augment(x, y)
-        item = {'image': x, 'mask': y, 'name': self.names[i]}
-        if self.sam_type: item.update(_sam_item(img, self.sam_type, self.sam_size))
-        return item
+        item = _sam_item(img, self.sam_type, self.sam_size) if self.sam_type else {}
+        if self.augment and not letterbox:                # square frames: one rotation + flip for both inputs
+            if self.sam_type: x, y, item['image_sam'] = self.augment(x, y, item['image_sam'])
+            else: x, y = self.augment(x, y)
+        return {'image': x, 'mask': y, 'name': self.names[i], **item}
 
 class SAMDataset(_Processed):
     """Items: {'image': (3,S,S) SAM input (`sam.sam_preprocess` for `sam_type`), 'frame': (2,) its valid (h, w),
