@@ -54,8 +54,8 @@ PRESETS = {
     'lite':  dict(img_size=128, sam_img_size=256,  transunet='small', sam='lite',  batch_size=8, cpu_bf16=False,
                   # prompts for the pretrained refiner, chosen on real coarse masks (BENCHMARKS.md, BUSI zero-shot table);
                   # LiteMedSAM was trained with box prompts and a single mask output (no multimask / IoU selection)
-                  refiner=dict(use_point=False, use_neg_point=False, use_box=True, use_mask=False, box_mode='hard', component='largest',
-                               multimask=False)),
+                  refiner=dict(use_point=False, use_neg_point=False, use_box=True, use_mask=True, mask_scale=10.0, box_mode='hard',
+                               component='largest', multimask=False)),
     'full':  dict(img_size=224, sam_img_size=1024, transunet='R50-ViT-B_16', sam='vit_b', batch_size=8, cpu_bf16=True),
 }
 
