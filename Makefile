@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.ultrarefiner-stamp
 DATA ?= data
-N ?= 100
+N ?= 80
 
 .PHONY: demo test venv export readme clean-data docs
 
@@ -23,7 +23,7 @@ venv: $(STAMP)
 
 FOLDS ?= 0 1 2 3 4
 JOBS ?= 1
-EPOCHS ?= 12 3 2
+EPOCHS ?= 4 2 1
 
 # The main job: phantoms → prepare → all three phases + evaluation on every fold (lite preset: small TransUNet + the
 # bundled pretrained LiteMedSAM; EPOCHS for phases 1, 2, 3) → report.

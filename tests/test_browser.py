@@ -1,4 +1,5 @@
-"""Real browser: JupyterLab on localhost, the prompt explorer run in headless Chromium, a slider moved, output changed."""
+"""Real browser: JupyterLab on localhost, the prompt explorer run in headless Chromium, the box-threshold slider moved
+(the box is one of LiteMedSAM's prompts, so the refined mask changes), output changed."""
 import os
 import shutil
 import subprocess
@@ -63,7 +64,7 @@ def test_prompt_explorer_in_jupyterlab(lab):
                                    timeout=60_000)
             before = img.get_attribute('src')
             metrics_before = page.locator('.widget-html-content').first.inner_text()
-            slider = page.locator('.widget-hslider', has_text='temperature').first
+            slider = page.locator('.widget-hslider', has_text='box thr').first
             handle = slider.locator('.noUi-handle').first
             box = handle.bounding_box()
             page.mouse.move(box['x'] + box['width'] / 2, box['y'] + box['height'] / 2)
@@ -76,7 +77,7 @@ def test_prompt_explorer_in_jupyterlab(lab):
             assert after != before
             assert 'Dice coarse' in metrics_before                  # live metrics are rendered
             readout = slider.locator('.widget-readout').first.inner_text()
-            assert float(readout) < 1.0, readout                     # the temperature really moved from 1.0
+            assert float(readout) < 0.5, readout                     # the box threshold really moved from 0.5
             img.scroll_into_view_if_needed()
             page.screenshot(path=str(ARTIFACTS / 'prompt_explorer.png'), full_page=False)
         except Exception:

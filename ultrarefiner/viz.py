@@ -68,14 +68,15 @@ class PromptExplorer:
         self.model = (model or build_ultrarefiner(preset)).eval()
         self.samples = samples if samples is not None else phantom_samples()
         self.renders = 0; self.state = {}
-        gen = self.model.refiner.prompts
+        gen, ref = self.model.refiner.prompts, self.model.refiner
         self.controls = {
             'sample': W.Dropdown(options=[(s[0], i) for i, s in enumerate(self.samples)], value=0, description='sample'),
             'temperature': W.FloatLogSlider(value=gen.temperature, base=10, min=-1.5, max=0.5, step=0.05, description='temperature'),
             'box_threshold': W.FloatSlider(value=gen.box_threshold, min=0.05, max=0.95, step=0.05, description='box thr.'),
             'box_mode': W.ToggleButtons(options=['soft', 'hard'], value=gen.box_mode, description='box'),
-            'point': W.Checkbox(value=True, description='point'), 'neg_point': W.Checkbox(value=True, description='negative point'),
-            'box': W.Checkbox(value=True, description='box'), 'mask': W.Checkbox(value=True, description='mask'),
+            'point': W.Checkbox(value=ref.use_point, description='point'),     # start from the refiner's own prompts
+            'neg_point': W.Checkbox(value=ref.use_neg_point, description='negative point'),
+            'box': W.Checkbox(value=ref.use_box, description='box'), 'mask': W.Checkbox(value=ref.use_mask, description='mask'),
             'neg_mode': W.ToggleButtons(options=['far', 'seed'], value=gen.neg_mode, description='neg. point'),
             'component': W.ToggleButtons(options=['all', 'largest'], value=gen.component, description='component'),
             'mask_scale': W.FloatLogSlider(value=gen.mask_scale, base=10, min=-0.5, max=1.3, step=0.05, description='mask scale'),
@@ -86,7 +87,7 @@ class PromptExplorer:
         self.metrics = W.HTML(); self.out = W.Output(); self.image = W.Image(format='png')
         for c in self.controls.values(): c.observe(lambda ch: self.update(), names='value')
         self.upload.observe(self._on_upload, names='value')
-        self._coarse_cache = {}
+        self._coarse_cache, self._emb_cache = {}, {}
         self.update()
 
     def _on_upload(self, change):
@@ -123,7 +124,10 @@ class PromptExplorer:
         st = {'name': name, 'controls': c, 'coarse': p[0].numpy()}
         if not (c['point'] or c['neg_point'] or c['box'] or c['mask']):
             st['error'] = 'Enable at least one prompt type.'; return st
-        with torch.no_grad(): o = ref(self.model.sam_input(x), p)
+        key = (c['sample'], c['coarse'])
+        if key not in self._emb_cache:                      # the image never changes with the prompts: encode it once
+            with torch.no_grad(): self._emb_cache[key] = ref.encode(self.model.sam_input(x))
+        with torch.no_grad(): o = ref(None, p, embeddings=self._emb_cache[key])
         S = self.model.transunet.config.img_size; k = ref.img_size / S
         st.update(prompts=o['prompts'], scale=k, candidates=(o['all_low_res'][0] > 0).numpy(), candidate_iou=o['all_iou'][0].tolist(),
                   refined=(o['masks'][0, 0] > 0).numpy(), iou=float(o['iou'][0]))
