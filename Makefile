@@ -21,15 +21,16 @@ $(STAMP): settings.ini setup.py
 
 venv: $(STAMP)
 
-FOLDS ?= 0 1 2 3 4
+NFOLDS ?= 3
+FOLDS ?= 0 1 2
 JOBS ?= 1
-EPOCHS ?= 4 2 1
+EPOCHS ?= 10 2 1
 
 # The main job: phantoms → prepare → all three phases + evaluation on every fold (lite preset: small TransUNet + the
 # bundled pretrained LiteMedSAM; EPOCHS for phases 1, 2, 3) → report.
 demo: $(STAMP)
 	$(BIN)/ultrarefiner phantoms --out $(DATA) --n $(N) --seed 0
-	$(BIN)/ultrarefiner prepare --data_root $(DATA) --datasets PHANTOM
+	$(BIN)/ultrarefiner prepare --data_root $(DATA) --datasets PHANTOM --folds $(NFOLDS)
 	$(BIN)/ultrarefiner run-folds --phase all --datasets PHANTOM --folds $(FOLDS) --preset lite --epochs $(EPOCHS) --data_root $(DATA) --jobs $(JOBS)
 
 test: $(STAMP)

@@ -66,7 +66,7 @@ def prepare(nb_path, execute=True):
 def demo_page(docs):
     ev = ROOT / 'runs/eval/PHANTOM'
     lines = ['# Demo results', '',
-             'Produced by `make demo`: 120 phantoms, the `tiny` preset, phases 1–3 and evaluation on all 5 folds.', '']
+             'Produced by `make demo`: 80 phantoms, the `lite` preset (small TransUNet + the bundled pretrained LiteMedSAM), phases 1–3 and evaluation on 3 folds.', '']
     if not (ev / 'summary.md').exists():
         return lines + ['*Run `make demo` first, then `make docs`, to fill this page.*']
     lines += [(ev / 'summary.md').read_text().replace('# ', '## ', 1), '']
