@@ -5,6 +5,7 @@
 # %% ../nbs/13_cli.ipynb 2
 from __future__ import annotations
 import argparse, sys
+from typing import Sequence
 from pathlib import Path
 from .core import PRESETS, UltraRefinerError
 
