@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from .core import DataError, UltraRefinerError, atomic_write_bytes, atomic_write_text, get_device, get_preset, load_checkpoint
-from .data import IMG_EXTS, read_image, read_mask
+from .data import IMG_EXTS, _png, read_image, read_mask
 from .metrics import MetricTracker, delta_markdown, delta_table, dice_score
 from .refiner import SAMRefiner
 from .sam import build_sam, encode_chunked, sam_preprocess
@@ -125,8 +125,6 @@ def load_refiner(checkpoint:str|Path|None=None, # phase-2/3 checkpoint or LiteMe
     from ultrarefiner.phases import load_sam, refiner_settings
     stored = refiner_settings(checkpoint)
     return SAMRefiner(load_sam(preset, checkpoint), **dict(stored or REFINE_DEFAULTS, **prompt_kw)).eval()
-
-def _png(a:np.ndarray) -> bytes: b = io.BytesIO(); Image.fromarray(a).save(b, format='PNG'); return b.getvalue()
 
 def _outline(m:np.ndarray) -> np.ndarray:
     return m & ~(np.roll(m, 1, 0) & np.roll(m, -1, 0) & np.roll(m, 1, 1) & np.roll(m, -1, 1))
