@@ -4,15 +4,17 @@
 
 # %% ../nbs/00_core.ipynb 2
 from __future__ import annotations
-import contextlib, hashlib, io, os, random, shutil, tempfile, uuid
+import contextlib, dataclasses, hashlib, io, os, random, shutil, tempfile, uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 import numpy as np
 
 # %% auto 0
-__all__ = ['PRESETS', 'UltraRefinerError', 'DataError', 'CheckpointError', 'seed_everything', 'get_device', 'get_preset',
-           'cpu_has_native_bf16', 'amp_dtype', 'precision_name', 'autocast', 'repo_root', 'shared_data_dir',
-           'atomic_write_bytes', 'atomic_write_text', 'atomic_dir', 'save_checkpoint', 'load_checkpoint', 'file_sha1']
+__all__ = ['PRESETS', 'UltraRefinerError', 'DataError', 'CheckpointError', 'seed_everything', 'get_device', 'Preset',
+           'get_preset', 'RunOptions', 'cpu_has_native_bf16', 'amp_dtype', 'precision_name', 'autocast', 'repo_root',
+           'shared_data_dir', 'atomic_write_bytes', 'atomic_write_text', 'atomic_dir', 'save_checkpoint',
+           'load_checkpoint', 'file_sha1']
 
 # %% ../nbs/00_core.ipynb
 class UltraRefinerError(Exception):
@@ -48,23 +50,98 @@ def get_device(prefer:str|None=None # 'cuda', 'cpu', 'mps' or None for the best 
     return torch.device('cpu')
 
 # %% ../nbs/00_core.ipynb
+@dataclass(frozen=True)
+class Preset:
+    "Models and per-phase training recipe of one preset; the defaults are the seed's values (`full`)."
+    name:str
+    transunet:str = 'R50-ViT-B_16'          # TransUNet config (`transunet.CONFIGS`)
+    img_size:int = 224                       # TransUNet input side = the coarse frame, px
+    sam:str = 'vit_b'                        # SAM type: vit_b (SAM / MedSAM), lite (LiteMedSAM), small, tiny
+    sam_img_size:int = 1024                  # SAM input side, px
+    epochs:tuple = (150, 100, 100)           # phases 1, 2, 3
+    batch_size:tuple = (24, 4, 8)            # phases 1, 2, 3
+    lr:float = 0.01                          # phase 1: SGD, momentum 0.9, wd 1e-4, poly 0.9, 0.5 CE + 0.5 Dice
+    sam_finetune_lr:float = 1e-4             # phase 2: AdamW, cosine, BCE + Dice + IoU-MSE
+    transunet_lr:float = 1e-4                # phase 3: AdamW group of the TransUNet (the seed README's value)
+    sam_lr:float = 1e-5                      # phase 3: AdamW group of the SAM refiner
+    coarse_loss_weight:float = 0.3           # phase 3: L = w_c · L_coarse + w_r · L_refined
+    refined_loss_weight:float = 0.7
+    coarse_loss_terms:tuple = (1.0, 1.0)     # phase 3: L_coarse = a · CE + b · Dice (seed: CE + Dice)
+    refined_iou_weight:float = 0.0           # phase 3: L_refined = BCE + Dice + this · IoU-MSE (seed: no IoU term)
+    refiner:dict = field(default_factory=lambda: dict(box_mode='hard'))   # SAMRefiner prompt settings (seed: hard box)
+    cpu_bf16:bool = True                     # bf16 autocast measured faster than fp32 on a CPU with native bf16
+    why:str = ''                             # what this preset changes from the seed, and why
+
+    def __getitem__(self, k): return getattr(self, k)      # `preset['img_size']` reads like the JSON it is stored as
+
+    def asdict(self) -> dict:
+        "Plain JSON-able dict (stored in every checkpoint and metrics.json)."
+        d = dataclasses.asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+    @classmethod
+    def from_dict(cls, d:dict) -> Preset:
+        "The preset stored in a checkpoint (unknown keys of newer versions are ignored)."
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in names})
+
+# %% ../nbs/00_core.ipynb
+_LITE_PROMPTS = dict(use_point=False, use_neg_point=False, use_box=True, use_mask=True, mask_scale=10.0, box_mode='hard',
+                     component='largest', multimask=False)
+_RANDOM_SAM = ("SAM starts from random init here (no SAM weights can be downloaded); at the seed's 1e-4 its decoder barely "
+               "moves in a CPU budget (PHANTOM fold 0: refined Dice 0.16 after 10 epochs at 1e-4, 0.72 after 20 at 3e-3)")
+_CPU = "epochs and batches sized for a 2-core CPU; the phase-3 loss of earlier rounds (0.5 CE + 0.5 Dice, + IoU-MSE) is kept"
 PRESETS = {
-    'tiny':  dict(img_size=64,  sam_img_size=256,  transunet='tiny',  sam='tiny',  batch_size=4, cpu_bf16=False),
-    'small': dict(img_size=128, sam_img_size=320,  transunet='small', sam='small', batch_size=8, cpu_bf16=True),
-    'lite':  dict(img_size=128, sam_img_size=256,  transunet='small', sam='lite',  batch_size=8, cpu_bf16=False,
-                  # prompts for the pretrained refiner, chosen on real coarse masks (BENCHMARKS.md, BUSI zero-shot table);
-                  # LiteMedSAM was trained with box prompts and a single mask output (no multimask / IoU selection)
-                  refiner=dict(use_point=False, use_neg_point=False, use_box=True, use_mask=True, mask_scale=10.0, box_mode='hard',
-                               component='largest', multimask=False)),
-    'full':  dict(img_size=224, sam_img_size=1024, transunet='R50-ViT-B_16', sam='vit_b', batch_size=8, cpu_bf16=True),
+    'tiny':  Preset('tiny', transunet='tiny', img_size=64, sam='tiny', sam_img_size=256, epochs=(30, 20, 8), batch_size=(4, 4, 4),
+                    sam_finetune_lr=3e-3, sam_lr=3e-4, coarse_loss_terms=(0.5, 0.5), refined_iou_weight=1.0,
+                    refiner=dict(box_mode='soft'), cpu_bf16=False, why=f"tests: fwd+bwd well under a second; {_RANDOM_SAM}; {_CPU}"),
+    'small': Preset('small', transunet='small', img_size=128, sam='small', sam_img_size=320, epochs=(40, 15, 10), batch_size=(8, 8, 8),
+                    sam_finetune_lr=1e-3, sam_lr=1e-4, coarse_loss_terms=(0.5, 0.5), refined_iou_weight=1.0,
+                    refiner=dict(box_mode='soft'), why=f"real-data ablations on a CPU; {_RANDOM_SAM}; {_CPU}"),
+    'lite':  Preset('lite', transunet='small', img_size=128, sam='lite', sam_img_size=256, epochs=(40, 8, 4), batch_size=(8, 8, 8),
+                    sam_finetune_lr=1e-5, sam_lr=1e-5, coarse_loss_terms=(0.5, 0.5), refined_iou_weight=1.0, refiner=_LITE_PROMPTS,
+                    cpu_bf16=False,
+                    why="the CPU default: LiteMedSAM (bundled pretrained weights) at its own 256 px; small steps (1e-5) keep its "
+                        "decoder; box + mask prompts from the largest component and one mask output, as measured best on BUSI "
+                        f"(LiteMedSAM was trained with box prompts and a single output); {_CPU}"),
+    'full':  Preset('full', why="the seed: R50-ViT-B_16 at 224 + SAM/MedSAM vit_b at 1024 with the seed's epochs, batches, "
+                                "optimisers and losses"),
 }
 
-def get_preset(name:str # one of PRESETS
-              ) -> dict:
-    "A copy of the named preset; a clear error lists the valid names."
+def get_preset(name:str|Preset, # one of PRESETS, or a Preset
+              ) -> Preset:
+    "The named preset (frozen); a clear error lists the valid names."
+    if isinstance(name, Preset): return name
     if name not in PRESETS:
         raise UltraRefinerError(f"Unknown preset {name!r}; choose one of {sorted(PRESETS)}.")
-    return dict(PRESETS[name], name=name, refiner=dict(PRESETS[name].get('refiner', {})))
+    return PRESETS[name]
+
+# %% ../nbs/00_core.ipynb
+@dataclass(frozen=True)
+class RunOptions:
+    "How a phase runs (not what it trains); stored in every checkpoint and metrics.json."
+    device:str|None = None          # 'cuda', 'cuda:1', 'cpu'; None: the best available (each torchrun rank picks its GPU)
+    amp:bool = True                 # bf16 autocast where it is faster (`amp_dtype`)
+    compile:bool = False            # torch.compile the training model
+    channels_last:bool = False      # convolution weights in channels_last memory format
+    num_workers:int = 0             # DataLoader worker processes
+    resume:bool = True              # continue from last.pth when present
+    seed:int = 42
+    verbose:bool = True
+    exp_name:str|None = None        # a label recorded with the run (the seed's --exp_name)
+
+    def asdict(self) -> dict: return dataclasses.asdict(self)
+
+    @classmethod
+    def of(cls, options:RunOptions|dict|None=None, **overrides) -> RunOptions:
+        "Options from a RunOptions or dict (e.g. a papermill parameter) with keyword overrides; unknown names are an error."
+        base = options.asdict() if isinstance(options, RunOptions) else dict(options or {})
+        base.update(overrides)
+        names = {f.name for f in dataclasses.fields(cls)}
+        bad = sorted(set(base) - names)
+        if bad: raise UltraRefinerError(f"Unknown run option(s) {bad}; known: {sorted(names)}.")
+        if int(base.get('num_workers') or 0) < 0: raise UltraRefinerError(f"num_workers must be ≥ 0, got {base['num_workers']}.")
+        return cls(**base)
 
 # %% ../nbs/00_core.ipynb
 def cpu_has_native_bf16() -> bool:

@@ -13,11 +13,12 @@ import torch.nn.functional as F
 from PIL import Image
 from .core import UltraRefinerError, atomic_write_bytes, atomic_write_text, autocast, get_device, get_preset, precision_name
 from .data import IMG_EXTS, read_image
-from .phases import load_sam, load_transunet
+from .phases import load_sam, load_transunet, refiner_settings
+from .sam import sam_preprocess
 from .refiner import SAMRefiner, UltraRefiner
 
 # %% auto 0
-__all__ = ['overlay', 'list_images', 'build_inference_model', 'infer_images']
+__all__ = ['overlay', 'list_images', 'resolve_model_checkpoint', 'build_inference_model', 'sam_input', 'infer_images']
 
 # %% ../nbs/11_infer.ipynb
 def _png(a): b = io.BytesIO(); Image.fromarray(a).save(b, format='PNG'); return b.getvalue()
@@ -41,17 +42,39 @@ def list_images(image_path:str|None=None, image_dir:str|None=None) -> list:
     if not files: raise UltraRefinerError(f"{d}: no images ({', '.join(IMG_EXTS)}) found.")
     return files
 
-def build_inference_model(mode:str='full', preset:str='tiny', model_checkpoint:str|None=None,
-                          transunet_checkpoint:str|None=None, sam_checkpoint:str|None=None):
-    "TransUNet (mode 'transunet') or UltraRefiner (mode 'full') from checkpoints."
+def resolve_model_checkpoint(path:str|Path, kind:str) -> Path:
+    "A checkpoint file; or a phase folder / the seed's `checkpoints/{kind}/best.pth` when exactly one fold run lies under it."
+    p = Path(path)
+    if p.is_file(): return p
+    root = p if p.name == kind else p.parent if p.parent.name == kind and p.suffix == '.pth' else None
+    if root is None or not root.is_dir():
+        raise UltraRefinerError(f"Checkpoint {p} does not exist. Give a .pth file (e.g. checkpoints/{kind}/BUSI/fold_0/best.pth).")
+    hits = sorted(root.glob(f"*/fold_*/{p.name if p.suffix == '.pth' else 'best.pth'}"))
+    if len(hits) != 1:
+        raise UltraRefinerError(f"{p}: {'no' if not hits else len(hits)} fold checkpoints under {root}"
+                                f"{': ' + ', '.join(map(str, hits[:8])) if hits else ''}. Pass the one to use.")
+    return hits[0]
+
+def build_inference_model(mode:str='full', preset:str|None=None, model_checkpoint:str|None=None,
+                          transunet_checkpoint:str|None=None, sam_checkpoint:str|None=None, **refiner_kw):
+    "TransUNet (mode 'transunet') or UltraRefiner (mode 'full') rebuilt as trained: the checkpoints' preset and prompt settings (`refiner_kw` overrides, e.g. box_mode)."
     if mode not in ('full', 'transunet'): raise UltraRefinerError(f"--mode must be 'full' or 'transunet', got {mode!r}.")
     tu_ck = transunet_checkpoint or model_checkpoint
     if not tu_ck: raise UltraRefinerError("Give --model_checkpoint (phase 3) or --transunet_checkpoint (phase 1).")
+    tu_ck = resolve_model_checkpoint(tu_ck, 'ultra_refiner' if tu_ck == model_checkpoint else 'transunet')
     tu = load_transunet(preset, tu_ck)
     if mode == 'transunet': return tu
     sam_ck = sam_checkpoint or model_checkpoint
     if not sam_ck: raise UltraRefinerError("mode 'full' needs --model_checkpoint or --sam_checkpoint (phase 2 / SAM / MedSAM).")
-    return UltraRefiner(tu, SAMRefiner(load_sam(preset, sam_ck)))
+    sam_ck = resolve_model_checkpoint(sam_ck, 'ultra_refiner' if sam_ck == model_checkpoint else 'sam_finetuned')
+    sam = load_sam(preset, sam_ck)
+    kw = {k: v for k, v in refiner_kw.items() if v is not None}
+    return UltraRefiner(tu, SAMRefiner(sam, **dict(refiner_settings(sam_ck), **kw)))
+
+def sam_input(image:np.ndarray, refiner:SAMRefiner) -> tuple:
+    "((3,S,S) SAM input, (h, w) valid frame) of an image as read: the one SAM-input policy of phases 2, 3 and inference."
+    x, hw = sam_preprocess(image, refiner.sam_type, refiner.img_size)
+    return x, hw
 
 def _load_grey(f, S):
     img = read_image(f)
@@ -60,25 +83,28 @@ def _load_grey(f, S):
     return img, grey.shape, x
 
 @torch.no_grad()
-def infer_images(files:Sequence[str|Path], model, output_dir:str|Path, preset:str='tiny', device:str|None=None,
+def infer_images(files:Sequence[str|Path], model, output_dir:str|Path, preset:str|None=None, device:str|None=None,
                  batch_size:int=8, amp:bool=False) -> list:
     "Write {stem}_mask.png (original size), {stem}_overlay.png and prompts.json; returns the JSON records."
-    pr = get_preset(preset); dev = get_device(device); model = model.to(dev).eval()
+    dev = get_device(device); model = model.to(dev).eval()
     precision = precision_name(dev, amp)   # amp: bf16 where `core.amp_dtype` allows
     out = Path(output_dir); records = []
-    S = pr['img_size']; full = isinstance(model, UltraRefiner)
+    full = isinstance(model, UltraRefiner)
+    S = (model.transunet if full else model).config.img_size        # the TransUNet's own input size
     for i0 in range(0, len(files), batch_size):                 # one batched forward per chunk; only I/O is per image
         chunk = list(files[i0:i0 + batch_size]); loaded = [_load_grey(f, S) for f in chunk]
         x = torch.stack([l[2] for l in loaded])[:, None].to(dev)
         with autocast(dev, amp):
-            if full: o = model(x); logits = o['refined_logits'].float()
+            if full:                                             # SAM sees the original image, as in phases 2 and 3
+                xs, frames = zip(*(sam_input(l[0], model.refiner) for l in loaded))
+                o = model(x, torch.stack(xs).to(dev), sam_frame=torch.tensor(frames)); logits = o['refined_logits'].float()
             else: lg = model(x).float(); logits = (lg[:, 1] - lg[:, 0])[:, None]
         for j, (f, (img, (H, W), _)) in enumerate(zip(chunk, loaded)):
             rec = {'image': str(f), 'size': [W, H], 'mode': 'full' if full else 'transunet', 'precision': precision}
             if full:
-                p = o['prompts']; sam_s = model.refiner.img_size
-                to_img = lambda xy: (np.asarray(xy, np.float64).reshape(-1, 2) * [W / sam_s, H / sam_s]).round(2).tolist()
-                rec.update(iou_prediction=float(o['iou'][j]), sam_frame=sam_s,
+                p = o['prompts']; sam_s = model.refiner.img_size; fh, fw = frames[j]     # the image's region of SAM's frame
+                to_img = lambda xy: (np.asarray(xy, np.float64).reshape(-1, 2) * [W / fw, H / fh]).round(2).tolist()
+                rec.update(iou_prediction=float(o['iou'][j]), sam_frame=sam_s, sam_region=[int(fh), int(fw)],
                            points=to_img(p.points[j].cpu()), point_labels=p.labels[j].cpu().tolist(),
                            box=sum(to_img(p.box[j].cpu()), []), hard_box=sum(to_img(p.hard_box[j].cpu()), []),
                            soft_box=sum(to_img(p.soft_box[j].cpu()), []), box_mode=model.refiner.prompts.box_mode,

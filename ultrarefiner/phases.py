@@ -5,39 +5,56 @@
 # %% ../nbs/10_phases.ipynb 2
 from __future__ import annotations
 import io, json, math
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import ConcatDataset, DataLoader
-from .core import (UltraRefinerError, atomic_write_bytes, atomic_write_text, get_device, get_preset,
-                               load_checkpoint, seed_everything)
-from .data import (JointAugment, PairedDataset, TransUNetDataset, check_predictions, load_splits, split_names)
+from .core import (CheckpointError, Preset, RunOptions, UltraRefinerError, atomic_write_bytes, atomic_write_text,
+                               get_device, get_preset, load_checkpoint, seed_everything)
+from .data import JointAugment, PairedDataset, TransUNetDataset, load_splits, split_names
 from .losses import bce_dice_loss, ce_dice_loss, iou_mse_loss
-from .metrics import MetricTracker, delta_markdown, delta_table, summarize
+from .metrics import MetricTracker, delta_table
 from .refiner import SAMRefiner, UltraRefiner
 from .sam import EmbeddingCache, apply_lora, build_sam, load_sam_weights, merge_lora, strip_prefixes
 from .train import Loop, cosine_schedule, dist_info, fold_complete, init_distributed, poly_schedule, shard
 from .transunet import build_transunet
 
 # %% auto 0
-__all__ = ['PHASE_EPOCHS', 'PHASE_LR', 'fold_dir', 'load_transunet', 'load_sam', 'phase1', 'oof', 'phase2', 'phase3',
-           'refiner_settings', 'load_pipeline', 'score_pipeline', 'evaluate']
+__all__ = ['PHASE_FOLDERS', 'PHASES', 'fold_dir', 'find_fold_checkpoint', 'resolve_checkpoint', 'stored_preset', 'load_transunet',
+           'load_sam', 'phase1', 'oof', 'phase2', 'phase3', 'refiner_settings', 'pipeline_checkpoints', 'load_pipeline',
+           'score_pipeline', 'evaluate', 'Phase', 'get_phase']
 
 # %% ../nbs/10_phases.ipynb
-PHASE_EPOCHS = {'tiny': (30, 20, 8), 'small': (40, 15, 10), 'lite': (40, 8, 4), 'full': (150, 50, 30)}   # phase 1, 2, 3 defaults
-# Learning-rate defaults. `full` uses the seed's values, meant for pretrained MedSAM; `tiny` / `small` SAMs start from
-# random init (no weights can be downloaded), and at 1e-4 their decoder barely moves in a CPU budget (measured on
-# PHANTOM fold 0: refined Dice 0.16 after 10 epochs at 1e-4; 0.72 after 20 epochs at 3e-3, coarse 0.75).
-PHASE_LR = {'tiny':  dict(phase2=3e-3, transunet=1e-4, sam=3e-4),
-            'small': dict(phase2=1e-3, transunet=1e-4, sam=1e-4),
-            'lite':  dict(phase2=1e-5, transunet=1e-4, sam=1e-5),   # pretrained LiteMedSAM: small steps keep its decoder
-            'full':  dict(phase2=1e-4, transunet=1e-4, sam=1e-5)}
+PHASE_FOLDERS = ('transunet', 'sam_finetuned', 'ultra_refiner')     # checkpoints/{folder}/{tag}/fold_{k}: phases 1, 2, 3
 
 def fold_dir(kind:str, tag:str, fold:int, ckpt_root:str|Path='checkpoints') -> Path:
     "checkpoints/{kind}/{tag}/fold_{k}"
     return Path(ckpt_root)/kind/tag/f'fold_{fold}'
+
+def find_fold_checkpoint(kind:str, dataset:str, fold:int, ckpt_root:str|Path='checkpoints', name:str='best.pth') -> Path:
+    "`{kind}/{dataset}/fold_k/best.pth`, else the one multi-dataset tag that holds `dataset` (`BUSI+BUSBRA+…/fold_k`, as phase 2 on several datasets writes)."
+    own = fold_dir(kind, dataset, fold, ckpt_root)/name
+    if own.exists(): return own
+    base = Path(ckpt_root)/kind
+    hits = sorted(p for p in base.glob(f'*/fold_{fold}/{name}') if dataset in p.parent.parent.name.split('+')) if base.is_dir() else []
+    if len(hits) == 1: return hits[0]
+    if hits: raise UltraRefinerError(f"{dataset} fold {fold} is in several {kind} runs: {', '.join(map(str, hits))}. "
+                                     f"Pass the checkpoint to use explicitly.")
+    raise CheckpointError(f"No {kind} checkpoint for {dataset} fold {fold}: expected {own} (or a multi-dataset run "
+                          f"{base}/{dataset}+…/fold_{fold}/{name}). Train that phase first, or pass the checkpoint explicitly.")
+
+def resolve_checkpoint(path:str|Path|None, kind:str, dataset:str, fold:int, ckpt_root:str|Path='checkpoints') -> Path:
+    "A checkpoint as given: a file; a phase folder or the seed's `checkpoints/{kind}/best.pth` → this dataset × fold's file in it; None → under ckpt_root."
+    if path is None: return find_fold_checkpoint(kind, dataset, fold, ckpt_root)
+    p = Path(path)
+    if p.is_file(): return p
+    if p.name == kind: return find_fold_checkpoint(kind, dataset, fold, p.parent)
+    if p.parent.name == kind and p.suffix == '.pth': return find_fold_checkpoint(kind, dataset, fold, p.parent.parent, p.name)
+    raise CheckpointError(f"Checkpoint {p} does not exist. Give a .pth file, or the phase folder (…/{kind}) to use its "
+                          f"{dataset}/fold_{fold} checkpoint.")
 
 def _processed(data_root, d) -> Path:
     r = Path(data_root)/'processed'/d
@@ -45,31 +62,49 @@ def _processed(data_root, d) -> Path:
         raise UltraRefinerError(f"{r}/splits.json not found. Run `ultrarefiner prepare --data_root {data_root} --datasets {d}` first.")
     return r
 
-def _state_dict(path:str|Path) -> dict:
+def _checkpoint(path:str|Path) -> tuple:
+    "(state dict, config) of a checkpoint written by this kit or a plain state dict."
     st = load_checkpoint(path)
-    return st['model'] if isinstance(st, dict) and 'model' in st else st
+    if isinstance(st, dict) and 'model' in st: return st['model'], st.get('config') or {}
+    return st, {}
 
-def load_transunet(preset:str, path:str|Path|None=None, vit_pretrained:str|None=None):
-    "A preset TransUNet, with weights from a phase-1/3 checkpoint when given."
-    pr = get_preset(preset)
-    m = build_transunet(pr['transunet'], pretrained=vit_pretrained, img_size=pr['img_size'])
+def stored_preset(config:dict, preset:str|Preset|None=None, path:str|Path='checkpoint') -> Preset:
+    "The preset a checkpoint was trained with; a different `preset` (other models or sizes) is a clear error; `preset` when nothing is stored."
+    stored = (Preset.from_dict(config['preset_settings']) if 'preset_settings' in config else
+              get_preset(config['preset']) if isinstance(config.get('preset'), str) and config['preset'] else None)
+    if stored is None:
+        if preset is None: raise UltraRefinerError(f"{path} does not record the preset it was trained with: pass --preset.")
+        return get_preset(preset)
+    if preset is not None:
+        g, models = get_preset(preset), lambda p: (p.transunet, p.img_size, p.sam, p.sam_img_size)
+        if models(g) != models(stored):
+            raise UltraRefinerError(f"{path} was trained with preset '{stored.name}' (TransUNet {stored.transunet} at {stored.img_size}, "
+                                    f"SAM {stored.sam} at {stored.sam_img_size}), not '{g.name}': pass --preset {stored.name}, or leave "
+                                    f"--preset out to use the stored one.")
+    return stored
+
+def load_transunet(preset:str|Preset|None=None, path:str|Path|None=None, vit_pretrained:str|None=None):
+    "A preset TransUNet, with weights from a phase-1/3 checkpoint when given (preset: the checkpoint's when None)."
+    sd, cfg = _checkpoint(path) if path else ({}, {})
+    pr = stored_preset(cfg, preset, path) if path else get_preset(preset or 'tiny')
+    m = build_transunet(pr.transunet, pretrained=vit_pretrained, img_size=pr.img_size)
     if path:
-        sd = _state_dict(path)
         if any(k.startswith('transunet.') for k in sd): sd = {k[10:]: v for k, v in sd.items() if k.startswith('transunet.')}
         try: m.load_state_dict(sd)
-        except RuntimeError as e: raise UltraRefinerError(f"{path} does not fit TransUNet preset '{preset}': {str(e)[:600]}") from e
+        except RuntimeError as e: raise UltraRefinerError(f"{path} does not fit TransUNet preset '{pr.name}': {str(e)[:600]}") from e
     return m
 
 def _embedding_cache(ckpt_root, sam) -> EmbeddingCache:
     "The frozen encoder's on-disk embedding cache, shared by phases 2 and 3 (keyed by encoder weights and SAM input); fp16 on disk."
     return EmbeddingCache(Path(ckpt_root)/'cache'/'embeddings', sam.image_encoder, dtype=torch.float16)
 
-def load_sam(preset:str, path:str|Path|None=None, medsam:str|None=None):
-    "A preset SAM with phase-2/3 weights (LoRA adapters are merged) or SAM/MedSAM weights."
-    pr = get_preset(preset)
-    sam = build_sam(pr['sam'], checkpoint=medsam, img_size=pr['sam_img_size'])
+def load_sam(preset:str|Preset|None=None, path:str|Path|None=None, medsam:str|None=None):
+    "A preset SAM with phase-2/3 weights (LoRA adapters are merged) or SAM/MedSAM weights (preset: the checkpoint's when None)."
+    sd, cfg = _checkpoint(path) if path else ({}, {})
+    pr = stored_preset(cfg, preset, path) if path else get_preset(preset or 'tiny')
+    sam = build_sam(pr.sam, checkpoint=medsam, img_size=pr.sam_img_size)
     if path:
-        sd = strip_prefixes(_state_dict(path), ('module.', 'refiner.', 'sam.'))
+        sd = strip_prefixes(sd, ('module.', 'refiner.', 'sam.'))
         sd = {k: v for k, v in sd.items() if not k.startswith('transunet.')}
         if any(k.endswith('.qkv.A') for k in sd): apply_lora(sam)
         load_sam_weights(sam, sd)
@@ -86,25 +121,40 @@ def _predict_coarse(model, ds, dev, bs=8):
 
 def _tb(runs, phase, tag, fold): return Path(runs)/'tb'/phase/tag/f'fold_{fold}'
 
-def _setup(seed, device):
+def _setup(opts:RunOptions):
     "Seed, join torchrun's process group if launched by it, and pick this rank's device."
-    rank, world = init_distributed(); seed_everything(seed)
-    if device is None and world > 1 and torch.cuda.is_available(): return torch.device('cuda', torch.cuda.current_device())
-    return get_device(device)
+    rank, world = init_distributed(); seed_everything(opts.seed)
+    if opts.device is None and world > 1 and torch.cuda.is_available(): return torch.device('cuda', torch.cuda.current_device())
+    return get_device(opts.device)
+
+def _positive(name:str, value, default):
+    "A hyper-parameter override: None → the preset's value; zero or negative → a clear error (never a silent default)."
+    if value is None: return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise UltraRefinerError(f"{name} must be a positive number, got {value!r} (leave it out for the preset's {default}).")
+    return value
+
+def _config(phase:str, pr:Preset, opts:RunOptions, **recipe) -> dict:
+    "What a fold folder's checkpoints and metrics.json record: the phase, the preset (whole), the run options and the resolved recipe."
+    return dict(phase=phase, preset=pr.name, preset_settings=pr.asdict(), options=opts.asdict(), seed=opts.seed, **recipe)
+
+def _loop(model, opt, sch, step, evaluate, out_dir, epochs, bs, pr, opts, cfg, tb):
+    return Loop(model, opt, sch, step, evaluate, out_dir, epochs, bs, opts.seed, config=cfg, tb_dir=tb, verbose=opts.verbose,
+                num_workers=opts.num_workers, amp=opts.amp, compile=opts.compile, preset=pr, channels_last=opts.channels_last)
 
 # %% ../nbs/10_phases.ipynb
-def phase1(dataset:str, fold:int, data_root:str='data', preset:str='tiny', epochs:int|None=None, batch_size:int|None=None,
-           lr:float=0.01, momentum:float=0.9, weight_decay:float=1e-4, seed:int=42, ckpt_root:str='checkpoints',
-           runs:str='runs', resume:bool=True, vit_pretrained:str|None=None, device:str|None=None, verbose:bool=True,
-           stop_after_steps:int|None=None, num_workers:int=0, amp:bool=True, compile:bool=False,
-           channels_last:bool=False) -> dict:
-    "Train TransUNet on one fold (SGD, poly 0.9, 0.5 CE + 0.5 Dice); best by validation Dice."
-    dev = _setup(seed, device); pr = get_preset(preset)
+def phase1(dataset:str, fold:int, data_root:str='data', preset:str|Preset='tiny', options:RunOptions|dict|None=None, *,
+           epochs:int|None=None, batch_size:int|None=None, lr:float|None=None, momentum:float=0.9, weight_decay:float=1e-4,
+           ckpt_root:str='checkpoints', runs:str='runs', vit_pretrained:str|None=None, stop_after_steps:int|None=None,
+           **run) -> dict:
+    "Train TransUNet on one fold (SGD, poly 0.9, 0.5 CE + 0.5 Dice); best by validation Dice. `run`: RunOptions fields (device, amp, seed…)."
+    opts = RunOptions.of(options, **run); dev = _setup(opts); pr = get_preset(preset)
     root = _processed(data_root, dataset)
-    ds = TransUNetDataset(root, split_names(root, 'train', fold), pr['img_size'], augment=JointAugment())
-    vds = TransUNetDataset(root, split_names(root, 'val', fold), pr['img_size'])
-    model = build_transunet(pr['transunet'], pretrained=vit_pretrained, img_size=pr['img_size']).to(dev)
-    epochs = epochs or PHASE_EPOCHS[preset][0]; bs = batch_size or pr['batch_size']
+    epochs = _positive('epochs', epochs, pr.epochs[0]); bs = _positive('batch_size', batch_size, pr.batch_size[0])
+    lr = _positive('lr', lr, pr.lr)
+    ds = TransUNetDataset(root, split_names(root, 'train', fold), pr.img_size, augment=JointAugment())
+    vds = TransUNetDataset(root, split_names(root, 'val', fold), pr.img_size)
+    model = build_transunet(pr.transunet, pretrained=vit_pretrained, img_size=pr.img_size).to(dev)
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     sch = poly_schedule(opt, epochs * math.ceil(len(ds) / bs))
     def step(m, b):
@@ -114,23 +164,22 @@ def phase1(dataset:str, fold:int, data_root:str='data', preset:str='tiny', epoch
         with torch.no_grad():
             for b in DataLoader(shard(vds), batch_size=8): t.update(m(b['image'].to(dev)).softmax(1)[:, 1] > 0.5, b['mask'])
         return {k: v['mean'] for k, v in t.gathered().summary().items()}
-    cfg = dict(phase='phase1', dataset=dataset, fold=fold, preset=preset, epochs=epochs, batch_size=bs, lr=lr, seed=seed)
-    return Loop(model, opt, sch, step, evaluate, fold_dir('transunet', dataset, fold, ckpt_root), epochs, bs, seed,
-                config=cfg, tb_dir=_tb(runs, 'phase1', dataset, fold), verbose=verbose, num_workers=num_workers, amp=amp, compile=compile,
-                preset=preset, channels_last=channels_last
-                ).fit(ds, resume=resume, stop_after_steps=stop_after_steps)
+    cfg = _config('phase1', pr, opts, dataset=dataset, fold=fold, epochs=epochs, batch_size=bs, lr=lr, momentum=momentum,
+                  weight_decay=weight_decay, vit_pretrained=vit_pretrained)
+    return _loop(model, opt, sch, step, evaluate, fold_dir('transunet', dataset, fold, ckpt_root), epochs, bs, pr, opts, cfg,
+                 _tb(runs, 'phase1', dataset, fold)).fit(ds, resume=opts.resume, stop_after_steps=stop_after_steps)
 
 # %% ../nbs/10_phases.ipynb
-def oof(dataset:str, folds:Sequence[int]|None=None, data_root:str='data', preset:str='tiny', ckpt_root:str='checkpoints',
+def oof(dataset:str, folds:Sequence[int]|None=None, data_root:str='data', preset:str|Preset|None=None, ckpt_root:str='checkpoints',
         pred_root:str='predictions', device:str|None=None, verbose:bool=True) -> dict:
-    "Write predictions/{D}/predictions/{name}.npy (soft foreground probability) for the val names of each fold."
-    pr = get_preset(preset); dev = get_device(device); root = _processed(data_root, dataset)
+    "Write predictions/{D}/predictions/{name}.npy (soft foreground probability) for the val names of each fold (preset: the checkpoints')."
+    dev = get_device(device); root = _processed(data_root, dataset)
     s = load_splits(root); folds = range(len(s['folds'])) if folds is None else folds
     out = Path(pred_root)/dataset/'predictions'; written = {}
     for k in folds:
         ck = fold_dir('transunet', dataset, k, ckpt_root)/'best.pth'
         m = load_transunet(preset, ck).to(dev)
-        ds = TransUNetDataset(root, split_names(root, 'val', k), pr['img_size'])
+        ds = TransUNetDataset(root, split_names(root, 'val', k), m.config.img_size)
         for n, p in _predict_coarse(m, ds, dev).items():
             if n in written: raise UltraRefinerError(f"'{n}' is in the val split of folds {written[n]} and {k}: splits.json is broken.")
             buf = io.BytesIO(); np.save(buf, p.numpy().astype(np.float32)); atomic_write_bytes(out/f'{n}.npy', buf.getvalue())
@@ -159,30 +208,31 @@ def _refiner_eval(refiner_fn, ds, title, verbose, bs=8):
 
 def _small_mask(mask, size): return F.interpolate(mask[:, None].float(), size=(size, size), mode='nearest')[:, 0]
 
-def phase2(datasets:str|Sequence[str], fold:int, data_root:str='data', preset:str='tiny', epochs:int|None=None,
-           batch_size:int|None=None, lr:float|None=None, weight_decay:float=1e-4, encoder:str='frozen', sam_checkpoint:str|None=None,
-           seed:int=42, ckpt_root:str='checkpoints', pred_root:str='predictions', runs:str='runs', resume:bool=True,
-           device:str|None=None, verbose:bool=True, stop_after_steps:int|None=None, num_workers:int=0, amp:bool=True, compile:bool=False,
-           channels_last:bool=False, refiner_kw:dict|None=None) -> dict:
-    "Fine-tune SAM's prompt encoder + mask decoder (and LoRA) on out-of-fold coarse predictions."
+def phase2(datasets:str|Sequence[str], fold:int, data_root:str='data', preset:str|Preset='tiny', options:RunOptions|dict|None=None, *,
+           epochs:int|None=None, batch_size:int|None=None, lr:float|None=None, weight_decay:float=1e-4, encoder:str='frozen',
+           sam_checkpoint:str|None=None, box_mode:str|None=None, refiner_kw:dict|None=None, ckpt_root:str='checkpoints',
+           pred_root:str='predictions', runs:str='runs', stop_after_steps:int|None=None, **run) -> dict:
+    "Fine-tune SAM's prompt encoder + mask decoder (and LoRA) on out-of-fold coarse predictions of one or more datasets."
     if encoder not in ('frozen', 'lora'): raise UltraRefinerError(f"encoder must be 'frozen' or 'lora', got {encoder!r}.")
     datasets = [datasets] if isinstance(datasets, str) else list(datasets); tag = '+'.join(datasets)
-    dev = _setup(seed, device); pr = get_preset(preset)
-    S, P = pr['sam_img_size'], pr['img_size']
+    opts = RunOptions.of(options, **run); dev = _setup(opts); pr = get_preset(preset)
+    S, P = pr.sam_img_size, pr.img_size
+    epochs = _positive('epochs', epochs, pr.epochs[1]); bs = _positive('batch_size', batch_size, pr.batch_size[1])
+    lr = _positive('lr', lr, pr.sam_finetune_lr)
     def make(part, aug):
         return ConcatDataset([PairedDataset(r, Path(pred_root)/d/'predictions', split_names(r, part, fold), S, P, augment=aug,
-                                            sam_type=pr['sam'])
+                                            sam_type=pr.sam)
                               for d in datasets for r in [_processed(data_root, d)]])
-    sam = build_sam(pr['sam'], checkpoint=sam_checkpoint, img_size=S)
+    sam = build_sam(pr.sam, checkpoint=sam_checkpoint, img_size=S)
     cache = None
     if encoder == 'lora': apply_lora(sam)
     else:
         for p in sam.image_encoder.parameters(): p.requires_grad_(False)
         cache = _embedding_cache(ckpt_root, sam)
     ds, vds = make('train', JointAugment() if encoder == 'lora' else None), make('val', None)
-    refiner_kw = pr['refiner'] if refiner_kw is None else refiner_kw     # the preset's prompts unless given
+    refiner_kw = dict(pr.refiner if refiner_kw is None else refiner_kw)     # the preset's prompts unless given
+    if box_mode is not None: refiner_kw['box_mode'] = box_mode
     refiner = SAMRefiner(sam, cache=cache, **refiner_kw).to(dev)
-    epochs = epochs or PHASE_EPOCHS[preset][1]; bs = batch_size or pr['batch_size']; lr = lr or PHASE_LR[preset]['phase2']
     params = [p for p in refiner.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     sch = cosine_schedule(opt, epochs * math.ceil(len(ds) / bs))
@@ -195,39 +245,40 @@ def phase2(datasets:str|Sequence[str], fold:int, data_root:str='data', preset:st
         m = refiner.eval(); y = _small_mask(b['mask'].to(dev), P)
         o = m(b['image'].to(dev), b['coarse'].to(dev)[:, 0], target_size=P, frame=b['frame'])
         return b['coarse'][:, 0].to(dev) > 0.5, o['masks'][:, 0] > 0, y
-    evaluate = lambda m: _refiner_eval(run, vds, f'phase 2 · {tag} · fold {fold} · val', verbose)
-    cfg = dict(phase='phase2', datasets=datasets, fold=fold, preset=preset, epochs=epochs, batch_size=bs, lr=lr, encoder=encoder, seed=seed,
-               refiner=refiner_kw)
-    return Loop(refiner, opt, sch, step, evaluate, fold_dir('sam_finetuned', tag, fold, ckpt_root), epochs, bs, seed,
-                config=cfg, tb_dir=_tb(runs, 'phase2', tag, fold), verbose=verbose, num_workers=num_workers, amp=amp, compile=compile,
-                preset=preset, channels_last=channels_last
-                ).fit(ds, resume=resume, stop_after_steps=stop_after_steps)
+    evaluate = lambda m: _refiner_eval(run, vds, f'phase 2 · {tag} · fold {fold} · val', opts.verbose)
+    cfg = _config('phase2', pr, opts, datasets=datasets, fold=fold, epochs=epochs, batch_size=bs, lr=lr, weight_decay=weight_decay,
+                  encoder=encoder, sam_checkpoint=sam_checkpoint, refiner=refiner.settings())
+    return _loop(refiner, opt, sch, step, evaluate, fold_dir('sam_finetuned', tag, fold, ckpt_root), epochs, bs, pr, opts, cfg,
+                 _tb(runs, 'phase2', tag, fold)).fit(ds, resume=opts.resume, stop_after_steps=stop_after_steps)
 
 # %% ../nbs/10_phases.ipynb
-def phase3(dataset:str, fold:int, data_root:str='data', preset:str='tiny', epochs:int|None=None, batch_size:int|None=None,
-           transunet_lr:float|None=None, sam_lr:float|None=None, weight_decay:float=1e-4, coarse_loss_weight:float=0.3,
-           refined_loss_weight:float=0.7, transunet_checkpoint:str|None=None, sam_checkpoint:str|None=None,
-           box_mode:str='soft', seed:int=42, ckpt_root:str='checkpoints', runs:str='runs', resume:bool=True,
-           device:str|None=None, verbose:bool=True, stop_after_steps:int|None=None, num_workers:int=0, amp:bool=True, compile:bool=False,
-           channels_last:bool=False, augment:bool|None=None, refiner_kw:dict|None=None) -> dict:
-    "Joint training of TransUNet and SAM refiner; defaults load the phase-1 and phase-2 bests of this fold."
-    dev = _setup(seed, device); pr = get_preset(preset)
-    root = _processed(data_root, dataset); P = pr['img_size']
-    tu_ck = transunet_checkpoint or fold_dir('transunet', dataset, fold, ckpt_root)/'best.pth'
-    sam_ck = sam_checkpoint or fold_dir('sam_finetuned', dataset, fold, ckpt_root)/'best.pth'
-    sam = load_sam(preset, sam_ck)
+def phase3(dataset:str, fold:int, data_root:str='data', preset:str|Preset='tiny', options:RunOptions|dict|None=None, *,
+           epochs:int|None=None, batch_size:int|None=None, transunet_lr:float|None=None, sam_lr:float|None=None,
+           weight_decay:float=1e-4, coarse_loss_weight:float|None=None, refined_loss_weight:float|None=None,
+           transunet_checkpoint:str|None=None, sam_checkpoint:str|None=None, box_mode:str|None=None, refiner_kw:dict|None=None,
+           augment:bool|None=None, ckpt_root:str='checkpoints', runs:str='runs', stop_after_steps:int|None=None, **run) -> dict:
+    "Joint training of TransUNet and SAM refiner from this fold's phase-1 and phase-2 bests (a multi-dataset phase-2 run is found by its tag)."
+    opts = RunOptions.of(options, **run); dev = _setup(opts); pr = get_preset(preset)
+    root = _processed(data_root, dataset); P = pr.img_size
+    tu_ck = resolve_checkpoint(transunet_checkpoint, 'transunet', dataset, fold, ckpt_root)
+    sam_ck = resolve_checkpoint(sam_checkpoint, 'sam_finetuned', dataset, fold, ckpt_root)
+    sam = load_sam(pr, sam_ck)
     for p in sam.image_encoder.parameters(): p.requires_grad_(False)
-    refiner_kw = {k: v for k, v in (refiner_settings(sam_ck) if refiner_kw is None else refiner_kw).items() if k != 'box_mode'}
-    model = UltraRefiner(load_transunet(preset, tu_ck), SAMRefiner(sam, box_mode=box_mode, cache=_embedding_cache(ckpt_root, sam),
-                                                                   **refiner_kw)).to(dev)
+    # the prompts phase 2 trained with (a foreign SAM checkpoint has none: the preset's), then the explicit overrides
+    refiner_kw = dict((refiner_settings(sam_ck) or pr.refiner) if refiner_kw is None else refiner_kw)
+    if box_mode is not None: refiner_kw['box_mode'] = box_mode
+    model = UltraRefiner(load_transunet(pr, tu_ck), SAMRefiner(sam, cache=_embedding_cache(ckpt_root, sam), **refiner_kw)).to(dev)
     # SAM sees the original image (as in phase 2); augmentation re-encodes every image every epoch, so it is off by default
     # for LiteMedSAM on the CPU (2.3 s per image), on for the others.
-    augment = (pr['sam'] != 'lite') if augment is None else augment
-    sam_data = dict(sam_type=pr['sam'], sam_size=pr['sam_img_size'])
+    augment = (pr.sam != 'lite') if augment is None else augment
+    sam_data = dict(sam_type=pr.sam, sam_size=pr.sam_img_size)
     ds = TransUNetDataset(root, split_names(root, 'train', fold), P, augment=JointAugment() if augment else None, **sam_data)
     vds = TransUNetDataset(root, split_names(root, 'val', fold), P, **sam_data)
-    epochs = epochs or PHASE_EPOCHS[preset][2]; bs = batch_size or pr['batch_size']
-    transunet_lr = transunet_lr or PHASE_LR[preset]['transunet']; sam_lr = sam_lr or PHASE_LR[preset]['sam']
+    epochs = _positive('epochs', epochs, pr.epochs[2]); bs = _positive('batch_size', batch_size, pr.batch_size[2])
+    transunet_lr = _positive('transunet_lr', transunet_lr, pr.transunet_lr); sam_lr = _positive('sam_lr', sam_lr, pr.sam_lr)
+    w_coarse = pr.coarse_loss_weight if coarse_loss_weight is None else coarse_loss_weight
+    w_refined = pr.refined_loss_weight if refined_loss_weight is None else refined_loss_weight
+    ce_w, dice_w = pr.coarse_loss_terms
     sam_params = [p for p in model.refiner.parameters() if p.requires_grad]
     opt = torch.optim.AdamW([{'params': list(model.transunet.parameters()), 'lr': transunet_lr},
                              {'params': sam_params, 'lr': sam_lr}], weight_decay=weight_decay)
@@ -235,20 +286,21 @@ def phase3(dataset:str, fold:int, data_root:str='data', preset:str='tiny', epoch
     def step(m, b):
         x, y = b['image'].to(dev), b['mask'].to(dev)
         o = m(x, b['image_sam'].to(dev), sam_frame=b['sam_frame'])
-        lc = ce_dice_loss(o['coarse_logits'], y)
-        lr_ = bce_dice_loss(o['refined_logits'], y[:, None]) + iou_mse_loss(o['iou'], o['refined_logits'], y[:, None])
-        return coarse_loss_weight * lc + refined_loss_weight * lr_, {'loss_coarse': lc.item(), 'loss_refined': lr_.item()}
+        loss_coarse = ce_dice_loss(o['coarse_logits'], y, ce_weight=ce_w, dice_weight=dice_w)
+        loss_refined = bce_dice_loss(o['refined_logits'], y[:, None])
+        if pr.refined_iou_weight: loss_refined = loss_refined + pr.refined_iou_weight * iou_mse_loss(o['iou'], o['refined_logits'], y[:, None])
+        return w_coarse * loss_coarse + w_refined * loss_refined, {'loss_coarse': loss_coarse.item(), 'loss_refined': loss_refined.item()}
     def run(b):
         o = model.eval()(b['image'].to(dev), b['image_sam'].to(dev), sam_frame=b['sam_frame'])
         return o['coarse_prob'] > 0.5, o['refined_logits'][:, 0] > 0, b['mask'].to(dev)
-    evaluate = lambda m: _refiner_eval(run, vds, f'phase 3 · {dataset} · fold {fold} · val', verbose)
-    cfg = dict(phase='phase3', dataset=dataset, fold=fold, preset=preset, epochs=epochs, batch_size=bs, transunet_lr=transunet_lr,
-               sam_lr=sam_lr, coarse_loss_weight=coarse_loss_weight, refined_loss_weight=refined_loss_weight, seed=seed,
-               box_mode=box_mode, augment=augment, refiner=refiner_kw)
-    return Loop(model, opt, sch, step, evaluate, fold_dir('ultra_refiner', dataset, fold, ckpt_root), epochs, bs, seed,
-                config=cfg, tb_dir=_tb(runs, 'phase3', dataset, fold), verbose=verbose, num_workers=num_workers, amp=amp, compile=compile,
-                preset=preset, channels_last=channels_last
-                ).fit(ds, resume=resume, stop_after_steps=stop_after_steps)
+    evaluate = lambda m: _refiner_eval(run, vds, f'phase 3 · {dataset} · fold {fold} · val', opts.verbose)
+    cfg = _config('phase3', pr, opts, dataset=dataset, fold=fold, epochs=epochs, batch_size=bs, transunet_lr=transunet_lr,
+                  sam_lr=sam_lr, weight_decay=weight_decay, coarse_loss_weight=w_coarse, refined_loss_weight=w_refined,
+                  coarse_loss_terms=list(pr.coarse_loss_terms), refined_iou_weight=pr.refined_iou_weight, augment=augment,
+                  transunet_checkpoint=str(tu_ck), sam_checkpoint=str(sam_ck), box_mode=refiner_kw.get('box_mode', 'soft'),
+                  refiner=model.refiner.settings())
+    return _loop(model, opt, sch, step, evaluate, fold_dir('ultra_refiner', dataset, fold, ckpt_root), epochs, bs, pr, opts, cfg,
+                 _tb(runs, 'phase3', dataset, fold)).fit(ds, resume=opts.resume, stop_after_steps=stop_after_steps)
 
 # %% ../nbs/10_phases.ipynb
 def refiner_settings(path:str|Path) -> dict:
@@ -259,13 +311,16 @@ def refiner_settings(path:str|Path) -> dict:
     if cfg.get('box_mode'): kw.setdefault('box_mode', cfg['box_mode'])
     return kw
 
-def load_pipeline(dataset:str, fold:int, preset:str='tiny', ckpt_root:str='checkpoints') -> UltraRefiner:
-    "The fold's end-to-end model: phase-3 best, else phase-1 + phase-2 bests; the refiner is rebuilt with its trained prompt settings."
+def pipeline_checkpoints(dataset:str, fold:int, ckpt_root:str='checkpoints') -> tuple:
+    "(TransUNet checkpoint, SAM checkpoint) of a fold's end-to-end model: the phase-3 best twice, else the phase-1 and phase-2 bests."
     p3 = fold_dir('ultra_refiner', dataset, fold, ckpt_root)/'best.pth'
-    if p3.exists(): return UltraRefiner(load_transunet(preset, p3), SAMRefiner(load_sam(preset, p3), **refiner_settings(p3)))
-    p2 = fold_dir('sam_finetuned', dataset, fold, ckpt_root)/'best.pth'
-    return UltraRefiner(load_transunet(preset, fold_dir('transunet', dataset, fold, ckpt_root)/'best.pth'),
-                        SAMRefiner(load_sam(preset, p2), **refiner_settings(p2)))
+    if p3.exists(): return p3, p3
+    return (find_fold_checkpoint('transunet', dataset, fold, ckpt_root), find_fold_checkpoint('sam_finetuned', dataset, fold, ckpt_root))
+
+def load_pipeline(dataset:str, fold:int, preset:str|Preset|None=None, ckpt_root:str='checkpoints') -> UltraRefiner:
+    "The fold's end-to-end model rebuilt as trained: stored preset (sizes, SAM type) and prompt settings (box mode, prompt set)."
+    tu_ck, sam_ck = pipeline_checkpoints(dataset, fold, ckpt_root)
+    return UltraRefiner(load_transunet(preset, tu_ck), SAMRefiner(load_sam(preset, sam_ck), **refiner_settings(sam_ck)))
 
 @torch.no_grad()
 def score_pipeline(model:UltraRefiner, ds, device=None, batch_size:int=8) -> tuple:
@@ -279,15 +334,16 @@ def score_pipeline(model:UltraRefiner, ds, device=None, batch_size:int=8) -> tup
             examples = (b['image'][:4, 0], b['mask'][:4], o['coarse_prob'][:4].cpu(), (o['refined_logits'][:4, 0] > 0).cpu(), b['name'][:4])
     return c, r, examples
 
-def evaluate(dataset:str, folds:Sequence[int]|None=None, data_root:str='data', preset:str='tiny', ckpt_root:str='checkpoints',
-             out:str='runs/eval', device:str|None=None, verbose:bool=True) -> dict:
-    "Coarse vs refined on the test split per fold, mean ± std over folds; writes summary.json, summary.md, examples.png."
-    pr = get_preset(preset); dev = get_device(device); root = _processed(data_root, dataset)
+def evaluate(dataset:str, folds:Sequence[int]|None=None, data_root:str='data', preset:str|Preset|None=None,
+             ckpt_root:str='checkpoints', out:str='runs/eval', device:str|None=None, verbose:bool=True) -> dict:
+    "Coarse vs refined on the test split per fold, mean ± std over folds; writes summary.json, summary.md, examples.png (preset: the checkpoints')."
+    dev = get_device(device); root = _processed(data_root, dataset)
     folds = list(range(len(load_splits(root)['folds']))) if folds is None else list(folds)
-    tds = TransUNetDataset(root, split_names(root, 'test'), pr['img_size'], sam_type=pr['sam'], sam_size=pr['sam_img_size'])
+    pr = stored_preset(_checkpoint(pipeline_checkpoints(dataset, folds[0], ckpt_root)[0])[1], preset)
+    tds = TransUNetDataset(root, split_names(root, 'test'), pr.img_size, sam_type=pr.sam, sam_size=pr.sam_img_size)
     per_fold, examples = {}, None
     for k in folds:
-        c, r, ex = score_pipeline(load_pipeline(dataset, k, preset, ckpt_root), tds, dev)
+        c, r, ex = score_pipeline(load_pipeline(dataset, k, pr, ckpt_root), tds, dev)
         examples = examples or ex
         per_fold[k] = {'coarse': c.summary(), 'refined': r.summary(), 'n': len(c)}
     agg = {}
@@ -295,11 +351,11 @@ def evaluate(dataset:str, folds:Sequence[int]|None=None, data_root:str='data', p
         agg[kind] = {mname: {'mean': float(np.mean([per_fold[k][kind][mname]['mean'] for k in folds])),
                              'std': float(np.std([per_fold[k][kind][mname]['mean'] for k in folds]))}
                      for mname in ('dice', 'iou', 'precision', 'recall', 'accuracy')}
-    summary = {'dataset': dataset, 'preset': preset, 'folds': folds, 'n_test': len(tds),
+    summary = {'dataset': dataset, 'preset': pr.name, 'folds': folds, 'n_test': len(tds),
                'per_fold': {str(k): v for k, v in per_fold.items()}, 'mean': agg}
     od = Path(out)/dataset
     atomic_write_text(od/'summary.json', json.dumps(summary, indent=1))
-    md = [f"# {dataset} — test split ({len(tds)} images), preset {preset}, folds {folds}", '',
+    md = [f"# {dataset} — test split ({len(tds)} images), preset {pr.name}, folds {folds}", '',
           '| Metric | Coarse (mean ± std) | Refined (mean ± std) | Delta |', '|---|---:|---:|---:|']
     for mname in ('dice', 'iou', 'precision', 'recall'):
         cm, rm = agg['coarse'][mname], agg['refined'][mname]; d = rm['mean'] - cm['mean']
@@ -325,3 +381,33 @@ def _examples_figure(ex, path):
             axs[i, j].set_title(f'{n}: {t}', fontsize=8); axs[i, j].axis('off')
     plt.tight_layout(); buf = io.BytesIO(); fig.savefig(buf, format='png', dpi=80); plt.close(fig)
     atomic_write_bytes(path, buf.getvalue())
+
+# %% ../nbs/10_phases.ipynb
+@dataclass(frozen=True)
+class Phase:
+    "One phase: its name, the CLI command and papermill template that run it, its function and checkpoint folder."
+    key:str                 # `run-folds --phase` value: '1', '2', '3', 'eval'
+    name:str                # 'transunet', 'sam', 'e2e', 'evaluate'
+    command:str             # CLI sub-command
+    template:str            # papermill template nbs/phases/{template}.ipynb
+    folder:str|None         # checkpoints/{folder}/{tag}/fold_{k}; None: writes runs/eval/{tag}/
+    fn:Callable             # the library function the template calls
+
+    def done(self, tag:str, fold:int, ckpt_root:str='checkpoints', pred_root:str='predictions', data_root:str='data') -> bool:
+        "This phase finished for tag × fold (phase 1: and its out-of-fold predictions are written)."
+        if self.folder is None or not fold_complete(fold_dir(self.folder, tag, fold, ckpt_root)): return False
+        if self.key != '1': return True
+        val = split_names(Path(data_root)/'processed'/tag, 'val', fold)
+        return all((Path(pred_root)/tag/'predictions'/f'{n}.npy').exists() for n in val)
+
+PHASES = {p.key: p for p in (
+    Phase('1', 'transunet', 'train-transunet', 'phase1_transunet', 'transunet', phase1),
+    Phase('2', 'sam', 'finetune-sam', 'phase2_sam', 'sam_finetuned', phase2),
+    Phase('3', 'e2e', 'train-e2e', 'phase3_e2e', 'ultra_refiner', phase3),
+    Phase('eval', 'evaluate', 'evaluate', 'evaluate', None, evaluate))}
+
+def get_phase(name:str|int) -> Phase:
+    "A phase by any of its spellings: `1`, `transunet`, `train-transunet`, `phase1_transunet` or its checkpoint folder."
+    for p in PHASES.values():
+        if str(name) in (p.key, p.name, p.command, p.template, p.folder): return p
+    raise UltraRefinerError(f"Unknown phase {name!r}: choose one of {', '.join(f'{p.key} ({p.name})' for p in PHASES.values())}.")

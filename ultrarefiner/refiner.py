@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import get_preset, load_checkpoint
+from .core import Preset, get_preset, load_checkpoint
 from .prompts import PromptGenerator
 from .sam import build_sam, decode_batched, encode_chunked, EmbeddingCache, sam_preprocess_tensor
 from .transunet import build_transunet, TransUNet
@@ -35,6 +35,13 @@ class SAMRefiner(nn.Module):
         self.prompts = PromptGenerator(sam_size=self.img_size, mask_size=sam.prompt_encoder.mask_input_size[0],
                                        temperature=temperature, box_threshold=box_threshold, box_mode=box_mode,
                                        neg_mode=neg_mode, mask_scale=mask_scale, component=component)
+
+    def settings(self) -> dict:
+        "The prompt settings this refiner was built with: stored in checkpoints, so a reload rebuilds the same refiner."
+        g = self.prompts
+        return dict(use_point=self.use_point, use_neg_point=self.use_neg_point, use_box=self.use_box, use_mask=self.use_mask,
+                    box_mode=g.box_mode, multimask=self.multimask, temperature=g.temperature, box_threshold=g.box_threshold,
+                    neg_mode=g.neg_mode, mask_scale=g.mask_scale, component=g.component)
 
     def train(self, mode:bool=True):
         "Train mode for the decoder; a frozen encoder stays in eval mode, and BatchNorm (TinyViT) always keeps its pretrained statistics."
@@ -111,19 +118,19 @@ class UltraRefiner(nn.Module):
         out = self.refiner(image_sam, p, embeddings=embeddings, target_size=tuple(image.shape[-2:]), frame=sam_frame)
         return {'coarse_logits': logits, 'coarse_prob': p, 'refined_logits': out.pop('masks'), **out}
 
-def build_ultrarefiner(preset:str='tiny',                 # 'tiny', 'small', 'lite' or 'full'
+def build_ultrarefiner(preset:str|Preset='tiny',          # 'tiny', 'small', 'lite', 'full' or a Preset
                        transunet_checkpoint:str|None=None, # phase-1 checkpoint (state dict under 'model' or plain)
                        vit_pretrained:str|None=None,       # Google R50+ViT-B_16.npz for a fresh TransUNet encoder
                        sam_checkpoint:str|None=None,       # SAM / MedSAM weights
                        **refiner_kw) -> UltraRefiner:
     "An UltraRefiner of the given preset, from random init or checkpoints."
     pr = get_preset(preset)
-    tu = build_transunet(pr['transunet'], pretrained=vit_pretrained, img_size=pr['img_size'])
+    tu = build_transunet(pr.transunet, pretrained=vit_pretrained, img_size=pr.img_size)
     if transunet_checkpoint:
         sd = load_checkpoint(transunet_checkpoint); sd = sd.get('model', sd) if isinstance(sd, dict) else sd
         tu.load_state_dict(sd)
-    sam = build_sam(pr['sam'], checkpoint=sam_checkpoint, img_size=pr['sam_img_size'])
-    return UltraRefiner(tu, SAMRefiner(sam, **dict(pr['refiner'], **refiner_kw)))   # the preset's prompts unless overridden
+    sam = build_sam(pr.sam, checkpoint=sam_checkpoint, img_size=pr.sam_img_size)
+    return UltraRefiner(tu, SAMRefiner(sam, **dict(pr.refiner, **refiner_kw)))   # the preset's prompts unless overridden
 
 # %% ../nbs/06_refiner.ipynb
 def transunet_grad_norm(model:UltraRefiner, image:torch.Tensor, target:torch.Tensor) -> float:
