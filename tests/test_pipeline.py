@@ -25,7 +25,7 @@ def chain(tmp_path_factory):
     cli('phantoms', '--out', 'data', '--n', '30', '--seed', '1', '--height', '80', '--width', '96', cwd=d)
     cli('prepare', '--data_root', 'data', '--datasets', 'PHANTOM', '--folds', '2', cwd=d)
     r = cli('run-folds', '--phase', 'all', '--datasets', 'PHANTOM', '--folds', '0', '1', '--preset', 'tiny',
-            '--epochs', '2', '--jobs', '2', cwd=d)
+            '--epochs', '2', '--jobs', '2', '--box_mode', 'hard', '--no-amp', '--seed', '7', cwd=d)   # non-default options
     return d, r
 
 
@@ -69,8 +69,32 @@ def test_skip_complete_and_failure_names_notebook(chain):
     r = cli('run-folds', '--phase', '1', '--datasets', 'PHANTOM', '--folds', '0', '1', cwd=d)
     assert r.stdout.count('complete, skipped') == 2
     bad = subprocess.run([str(BIN), 'run-folds', '--phase', '3', '--datasets', 'PHANTOM', '--folds', '0', '--force',
-                          '--ckpt_root', 'nowhere'], cwd=d, capture_output=True, text=True)
-    assert bad.returncode == 2 and 'runs/phase3/PHANTOM/fold_0.ipynb' in bad.stderr
+                          '--preset', 'tiny', '--device', 'bogus', '--runs', 'runs_bad'], cwd=d, capture_output=True, text=True)
+    assert bad.returncode == 2 and 'runs_bad/phase3/PHANTOM/fold_0.ipynb' in bad.stderr
+    # inputs are checked before anything starts: the message says what is missing and the command that makes it
+    bad = subprocess.run([str(BIN), 'run-folds', '--phase', '3', '--datasets', 'PHANTOM', '--folds', '0', '--force',
+                          '--preset', 'tiny', '--ckpt_root', 'nowhere'], cwd=d, capture_output=True, text=True)
+    assert bad.returncode == 2 and 'run-folds cannot start' in bad.stderr and 'needs phase 1 of fold 0' in bad.stderr
+    assert 'ultrarefiner run-folds --phase 1 --datasets PHANTOM --folds 0 --preset tiny' in bad.stderr
+    assert not (d / 'nowhere').exists()
+
+
+@pytest.mark.slow
+def test_options_reach_every_phase(chain):
+    "Non-default run-folds options are in each executed notebook's parameters and in each checkpoint's stored options."
+    d, _ = chain
+    for ph, kind in ((1, 'transunet'), (2, 'sam_finetuned'), (3, 'ultra_refiner')):
+        params = json.loads((d / 'runs' / f'phase{ph}' / 'PHANTOM' / 'fold_0.ipynb').read_text())['metadata']['papermill']['parameters']
+        cfg = torch.load(d / 'checkpoints' / kind / 'PHANTOM' / 'fold_0' / 'best.pth', weights_only=True)['config']
+        assert params['options']['amp'] is False and params['options']['seed'] == 7, (ph, params)
+        assert cfg['options']['amp'] is False and cfg['options']['seed'] == 7 and cfg['preset'] == 'tiny', (ph, cfg)
+        assert cfg['preset_settings']['img_size'] == 64 and params['overrides']['epochs'] == 2
+        metrics = json.loads((d / 'checkpoints' / kind / 'PHANTOM' / 'fold_0' / 'metrics.json').read_text())
+        assert metrics['config']['options'] == cfg['options']
+        if ph > 1:
+            assert params['overrides']['box_mode'] == 'hard' and cfg['refiner']['box_mode'] == 'hard', (ph, params, cfg['refiner'])
+    from ultrarefiner.phases import load_pipeline
+    assert load_pipeline('PHANTOM', 0, ckpt_root=str(d / 'checkpoints')).refiner.prompts.box_mode == 'hard'
 
 
 @pytest.mark.slow

@@ -4,13 +4,13 @@
 
 # %% ../nbs/13_cli.ipynb 2
 from __future__ import annotations
-import argparse, sys
+import argparse, inspect, sys
 from typing import Sequence
 from pathlib import Path
-from .core import PRESETS, UltraRefinerError
+from .core import PRESETS, RunOptions, UltraRefinerError
 
 # %% auto 0
-__all__ = ['PHASE_TEMPLATES', 'templates_dir', 'run_folds', 'build_parser', 'main']
+__all__ = ['default_preset', 'pick_preset', 'templates_dir', 'check_inputs', 'run_folds', 'build_parser', 'main']
 
 # %% ../nbs/13_cli.ipynb
 def _cmd_phantoms(a):
@@ -23,8 +23,35 @@ def _cmd_prepare(a):
     prepare(a.data_root, a.datasets, out=a.out, seed=a.seed, test_frac=a.test_frac, folds=a.folds, skip_bad=a.skip_bad)
 
 # %% ../nbs/13_cli.ipynb
-PHASE_TEMPLATES = {'1': 'phase1_transunet', '2': 'phase2_sam', '3': 'phase3_e2e', 'eval': 'evaluate'}
+def default_preset() -> str:
+    "The preset the README recommends for this machine: `full` with a CUDA GPU, else `lite` (pretrained LiteMedSAM on the CPU)."
+    import torch
+    return 'full' if torch.cuda.is_available() else 'lite'
 
+def pick_preset(preset:str|None=None, vit_name:str|None=None, img_size:int|None=None, sam_model_type:str|None=None,
+                stored:str|None=None) -> str:
+    "The preset named by `--preset` or implied by the seed's model flags (conflicts are an error); else `stored`, else `default_preset()`."
+    cands, said = set(PRESETS), []
+    for flag, value, field in (('--vit_name', vit_name, 'transunet'), ('--img_size', img_size, 'img_size'),
+                               ('--sam_model_type', sam_model_type, 'sam')):
+        if value is None: continue
+        c = {n for n, p in PRESETS.items() if value in (p[field], n if field != 'img_size' else None)}
+        if not c: raise UltraRefinerError(f"{flag} {value!r}: choose one of {sorted({str(p[field]) for p in PRESETS.values()})} "
+                                          f"({', '.join(f'{p[field]} → {n}' for n, p in PRESETS.items())}).")
+        cands &= c; said.append(f'{flag} {value}')
+    if preset is not None:
+        if preset not in cands:
+            raise UltraRefinerError(f"--preset {preset} conflicts with {' '.join(said)} (preset {preset}: TransUNet "
+                                    f"{PRESETS[preset].transunet} at {PRESETS[preset].img_size}, SAM {PRESETS[preset].sam}); drop one of them.")
+        return preset
+    if not said: return stored or default_preset()
+    if not cands: raise UltraRefinerError(f"{' and '.join(said)} do not describe one preset: " +
+                                          '; '.join(f'{n} = {p.transunet} at {p.img_size} + SAM {p.sam}' for n, p in PRESETS.items()))
+    for pref in (vit_name, sam_model_type, stored, default_preset()):          # e.g. --vit_name small: small (not lite)
+        if pref in cands: return pref
+    return sorted(cands)[0]
+
+# %% ../nbs/13_cli.ipynb
 def templates_dir() -> Path:
     "Folder of the papermill templates (nbs/phases in the repository)."
     from ultrarefiner.core import repo_root
@@ -32,140 +59,201 @@ def templates_dir() -> Path:
     if not d.is_dir(): raise UltraRefinerError(f"Phase templates not found at {d}: run from the UltraRefiner repository.")
     return d
 
-def _phase_done(phase, d, k, ckpt_root, pred_root, data_root) -> bool:
-    from ultrarefiner.train import fold_complete
-    from ultrarefiner.phases import fold_dir
-    from ultrarefiner.data import split_names
-    kind = {'1': 'transunet', '2': 'sam_finetuned', '3': 'ultra_refiner'}[phase]
-    if not fold_complete(fold_dir(kind, d, k, ckpt_root)): return False
-    if phase == '1':
-        val = split_names(Path(data_root)/'processed'/d, 'val', k)
-        return all((Path(pred_root)/d/'predictions'/f'{n}.npy').exists() for n in val)
-    return True
+def check_inputs(phases:Sequence[str], datasets:Sequence[str], folds:Sequence[int], phase1_folds:Sequence[int]|None=None,
+                 data_root:str='data', ckpt_root:str='checkpoints', pred_root:str='predictions', preset:str='lite'):
+    "Raise one error listing every input a planned phase would miss (and the command that makes it); phases planned earlier count as made."
+    from ultrarefiner.data import load_splits
+    from ultrarefiner.phases import PHASES, pipeline_checkpoints, find_fold_checkpoint
+    problems, p1 = [], set(folds if phase1_folds is None else phase1_folds) if '1' in phases else set()
+    for d in datasets:
+        root = Path(data_root)/'processed'/d
+        if not (root/'splits.json').exists():
+            problems.append(f"{d}: {root}/splits.json not found; run `ultrarefiner prepare --data_root {data_root} --datasets {d}`"); continue
+        nf = len(load_splits(root)['folds'])
+        bad = sorted(k for k in set(folds) | p1 if not 0 <= k < nf)
+        if bad: problems.append(f"{d}: fold(s) {bad} do not exist (splits.json has {nf} folds, 0–{nf - 1})"); continue
+        has1 = lambda k: k in p1 or PHASES['1'].done(d, k, ckpt_root, pred_root, data_root)
+        def has(kind, k):
+            try: return bool(find_fold_checkpoint(kind, d, k, ckpt_root))
+            except UltraRefinerError: return False
+        cmd = lambda ph, ks: f"`ultrarefiner run-folds --phase {ph} --datasets {d} --folds {' '.join(map(str, ks))} --preset {preset}`"
+        if '2' in phases and (missing := [j for j in range(nf) if not has1(j)]):
+            problems.append(f"phase 2 of {d} needs the out-of-fold predictions of phase 1 on every fold (each fold's model predicts "
+                            f"its validation images); missing: fold(s) {missing}. Run {cmd(1, missing)} first, or add "
+                            f"`--phase1_folds all` to this command")
+        for k in folds:
+            if '3' in phases and not has1(k) and not (k in p1): problems.append(f"phase 3 of {d} fold {k} needs phase 1 of fold {k}: run {cmd(1, [k])}")
+            if '3' in phases and '2' not in phases and not has('sam_finetuned', k):
+                problems.append(f"phase 3 of {d} fold {k} needs phase 2 of fold {k}: run {cmd(2, [k])}")
+            if 'eval' in phases and '3' not in phases and not (has('ultra_refiner', k) or (has1(k) and ('2' in phases or has('sam_finetuned', k)))):
+                problems.append(f"evaluation of {d} fold {k} needs phase 3 (or phases 1 and 2) of fold {k}: run {cmd(3, [k])}")
+    if problems: raise UltraRefinerError("run-folds cannot start:\n  - " + "\n  - ".join(problems))
 
-def run_folds(phase:str='all', datasets:list=('PHANTOM',), folds:list=(0, 1, 2, 3, 4), preset:str='tiny',
+# %% ../nbs/13_cli.ipynb
+def _phase_parameters(ph:str, base:dict, overrides:dict, epochs) -> dict:
+    "The template parameters of one phase: the common ones, and the overrides its function accepts."
+    from ultrarefiner.phases import PHASES
+    accepted = inspect.signature(PHASES[ph].fn).parameters
+    ov = {k: v for k, v in overrides.items() if k in accepted and v is not None}
+    if ph != 'eval' and epochs is not None: ov['epochs'] = epochs if isinstance(epochs, int) else epochs[0] if len(epochs) == 1 else epochs[int(ph) - 1]
+    return dict(base, overrides=ov)
+
+def run_folds(phase:str='all', datasets:Sequence[str]=('PHANTOM',), folds:Sequence[int]=(0, 1, 2, 3, 4), preset:str='tiny',
               data_root:str='data', jobs:int=1, force:bool=False, runs:str='runs', ckpt_root:str='checkpoints',
-              pred_root:str='predictions', epochs:int|Sequence[int]|None=None, log=print) -> list:
-    "Execute the phase templates per dataset × fold; returns the executed notebook paths. `epochs`: one value for every phase or one per phase (1, 2, 3)."
-    import papermill as pm
-    from concurrent.futures import ThreadPoolExecutor
-    phases = ['1', '2', '3', 'eval'] if phase == 'all' else [str(phase)]
-    for ph in phases:
-        if ph not in PHASE_TEMPLATES: raise UltraRefinerError(f"--phase must be one of 1, 2, 3, eval, all; got {ph!r}.")
+              pred_root:str='predictions', epochs:int|Sequence[int]|None=None, options:RunOptions|dict|None=None,
+              overrides:dict|None=None, phase1_folds:Sequence[int]|None=None, log=print) -> list:
+    "Execute the phase templates per dataset × fold; returns the executed notebook paths. `epochs`: one value or one per phase (1, 2, 3)."
+    from ultrarefiner.phases import PHASES, get_phase
+    phases = ['1', '2', '3', 'eval'] if phase == 'all' else [get_phase(phase).key]
     if epochs is not None and not isinstance(epochs, int):
         epochs = list(epochs)
         if len(epochs) not in (1, 3) or any(e < 1 for e in epochs):
             raise UltraRefinerError(f"--epochs takes one positive value for every phase or three (phases 1, 2, 3); got {epochs}.")
-    per_phase = lambda ph: epochs if epochs is None or isinstance(epochs, int) else epochs[0] if len(epochs) == 1 else epochs[int(ph) - 1]
-    tdir = templates_dir(); done = []
+    elif isinstance(epochs, int) and epochs < 1: raise UltraRefinerError(f"--epochs must be positive, got {epochs}.")
+    if jobs < 1: raise UltraRefinerError(f"--jobs must be at least 1, got {jobs}.")
+    check_inputs(phases, datasets, folds, phase1_folds, data_root, ckpt_root, pred_root, preset)
+    opts = RunOptions.of(options, resume=not force).asdict(); overrides = dict(overrides or {})
     common = dict(data_root=str(data_root), preset=preset, ckpt_root=str(ckpt_root))
+    plan = []
     for ph in phases:
         jobs_list = []
         for d in datasets:
             if ph == 'eval':
-                jobs_list.append((Path(runs)/'eval'/d/'evaluate.ipynb', dict(common, dataset=d, folds=list(folds), out=str(Path(runs)/'eval')), d, None))
-                continue
-            for k in folds:
+                par = dict(common, dataset=d, folds=list(folds), out=str(Path(runs)/'eval'), device=opts['device'])
+                jobs_list.append((Path(runs)/'eval'/d/'evaluate.ipynb', par, d, None)); continue
+            for k in (phase1_folds if ph == '1' and phase1_folds is not None else folds):
                 nb = Path(runs)/f'phase{ph}'/d/f'fold_{k}.ipynb'
-                if not force and _phase_done(ph, d, k, ckpt_root, pred_root, data_root):
+                if not force and PHASES[ph].done(d, k, ckpt_root, pred_root, data_root):
                     log(f"phase {ph} · {d} · fold {k}: complete, skipped ({nb}); use --force to re-run"); continue
-                par = dict(common, fold=k, runs=str(runs), resume=not force, epochs=per_phase(ph))
-                if ph == '1': par.update(dataset=d, pred_root=str(pred_root))
-                elif ph == '2': par.update(datasets=[d], pred_root=str(pred_root))
-                else: par.update(dataset=d)
-                jobs_list.append((nb, par, d, k))
-        def execute(job):
-            nb, par, d, k = job
-            nb.parent.mkdir(parents=True, exist_ok=True)
-            log(f"phase {ph} · {d}{'' if k is None else f' · fold {k}'} → {nb}")
-            try:
-                pm.execute_notebook(str(tdir/f'{PHASE_TEMPLATES[ph]}.ipynb'), str(nb), parameters=par, kernel_name='python3',
-                                    progress_bar=False, log_output=False, cwd=None)
-            except Exception as e:
-                last = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
-                raise UltraRefinerError(f"phase {ph} failed for {d}{'' if k is None else f' fold {k}'}: see the executed notebook {nb} "
-                                        f"({last[:300]}).") from e
-            return nb
-        if jobs > 1 and len(jobs_list) > 1:
-            import os, torch
-            ngpu = torch.cuda.device_count()
-            for i, (_, par, _, _) in enumerate(jobs_list):          # one GPU per parallel fold when several exist
-                if ngpu > 1 and 'device' not in par: par['device'] = f'cuda:{i % ngpu}'
-            os.environ.setdefault('OMP_NUM_THREADS', str(max(1, (os.cpu_count() or 1) // jobs)))   # no CPU oversubscription
-            with ThreadPoolExecutor(jobs) as ex:
-                futs = [ex.submit(execute, j) for j in jobs_list]
-                for f in futs:
-                    try: done.append(f.result())
-                    except UltraRefinerError:
-                        for g in futs: g.cancel()
-                        raise
-        else:
-            for j in jobs_list: done.append(execute(j))
+                base = dict(common, fold=k, runs=str(runs), options=opts, **({'datasets': [d]} if ph == '2' else {'dataset': d}))
+                if ph in ('1', '2'): base['pred_root'] = str(pred_root)
+                jobs_list.append((nb, _phase_parameters(ph, base, overrides, epochs), d, k))
+        plan.append((ph, jobs_list))
+    return [nb for ph, jl in plan for nb in _execute(ph, jl, jobs, log)]
+
+# %% ../nbs/13_cli.ipynb
+def _execute(ph:str, jobs_list:list, jobs:int, log) -> list:
+    "Run one phase's notebooks (in parallel processes when jobs > 1); the first failure names its executed notebook."
+    import papermill as pm
+    from concurrent.futures import ThreadPoolExecutor
+    from ultrarefiner.phases import PHASES
+    tdir = templates_dir()
+    def execute(job):
+        nb, par, d, k = job
+        nb.parent.mkdir(parents=True, exist_ok=True)
+        log(f"phase {ph} · {d}{'' if k is None else f' · fold {k}'} → {nb}")
+        try:
+            pm.execute_notebook(str(tdir/f'{PHASES[ph].template}.ipynb'), str(nb), parameters=par, kernel_name='python3',
+                                progress_bar=False, log_output=False, cwd=None)
+        except Exception as e:
+            last = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+            raise UltraRefinerError(f"phase {ph} failed for {d}{'' if k is None else f' fold {k}'}: see the executed notebook {nb} "
+                                    f"({last[:300]}).") from e
+        return nb
+    if jobs <= 1 or len(jobs_list) <= 1: return [execute(j) for j in jobs_list]
+    import os, torch
+    ngpu = torch.cuda.device_count()
+    for i, (_, par, _, _) in enumerate(jobs_list):          # one GPU per parallel fold when several exist
+        if ngpu > 1 and par.get('options', {}).get('device') is None: par['options'] = dict(par['options'], device=f'cuda:{i % ngpu}')
+    os.environ.setdefault('OMP_NUM_THREADS', str(max(1, (os.cpu_count() or 1) // jobs)))   # no CPU oversubscription
+    done = []
+    with ThreadPoolExecutor(jobs) as ex:
+        futs = [ex.submit(execute, j) for j in jobs_list]
+        for f in futs:
+            try: done.append(f.result())
+            except UltraRefinerError:
+                for g in futs: g.cancel()
+                raise
     return done
 
 # %% ../nbs/13_cli.ipynb
-_VIT_TO_PRESET = {'R50-ViT-B_16': 'full', 'full': 'full', 'small': 'small', 'tiny': 'tiny'}
-
-def _folds_of(a):
+def _folds_of(a, d:str) -> list:
     from ultrarefiner.data import load_splits
+    from ultrarefiner.phases import _processed
     if a.fold is not None: return [a.fold]
-    return list(range(len(load_splits(Path(a.data_root)/'processed'/a.datasets[0])['folds'])))
+    return list(range(len(load_splits(_processed(a.data_root, d))['folds'])))
 
-def _speed(a): return dict(device=a.device, amp=a.amp, compile=a.compile, num_workers=a.num_workers, channels_last=a.channels_last)
+def _options(a) -> RunOptions:
+    "The run options of a training command."
+    return RunOptions(device=a.device, amp=a.amp, compile=a.compile, channels_last=a.channels_last, num_workers=a.num_workers,
+                      resume=a.resume, seed=a.seed, exp_name=getattr(a, 'exp_name', None))
 
-def _out(a): return str(Path(a.output_dir)/a.exp_name) if getattr(a, 'exp_name', None) else a.output_dir
+def _ckpt_root(a) -> str:
+    "`--output_dir`: the checkpoint root, or a phase folder inside it (the seed's `./checkpoints/transunet`)."
+    from ultrarefiner.phases import PHASE_FOLDERS
+    out = Path(a.output_dir)
+    return str(out.parent if out.name in PHASE_FOLDERS else out)
 
+def _ensure_prepared(data_root:str, datasets:Sequence[str]):
+    "Prepare raw dataset folders that have no processed copy yet (the seed's commands read raw folders)."
+    from ultrarefiner.data import prepare
+    for d in datasets:
+        if not (Path(data_root)/'processed'/d/'splits.json').exists() and (Path(data_root)/d).is_dir():
+            print(f"{d}: no processed copy under {Path(data_root)/'processed'} yet; preparing it "
+                  f"(= ultrarefiner prepare --data_root {data_root} --datasets {d})")
+            prepare(data_root, [d])
+
+def _stored_preset(path) -> str|None:
+    "The preset name a checkpoint records, or None."
+    from ultrarefiner.phases import _checkpoint
+    try: return _checkpoint(path)[1].get('preset') or None
+    except UltraRefinerError: return None
+
+# %% ../nbs/13_cli.ipynb
 def _cmd_train_transunet(a):
     from ultrarefiner.phases import phase1, oof
-    if a.vit_name not in _VIT_TO_PRESET: raise UltraRefinerError(f"--vit_name {a.vit_name!r}: choose one of {sorted(_VIT_TO_PRESET)}.")
-    preset = a.preset or _VIT_TO_PRESET[a.vit_name]
-    from ultrarefiner.core import get_preset
-    if a.img_size and a.img_size != get_preset(preset)['img_size']:
-        raise UltraRefinerError(f"--img_size {a.img_size} differs from preset '{preset}' ({get_preset(preset)['img_size']}); pick the matching --preset.")
+    preset = pick_preset(a.preset, a.vit_name, a.img_size)
+    _ensure_prepared(a.data_root, a.datasets)
     for d in a.datasets:
-        for k in _folds_of(a):
-            phase1(d, k, data_root=a.data_root, preset=preset, epochs=a.max_epochs, batch_size=a.batch_size, lr=a.base_lr,
-                   seed=a.seed, ckpt_root=_out(a), vit_pretrained=a.vit_pretrained, resume=a.resume, **_speed(a))
-            if a.oof: oof(d, [k], data_root=a.data_root, preset=preset, ckpt_root=_out(a), pred_root=a.pred_root, device=a.device)
+        for k in _folds_of(a, d):
+            phase1(d, k, data_root=a.data_root, preset=preset, options=_options(a), epochs=a.max_epochs, batch_size=a.batch_size,
+                   lr=a.base_lr, ckpt_root=_ckpt_root(a), vit_pretrained=a.vit_pretrained)
+            if a.oof: oof(d, [k], data_root=a.data_root, preset=preset, ckpt_root=_ckpt_root(a), pred_root=a.pred_root, device=a.device)
 
-def _sam_preset(a) -> str:
-    "The preset for `finetune-sam`: `--preset`, checked against `--sam_model_type` (which picks the preset when alone)."
-    by_type = {v['sam']: k for k, v in PRESETS.items()}
-    if a.sam_model_type is None: return a.preset or 'tiny'
-    if a.sam_model_type not in by_type:
-        raise UltraRefinerError(f"--sam_model_type {a.sam_model_type!r}: choose one of {sorted(by_type)} "
-                                f"({', '.join(f'{t} → preset {p}' for t, p in sorted(by_type.items()))}).")
-    if a.preset and PRESETS[a.preset]['sam'] != a.sam_model_type:
-        raise UltraRefinerError(f"--sam_model_type {a.sam_model_type} does not match --preset {a.preset} (which uses "
-                                f"{PRESETS[a.preset]['sam']}); use --preset {by_type[a.sam_model_type]}.")
-    return by_type[a.sam_model_type]
+def _cmd_oof(a):
+    from ultrarefiner.phases import oof
+    for d in a.datasets:
+        oof(d, [a.fold] if a.fold is not None else None, data_root=a.data_root, preset=a.preset, ckpt_root=_ckpt_root(a),
+            pred_root=a.pred_root, device=a.device)
 
 def _cmd_finetune_sam(a):
     from ultrarefiner.phases import phase2
-    a.preset = _sam_preset(a)
-    for k in _folds_of(a):
-        phase2(a.datasets, k, data_root=a.data_root, preset=a.preset, epochs=a.max_epochs, batch_size=a.batch_size, lr=a.base_lr,
-               encoder=a.encoder, sam_checkpoint=a.medsam_checkpoint, seed=a.seed, ckpt_root=_out(a), pred_root=a.pred_root, resume=a.resume,
-               **_speed(a))
+    preset = pick_preset(a.preset, sam_model_type=a.sam_model_type)
+    for k in _folds_of(a, a.datasets[0]):
+        phase2(a.datasets, k, data_root=a.data_root, preset=preset, options=_options(a), epochs=a.max_epochs, batch_size=a.batch_size,
+               lr=a.base_lr, encoder=a.encoder, sam_checkpoint=a.medsam_checkpoint, box_mode=a.box_mode, ckpt_root=_ckpt_root(a),
+               pred_root=a.pred_root)
 
 def _cmd_train_e2e(a):
-    from ultrarefiner.phases import phase3
+    from ultrarefiner.phases import phase3, resolve_checkpoint
     for d in a.datasets:
-        for k in _folds_of(a):
-            phase3(d, k, data_root=a.data_root, preset=a.preset, epochs=a.max_epochs, batch_size=a.batch_size,
-                   transunet_lr=a.transunet_lr, sam_lr=a.sam_lr, coarse_loss_weight=a.coarse_loss_weight,
+        for k in _folds_of(a, d):
+            try: stored = _stored_preset(resolve_checkpoint(a.transunet_checkpoint, 'transunet', d, k, _ckpt_root(a)))
+            except UltraRefinerError: stored = None
+            phase3(d, k, data_root=a.data_root, preset=pick_preset(a.preset, stored=stored), options=_options(a), epochs=a.max_epochs,
+                   batch_size=a.batch_size, transunet_lr=a.transunet_lr, sam_lr=a.sam_lr, coarse_loss_weight=a.coarse_loss_weight,
                    refined_loss_weight=a.refined_loss_weight, transunet_checkpoint=a.transunet_checkpoint,
-                   sam_checkpoint=a.sam_checkpoint, box_mode=a.box_mode, seed=a.seed, ckpt_root=_out(a), resume=a.resume, **_speed(a))
+                   sam_checkpoint=a.sam_checkpoint, box_mode=a.box_mode, ckpt_root=_ckpt_root(a))
 
 def _cmd_inference(a):
     from ultrarefiner.infer import build_inference_model, infer_images, list_images
+    if a.batch_size < 1: raise UltraRefinerError(f"--batch_size must be at least 1, got {a.batch_size}.")
     files = list_images(a.image_path, a.image_dir)
-    m = build_inference_model(a.mode, a.preset, a.model_checkpoint, a.transunet_checkpoint, a.sam_checkpoint)
-    recs = infer_images(files, m, a.output_dir, a.preset, device=a.device, batch_size=a.batch_size, amp=a.amp)
+    m = build_inference_model(a.mode, a.preset, a.model_checkpoint, a.transunet_checkpoint, a.sam_checkpoint, box_mode=a.box_mode)
+    recs = infer_images(files, m, a.output_dir, device=a.device, batch_size=a.batch_size, amp=a.amp)
     print(f"wrote {len(recs)} masks, overlays and {Path(a.output_dir)/'prompts.json'}")
 
+# %% ../nbs/13_cli.ipynb
 def _cmd_run_folds(a):
-    run_folds(a.phase, a.datasets, a.folds, a.preset, a.data_root, a.jobs, a.force, a.runs, a.ckpt_root, a.pred_root, a.epochs)
+    folds1 = None
+    if a.phase1_folds:
+        from ultrarefiner.data import load_splits
+        from ultrarefiner.phases import _processed
+        folds1 = (list(range(len(load_splits(_processed(a.data_root, a.datasets[0]))['folds']))) if a.phase1_folds == ['all']
+                  else [int(k) for k in a.phase1_folds])
+    run_folds(a.phase, a.datasets, a.folds, a.preset or default_preset(), a.data_root, a.jobs, a.force, a.runs, a.ckpt_root,
+              a.pred_root, a.epochs, options=_options(argparse.Namespace(**vars(a), resume=True)),
+              overrides=dict(box_mode=a.box_mode, encoder=a.encoder), phase1_folds=folds1)
     if a.phase in ('all', 'eval'):
         for d in a.datasets:
             p = Path(a.runs)/'eval'/d/'summary.md'
@@ -189,21 +277,32 @@ def _cmd_bench(a):
     from ultrarefiner.bench import run_bench, MODES
     run_bench(a.preset, a.batch, a.iters, a.device, a.amp, tuple(a.modes or MODES), out=a.out, channels_last=a.channels_last)
 
-def _common(s, preset_default='tiny'):
-    s.add_argument('--data_root', default='data'); s.add_argument('--datasets', nargs='+', default=['PHANTOM'])
-    s.add_argument('--fold', type=int, default=None, help='one fold (default: all folds in splits.json)')
-    s.add_argument('--preset', default=preset_default, choices=sorted(PRESETS))
-    s.add_argument('--batch_size', type=int, default=None); s.add_argument('--max_epochs', type=int, default=None)
-    s.add_argument('--output_dir', default='checkpoints'); s.add_argument('--seed', type=int, default=42)
-    s.add_argument('--pred_root', default='predictions')
-    s.add_argument('--resume', action=argparse.BooleanOptionalAction, default=True, help='continue from last.pth when present')
+# %% ../nbs/13_cli.ipynb
+def _run_options(s, amp_default:bool=True):
+    "The RunOptions flags, shared by every training command and run-folds."
+    s.add_argument('--seed', type=int, default=42)
     s.add_argument('--device', default=None, help='cuda, cuda:1, cpu (default: the best available; each torchrun rank picks its GPU)')
-    s.add_argument('--amp', action=argparse.BooleanOptionalAction, default=True,
+    s.add_argument('--amp', action=argparse.BooleanOptionalAction, default=amp_default,
                    help="bf16 autocast for training steps on CUDA, and on CPUs with native bf16 for presets measured faster (--no-amp: fp32)")
     s.add_argument('--compile', action='store_true', help='torch.compile the training model')
     s.add_argument('--channels_last', action='store_true', help='convolution weights in channels_last memory format')
     s.add_argument('--num_workers', type=int, default=0, help='DataLoader worker processes (pin_memory is on with CUDA)')
 
+def _common(s):
+    "Flags of the seed-style training commands."
+    s.add_argument('--data_root', default='data'); s.add_argument('--datasets', nargs='+', default=['PHANTOM'])
+    s.add_argument('--fold', type=int, default=None, help='one fold (default: all folds in splits.json)')
+    s.add_argument('--preset', default=None, choices=sorted(PRESETS),
+                   help="default: implied by the model flags, else the input checkpoints', else full on a GPU / lite on a CPU")
+    s.add_argument('--batch_size', type=int, default=None, help="default: the preset's (full: the seed's)")
+    s.add_argument('--max_epochs', type=int, default=None, help="default: the preset's (full: the seed's)")
+    s.add_argument('--output_dir', default='checkpoints', help='checkpoint root, or a phase folder in it (the seed: ./checkpoints/transunet)')
+    s.add_argument('--exp_name', default=None, help='a label stored with the run (does not move files)')
+    s.add_argument('--pred_root', default='predictions')
+    s.add_argument('--resume', action=argparse.BooleanOptionalAction, default=True, help='continue from last.pth when present')
+    _run_options(s)
+
+# %% ../nbs/13_cli.ipynb
 def build_parser() -> argparse.ArgumentParser:
     "The `ultrarefiner` argument parser."
     p = argparse.ArgumentParser(prog='ultrarefiner', description='UltraRefiner: TransUNet → differentiable prompts → SAM refinement.')
@@ -227,37 +326,56 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser('run-folds', help='execute the phase templates per dataset × fold through papermill')
     s.add_argument('--phase', default='all', choices=['1', '2', '3', 'eval', 'all'])
     s.add_argument('--datasets', nargs='+', default=['PHANTOM']); s.add_argument('--folds', nargs='+', type=int, default=[0, 1, 2, 3, 4])
-    s.add_argument('--preset', default='tiny', choices=sorted(PRESETS)); s.add_argument('--data_root', default='data')
+    s.add_argument('--phase1_folds', nargs='+', default=None, help="folds for phase 1 when they differ from --folds ('all': every fold; "
+                   "the quick chain: --folds 0 --phase1_folds all)")
+    s.add_argument('--preset', default=None, choices=sorted(PRESETS), help='default: full on a GPU, lite on a CPU')
+    s.add_argument('--data_root', default='data')
     s.add_argument('--jobs', type=int, default=1); s.add_argument('--force', action='store_true')
     s.add_argument('--runs', default='runs'); s.add_argument('--ckpt_root', default='checkpoints'); s.add_argument('--pred_root', default='predictions')
     s.add_argument('--epochs', type=int, nargs='+', default=None, help='one value for every phase, or three (phases 1 2 3); default: the preset\'s')
-    s.set_defaults(func=_cmd_run_folds)
+    s.add_argument('--box_mode', default=None, choices=['hard', 'soft'], help="phases 2 and 3 (default: the preset's)")
+    s.add_argument('--encoder', default=None, choices=['frozen', 'lora'], help='phase 2 (default: frozen)')
+    _run_options(s); s.set_defaults(func=_cmd_run_folds)
     s = sub.add_parser('train-transunet', help='phase 1: TransUNet per dataset × fold (seed flags)')
-    _common(s, preset_default=None)
-    s.add_argument('--vit_name', default='R50-ViT-B_16'); s.add_argument('--vit_pretrained', default=None)
-    s.add_argument('--img_size', type=int, default=None); s.add_argument('--exp_name', default=None)
-    s.add_argument('--base_lr', type=float, default=0.01)
+    _common(s)
+    s.add_argument('--vit_name', default=None, help='R50-ViT-B_16 (→ full), small, tiny'); s.add_argument('--vit_pretrained', default=None)
+    s.add_argument('--img_size', type=int, default=None, help='224 (→ full), 128, 64')
+    s.add_argument('--base_lr', type=float, default=None, help="default: the preset's (the seed: 0.01)")
     s.add_argument('--oof', action=argparse.BooleanOptionalAction, default=True, help='write out-of-fold predictions after each fold')
     s.set_defaults(func=_cmd_train_transunet)
+    s = sub.add_parser('oof', help="out-of-fold predictions of phase-1 checkpoints (phase 2's input)")
+    s.add_argument('--data_root', default='data'); s.add_argument('--datasets', nargs='+', default=['PHANTOM'])
+    s.add_argument('--fold', type=int, default=None, help='one fold (default: all)'); s.add_argument('--preset', default=None, choices=sorted(PRESETS))
+    s.add_argument('--output_dir', default='checkpoints', help='checkpoint root of phase 1'); s.add_argument('--pred_root', default='predictions')
+    s.add_argument('--device', default=None); s.set_defaults(func=_cmd_oof)
     s = sub.add_parser('finetune-sam', help='phase 2: SAM refiner on out-of-fold predictions (seed flags)')
-    _common(s, preset_default=None)
-    s.add_argument('--sam_model_type', default=None, help='vit_b, small, tiny or lite (LiteMedSAM); picks the preset, or must match --preset')
+    _common(s)
+    s.add_argument('--sam_model_type', default=None, help='vit_b (→ full), lite (LiteMedSAM), small, tiny')
     s.add_argument('--medsam_checkpoint', default=None); s.add_argument('--encoder', default='frozen', choices=['frozen', 'lora'])
-    s.add_argument('--base_lr', type=float, default=None, help='default: the preset\'s (full: 1e-4)'); s.add_argument('--exp_name', default=None)
+    s.add_argument('--box_mode', default=None, choices=['soft', 'hard'], help="default: the preset's (the seed: hard)")
+    s.add_argument('--base_lr', type=float, default=None, help="default: the preset's (the seed: 1e-4)")
     s.set_defaults(func=_cmd_finetune_sam)
     s = sub.add_parser('train-e2e', help='phase 3: end-to-end UltraRefiner (seed flags)')
     _common(s); s.add_argument('--transunet_checkpoint', default=None); s.add_argument('--sam_checkpoint', default=None)
-    s.add_argument('--transunet_lr', type=float, default=None, help='default: the preset\'s (full: 1e-4)')
-    s.add_argument('--sam_lr', type=float, default=None, help='default: the preset\'s (full: 1e-5)')
-    s.add_argument('--coarse_loss_weight', type=float, default=0.3); s.add_argument('--refined_loss_weight', type=float, default=0.7)
-    s.add_argument('--box_mode', default='soft', choices=['soft', 'hard']); s.add_argument('--exp_name', default=None)
+    s.add_argument('--transunet_lr', type=float, default=None, help="default: the preset's (the seed: 1e-4)")
+    s.add_argument('--sam_lr', type=float, default=None, help="default: the preset's (the seed: 1e-5)")
+    s.add_argument('--coarse_loss_weight', type=float, default=None, help="default: the preset's (the seed: 0.3)")
+    s.add_argument('--refined_loss_weight', type=float, default=None, help="default: the preset's (the seed: 0.7)")
+    s.add_argument('--box_mode', default=None, choices=['soft', 'hard'], help="default: the phase-2 checkpoint's")
     s.set_defaults(func=_cmd_train_e2e)
+    _more_parsers(sub)
+    return p
+
+# %% ../nbs/13_cli.ipynb
+def _more_parsers(sub):
     s = sub.add_parser('inference', help='masks at original size, overlays and prompts.json for images')
-    s.add_argument('--mode', default='full', choices=['full', 'transunet']); s.add_argument('--preset', default='tiny', choices=sorted(PRESETS))
+    s.add_argument('--mode', default='full', choices=['full', 'transunet'])
+    s.add_argument('--preset', default=None, choices=sorted(PRESETS), help="default: the checkpoint's")
     s.add_argument('--model_checkpoint', default=None); s.add_argument('--transunet_checkpoint', default=None)
     s.add_argument('--sam_checkpoint', default=None); s.add_argument('--image_path', default=None); s.add_argument('--image_dir', default=None)
     s.add_argument('--output_dir', default='runs/inference'); s.add_argument('--device', default=None, help='cuda, cpu (default: the best available)')
     s.add_argument('--batch_size', type=int, default=8, help='images per forward pass')
+    s.add_argument('--box_mode', default=None, choices=['soft', 'hard'], help="default: the checkpoint's")
     s.add_argument('--amp', action='store_true', help='bf16 autocast (CUDA, or a CPU with native bf16); default fp32')
     s.set_defaults(func=_cmd_inference)
     s = sub.add_parser('refine', help="refine any model's masks with LiteMedSAM (bundled, zero-shot) or a phase-2 checkpoint",
@@ -282,7 +400,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument('--modes', nargs='*', default=None, help='any of: encoder p2_recompute p2_cached pipeline naive p3_step (default: all)')
     s.add_argument('--out', default='runs/bench/bench.json')
     s.set_defaults(func=_cmd_bench)
-    return p
 
 def main(argv:list|None=None) -> int:
     "Entry point of the `ultrarefiner` console script."
