@@ -58,6 +58,31 @@ def test_busbra_layout(tmp):
     folds_ok(rep.splits, group_of)
 
 
+def test_seed_busbra_train_val_tree(tmp):
+    "The seed README's BUSBRA tree, BUSBRA/{train,val}/{images,masks}: both parts pooled, then grouped folds (a case never straddles)."
+    root = tmp / 'BUSBRA'
+    for c in range(1, 13):
+        part = 'val' if c > 9 else 'train'
+        for side in ('l', 'r'):
+            img, m = lesion(i=c)
+            save(root / part / 'images' / f'bus_{c:04d}-{side}.png', img)
+            save(root / part / 'masks' / f'mask_{c:04d}-{side}.png', m)
+    layout, recs = scan(root)
+    assert layout == 'train_val' and len(recs) == 24 and {r.split for r in recs} == {''}
+    assert {x.name: x for x in recs}['bus_0011-l'].group == 'bus_0011'
+    rep = prepare_dataset(root, tmp / 'out', 'BUSBRA', folds=3)
+    assert rep.n_kept == 24 and len(rep.splits['test']) + sum(len(f['val']) for f in rep.splits['folds']) == 24
+    folds_ok(rep.splits, {x.name: x.group for x in recs})
+    test = set(rep.splits['test'])
+    for c in range(1, 13): assert (f'bus_{c:04d}-l' in test) == (f'bus_{c:04d}-r' in test)
+    # with a test/ part as well, that part is the test split as given
+    for c in (13, 14):
+        img, m = lesion(i=c)
+        save(root / 'test' / 'images' / f'bus_{c:04d}-l.png', img); save(root / 'test' / 'masks' / f'mask_{c:04d}-l.png', m)
+    rep = prepare_dataset(root, tmp / 'out2', 'BUSBRA', folds=3)
+    assert sorted(rep.splits['test']) == ['bus_0013-l', 'bus_0014-l']
+
+
 def test_bus_layout(tmp):
     root = tmp / 'BUS'
     for i in range(10):

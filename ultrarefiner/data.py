@@ -16,10 +16,10 @@ from .core import DataError, atomic_dir, atomic_write_text
 
 # %% auto 0
 __all__ = ['IMG_EXTS', 'BUSI_CLASSES', 'LAYOUTS', 'read_image', 'read_mask', 'mask_colour_label', 'Record', 'scan_busi',
-           'scan_busbra', 'scan_bus_uclm', 'scan_processed', 'detect_layout', 'scan', 'merge_duplicate_groups',
-           'make_splits', 'check_splits', 'PrepareReport', 'prepare_dataset', 'prepare', 'report_table', 'print_report',
-           'load_splits', 'split_names', 'TransUNetDataset', 'SAMDataset', 'check_predictions', 'load_prediction',
-           'PairedDataset', 'JointAugment']
+           'scan_busbra', 'scan_train_val', 'scan_bus_uclm', 'scan_processed', 'detect_layout', 'scan',
+           'merge_duplicate_groups', 'make_splits', 'check_splits', 'PrepareReport', 'prepare_dataset', 'prepare',
+           'report_table', 'print_report', 'load_splits', 'split_names', 'TransUNetDataset', 'SAMDataset',
+           'check_predictions', 'load_prediction', 'PairedDataset', 'JointAugment']
 
 # %% ../nbs/01_data.ipynb
 def _open(path:Path) -> Image.Image:
@@ -154,30 +154,43 @@ def _find_col(rows:list, *pats) -> str|None:
             if re.search(pat, k, re.I): return k
     return None
 
+def _csv_labels(path:Path|None, sep:str=',', id_pats:tuple=(r'^id$', r'image|name|file'),
+                lab_pats:tuple=(r'patholog', r'label|class|diagnos')) -> dict:
+    "File stem → lower-cased class label from a dataset's CSV (BUSBRA bus_data.csv, BUS_UCLM INFO.csv); {} when absent."
+    if path is None: return {}
+    rows = _read_csv_rows(path, sep)
+    idc, labc = _find_col(rows, *id_pats), _find_col(rows, *lab_pats)
+    return {Path(r[idc]).stem: r[labc].lower() for r in rows} if idc and labc else {}
+
+def _busbra_case(r:Record, labels:dict) -> Record:
+    "BUSBRA names: the case id bus_NNNN groups a patient's images; the label comes from bus_data.csv."
+    m = re.match(r'^(bus_\d+)', r.name, re.I)
+    r.group, r.label = (m.group(1).lower() if m else r.name), labels.get(r.name, '')
+    return r
+
 def scan_busbra(root:Path, warn:list) -> list:
     "BUSBRA: Images/bus_*.png, Masks/mask_*.png, bus_data.csv (Pathology column). Case id = bus_NNNN."
-    labels = {}
-    csvp = _children(root).get('bus_data.csv')
-    if csvp:
-        rows = _read_csv_rows(csvp)
-        idc, labc = _find_col(rows, r'^id$', r'image|name'), _find_col(rows, r'patholog', r'label|class')
-        if idc and labc: labels = {Path(r[idc]).stem: r[labc].lower() for r in rows}
+    labels = _csv_labels(_children(root).get('bus_data.csv'))
     recs = _pair(_sub(root, 'Images'), _sub(root, 'Masks'), warn, key=lambda s: re.sub(r'^(bus|mask)_', '', s.lower()))
-    for r in recs:
-        m = re.match(r'^(bus_\d+)', r.name)
-        r.group = m.group(1) if m else r.name
-        r.label = labels.get(r.name, '')
+    return [_busbra_case(r, labels) for r in recs]
+
+def scan_train_val(root:Path, warn:list) -> list:
+    """The seed README's tree: {train,val}/{images,masks} (how the seed lays out BUSBRA), optionally test/. Train and val
+    are pooled for our grouped, stratified folds; a test/ part stays the test split."""
+    labels = _csv_labels(_children(root).get('bus_data.csv'))
+    key = lambda s: re.sub(r'^bus_', '', _mask_key(s))
+    recs = []
+    for part in ('train', 'val', 'test'):
+        if not (_sub(root, part, 'images') and _sub(root, part, 'masks')): continue
+        for r in _pair(_sub(root, part, 'images'), _sub(root, part, 'masks'), warn, key=key):
+            r.split = 'test' if part == 'test' else ''
+            recs.append(_busbra_case(r, labels))
     return recs
 
 def scan_bus_uclm(root:Path, warn:list) -> list:
     "BUS_UCLM: images/ + RGB masks/ (green = benign, red = malignant), INFO.csv (';'). Patient id = first 4 characters."
     recs = _pair(_sub(root, 'images'), _sub(root, 'masks'), warn)
-    labels = {}
-    info = _children(root).get('info.csv')
-    if info:
-        rows = _read_csv_rows(info, sep=';')
-        idc, labc = _find_col(rows, r'image|name|file|^id$'), _find_col(rows, r'label|class|patholog|diagnos')
-        if idc and labc: labels = {Path(r[idc]).stem: r[labc].lower() for r in rows}
+    labels = _csv_labels(_children(root).get('info.csv'), sep=';', id_pats=(r'image|name|file|^id$',))
     for r in recs:
         r.group = r.name[:4]
         r.label = labels.get(r.name) or mask_colour_label(r.masks[0])
@@ -191,6 +204,7 @@ def scan_processed(root:Path, warn:list) -> list:
     return recs
 
 LAYOUTS = {
+    'train_val': (lambda r: all(_sub(r, s, k) for s in ('train', 'val') for k in ('images', 'masks')), scan_train_val),
     'processed': (lambda r: all(_sub(r, s, k) for s in ('train', 'test') for k in ('images', 'masks')), scan_processed),
     'busi':      (lambda r: any(_sub(r, c) for c in BUSI_CLASSES) and
                             any(p.stem.endswith('_mask') for c in BUSI_CLASSES if _sub(r, c) for p in _imgs(_sub(r, c))),
@@ -218,7 +232,7 @@ def detect_layout(root:str|Path # raw dataset folder
     seen = sorted(p.name for p in root.iterdir())[:12]
     raise DataError(
         f"{root}: unknown dataset layout (contains {seen or 'nothing'}). Expected one of: "
-        "BUSI {benign,malignant,normal}/*_mask.png; BUSBRA Images/+Masks/; BUS original/+GT/; BUS_UC All/images+All/masks; "
+        "BUSI {benign,malignant,normal}/*_mask.png; BUSBRA Images/+Masks/ (or the seed's {train,val}/{images,masks}); BUS original/+GT/; BUS_UC All/images+All/masks; "
         "BUS_UCLM images/+masks/+INFO.csv; processed {train,test}/{images,masks}; or a plain images/+masks/ pair.")
 
 def scan(root:str|Path, warn:list|None=None) -> tuple:
@@ -375,7 +389,7 @@ def prepare_dataset(src:str|Path,         # raw dataset folder
         if splits.get('seed') != seed:
             warn.append(f"{old}: reusing the existing splits (seed {splits.get('seed')}); delete it to re-split with seed {seed}.")
     else:
-        fixed = [r.name for r, *_ in kept if r.split == 'test'] if layout == 'processed' else None
+        fixed = [r.name for r, *_ in kept if r.split == 'test'] or None if layout in ('processed', 'train_val') else None
         splits = make_splits(nm, [r.label for r, *_ in kept], roots, seed, test_frac, folds, fixed_test=fixed)
     check_splits(splits, group_of)
     test = set(splits['test'])
@@ -546,7 +560,7 @@ def check_predictions(pred_dir:str|Path, names:Sequence[str], known:Sequence[str
     "Raise listing the names whose `{name}.npy` is missing, and the `.npy` files that match no known sample."
     pred_dir = Path(pred_dir)
     if not pred_dir.is_dir():
-        raise DataError(f"Prediction folder {pred_dir} not found. Run the out-of-fold prediction step (phase 1 → oof) first.")
+        raise DataError(f"Prediction folder {pred_dir} not found. Write them first: `ultrarefiner oof --datasets NAME` (after phase 1 of every fold).")
     have = {p.stem for p in pred_dir.glob('*.npy')}
     missing = sorted(set(names) - have)
     extra = sorted(have - set(known if known is not None else names))
@@ -554,17 +568,17 @@ def check_predictions(pred_dir:str|Path, names:Sequence[str], known:Sequence[str
     if missing: msg.append(f"{len(missing)} missing ({', '.join(missing[:10])}{', ...' if len(missing) > 10 else ''})")
     if extra: msg.append(f"{len(extra)} extra that match no sample ({', '.join(extra[:10])}{', ...' if len(extra) > 10 else ''})")
     if msg: raise DataError(f"Prediction files in {pred_dir} do not match the dataset: {'; '.join(msg)}. "
-                            f"Re-run the oof step for this dataset, or remove stale files.")
+                            f"Re-write them with `ultrarefiner oof` for this dataset, or remove stale files.")
 def load_prediction(path:str|Path) -> np.ndarray:
     "A coarse prediction `.npy`: (H,W) float32 foreground probabilities in [0,1]; clear error if corrupt or non-finite."
     path = Path(path)
     try: a = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as e:
-        raise DataError(f"{path}: cannot read prediction ({e}). Re-run the oof step to regenerate it.") from e
+        raise DataError(f"{path}: cannot read prediction ({e}). Re-write it with `ultrarefiner oof`.") from e
     a = np.squeeze(a).astype(np.float32)
     if a.ndim != 2: raise DataError(f"{path}: prediction has shape {a.shape}; expected (H,W) probabilities.")
     if not np.isfinite(a).all():
-        raise DataError(f"{path}: prediction contains NaN or Inf. Re-run the oof step; check the phase-1 checkpoint for divergence.")
+        raise DataError(f"{path}: prediction contains NaN or Inf. Re-write it with `ultrarefiner oof`; check the phase-1 checkpoint for divergence.")
     if a.min() < 0 or a.max() > 1: raise DataError(f"{path}: values outside [0,1] (min {a.min():.3g}, max {a.max():.3g}); "
                                                    f"store foreground probabilities, not logits.")
     return a
