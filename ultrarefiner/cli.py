@@ -171,6 +171,7 @@ def _folds_of(a, d:str) -> list:
     from ultrarefiner.data import load_splits
     from ultrarefiner.phases import _processed
     if a.fold is not None: return [a.fold]
+    if getattr(a, 'dry_run', False) and not (Path(a.data_root)/'processed'/d/'splits.json').exists(): return list(range(5))  # prepare's default
     return list(range(len(load_splits(_processed(a.data_root, d))['folds'])))
 
 def _options(a) -> RunOptions:
@@ -200,9 +201,52 @@ def _stored_preset(path) -> str|None:
     except UltraRefinerError: return None
 
 # %% ../nbs/13_cli.ipynb
+def _recipe(pr, phase:str, a) -> dict:
+    "The recipe a phase will run with: the preset's values, overridden by the flags given."
+    get = lambda k, default: default if getattr(a, k, None) is None else getattr(a, k)
+    if phase == '1': return dict(epochs=get('max_epochs', pr.epochs[0]), batch_size=get('batch_size', pr.batch_size[0]), lr=get('base_lr', pr.lr),
+                                 optimizer='SGD momentum 0.9 wd 1e-4, poly 0.9', loss='0.5 CE + 0.5 Dice')
+    if phase == '2': return dict(epochs=get('max_epochs', pr.epochs[1]), batch_size=get('batch_size', pr.batch_size[1]),
+                                 lr=get('base_lr', pr.sam_finetune_lr), optimizer='AdamW wd 1e-4, cosine', loss='BCE + Dice + IoU-MSE',
+                                 encoder=a.encoder, refiner=dict(pr.refiner, **({'box_mode': a.box_mode} if a.box_mode else {})))
+    return dict(epochs=get('max_epochs', pr.epochs[2]), batch_size=get('batch_size', pr.batch_size[2]), transunet_lr=get('transunet_lr', pr.transunet_lr),
+                sam_lr=get('sam_lr', pr.sam_lr), coarse_loss_weight=get('coarse_loss_weight', pr.coarse_loss_weight),
+                refined_loss_weight=get('refined_loss_weight', pr.refined_loss_weight), coarse_loss_terms=list(pr.coarse_loss_terms),
+                refined_iou_weight=pr.refined_iou_weight, optimizer='AdamW wd 1e-4 (two groups), cosine', box_mode=a.box_mode or 'from phase 2')
+
+def _model_sizes(pr, transunet:bool=True, sam:bool=True) -> dict:
+    "Build the preset's models and report their types and parameter counts."
+    from ultrarefiner.transunet import build_transunet
+    from ultrarefiner.sam import build_sam
+    n = lambda m: sum(p.numel() for p in m.parameters()); out = {}
+    if transunet:
+        m = build_transunet(pr.transunet, img_size=pr.img_size)
+        out['transunet'] = dict(config=m.config.name, img_size=m.config.img_size, hybrid=m.config.hybrid, layers=m.config.layers, params=n(m))
+    if sam:
+        s = build_sam(pr.sam, img_size=pr.sam_img_size)
+        out['sam'] = dict(type=pr.sam, encoder=type(s.image_encoder).__name__, img_size=s.image_encoder.img_size, params=n(s),
+                          encoder_params=n(s.image_encoder))
+    return out
+
+def _dry_run(a, preset:str, phase:str, runs:dict, **extra):
+    "Print what the command would do as JSON (see above); nothing is trained or written."
+    import json
+    from ultrarefiner.core import get_preset
+    pr = get_preset(preset)
+    plan = dict(command=a.command, preset=pr.asdict(), options=_options(a).asdict() if hasattr(a, 'seed') else {},
+                recipe=_recipe(pr, phase, a) if phase in ('1', '2', '3') else {},
+                models=_model_sizes(pr, transunet=phase != '2', sam=phase != '1'), runs=runs, **extra)
+    print(json.dumps(plan, indent=1, default=str))
+
+# %% ../nbs/13_cli.ipynb
 def _cmd_train_transunet(a):
     from ultrarefiner.phases import phase1, oof
+    from ultrarefiner.phases import fold_dir
     preset = pick_preset(a.preset, a.vit_name, a.img_size)
+    if a.dry_run:
+        return _dry_run(a, preset, '1', {d: [str(fold_dir('transunet', d, k, _ckpt_root(a))) for k in _folds_of(a, d)] for d in a.datasets},
+                        vit_pretrained=a.vit_pretrained, prepare=[d for d in a.datasets if not (Path(a.data_root)/'processed'/d/'splits.json').exists()],
+                        predictions=[str(Path(a.pred_root)/d/'predictions') for d in a.datasets] if a.oof else [])
     _ensure_prepared(a.data_root, a.datasets)
     for d in a.datasets:
         for k in _folds_of(a, d):
@@ -218,14 +262,26 @@ def _cmd_oof(a):
 
 def _cmd_finetune_sam(a):
     from ultrarefiner.phases import phase2
+    from ultrarefiner.phases import fold_dir
     preset = pick_preset(a.preset, sam_model_type=a.sam_model_type)
+    if a.dry_run:
+        tag = '+'.join(a.datasets)
+        return _dry_run(a, preset, '2', {tag: [str(fold_dir('sam_finetuned', tag, k, _ckpt_root(a))) for k in _folds_of(a, a.datasets[0])]},
+                        sam_checkpoint=a.medsam_checkpoint, predictions=[str(Path(a.pred_root)/d/'predictions') for d in a.datasets])
     for k in _folds_of(a, a.datasets[0]):
         phase2(a.datasets, k, data_root=a.data_root, preset=preset, options=_options(a), epochs=a.max_epochs, batch_size=a.batch_size,
                lr=a.base_lr, encoder=a.encoder, sam_checkpoint=a.medsam_checkpoint, box_mode=a.box_mode, ckpt_root=_ckpt_root(a),
                pred_root=a.pred_root)
 
 def _cmd_train_e2e(a):
-    from ultrarefiner.phases import phase3, resolve_checkpoint
+    from ultrarefiner.phases import phase3, resolve_checkpoint, fold_dir
+    if a.dry_run:
+        def where(path, kind, d, k):
+            try: return str(resolve_checkpoint(path, kind, d, k, _ckpt_root(a)))
+            except UltraRefinerError as e: return f'missing: {e}'
+        runs = {d: [dict(out=str(fold_dir('ultra_refiner', d, k, _ckpt_root(a))), transunet=where(a.transunet_checkpoint, 'transunet', d, k),
+                         sam=where(a.sam_checkpoint, 'sam_finetuned', d, k)) for k in _folds_of(a, d)] for d in a.datasets}
+        return _dry_run(a, pick_preset(a.preset), '3', runs)
     for d in a.datasets:
         for k in _folds_of(a, d):
             try: stored = _stored_preset(resolve_checkpoint(a.transunet_checkpoint, 'transunet', d, k, _ckpt_root(a)))
@@ -238,6 +294,11 @@ def _cmd_train_e2e(a):
 def _cmd_inference(a):
     from ultrarefiner.infer import build_inference_model, infer_images, list_images
     if a.batch_size < 1: raise UltraRefinerError(f"--batch_size must be at least 1, got {a.batch_size}.")
+    if a.dry_run:
+        from ultrarefiner.infer import resolve_model_checkpoint
+        from ultrarefiner.phases import _checkpoint, stored_preset
+        ck = resolve_model_checkpoint(a.model_checkpoint or a.transunet_checkpoint, 'ultra_refiner' if a.model_checkpoint else 'transunet')
+        return _dry_run(a, stored_preset(_checkpoint(ck)[1], a.preset, ck).name, 'infer', {}, checkpoint=str(ck), mode=a.mode)
     files = list_images(a.image_path, a.image_dir)
     m = build_inference_model(a.mode, a.preset, a.model_checkpoint, a.transunet_checkpoint, a.sam_checkpoint, box_mode=a.box_mode)
     recs = infer_images(files, m, a.output_dir, device=a.device, batch_size=a.batch_size, amp=a.amp)
@@ -300,6 +361,7 @@ def _common(s):
     s.add_argument('--exp_name', default=None, help='a label stored with the run (does not move files)')
     s.add_argument('--pred_root', default='predictions')
     s.add_argument('--resume', action=argparse.BooleanOptionalAction, default=True, help='continue from last.pth when present')
+    s.add_argument('--dry_run', action='store_true', help='print the resolved preset, recipe, models and paths as JSON; train nothing')
     _run_options(s)
 
 # %% ../nbs/13_cli.ipynb
@@ -377,6 +439,7 @@ def _more_parsers(sub):
     s.add_argument('--batch_size', type=int, default=8, help='images per forward pass')
     s.add_argument('--box_mode', default=None, choices=['soft', 'hard'], help="default: the checkpoint's")
     s.add_argument('--amp', action='store_true', help='bf16 autocast (CUDA, or a CPU with native bf16); default fp32')
+    s.add_argument('--dry_run', action='store_true', help='print the resolved checkpoint, preset and models as JSON')
     s.set_defaults(func=_cmd_inference)
     s = sub.add_parser('refine', help="refine any model's masks with LiteMedSAM (bundled, zero-shot) or a phase-2 checkpoint",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
