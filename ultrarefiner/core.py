@@ -12,8 +12,8 @@ import numpy as np
 
 # %% auto 0
 __all__ = ['PRESETS', 'UltraRefinerError', 'DataError', 'CheckpointError', 'seed_everything', 'get_device', 'Preset',
-           'get_preset', 'RunOptions', 'cpu_has_native_bf16', 'amp_dtype', 'precision_name', 'autocast', 'repo_root',
-           'shared_data_dir', 'atomic_write_bytes', 'atomic_write_text', 'atomic_dir', 'save_checkpoint',
+           'get_preset', 'preset_table', 'RunOptions', 'cpu_has_native_bf16', 'amp_dtype', 'precision_name', 'autocast',
+           'repo_root', 'shared_data_dir', 'atomic_write_bytes', 'atomic_write_text', 'atomic_dir', 'save_checkpoint',
            'load_checkpoint', 'file_sha1']
 
 # %% ../nbs/00_core.ipynb
@@ -115,6 +115,32 @@ def get_preset(name:str|Preset, # one of PRESETS, or a Preset
     if name not in PRESETS:
         raise UltraRefinerError(f"Unknown preset {name!r}; choose one of {sorted(PRESETS)}.")
     return PRESETS[name]
+
+# %% ../nbs/00_core.ipynb
+def preset_table() -> str:
+    "Markdown table: each setting's seed value and each preset's; `full` is the seed (the table is checked against the README)."
+    seed = Preset('seed'); cols = [seed] + [PRESETS[n] for n in ('full', 'lite', 'small', 'tiny')]
+    sam_name = {'vit_b': 'SAM/MedSAM vit_b', 'lite': 'LiteMedSAM (TinyViT)', 'small': 'small ViT (random init)', 'tiny': 'tiny ViT (random init)'}
+    def loss3(p):
+        c = 'CE + Dice' if p.coarse_loss_terms == (1.0, 1.0) else f'{p.coarse_loss_terms[0]:g} CE + {p.coarse_loss_terms[1]:g} Dice'
+        r = 'BCE + Dice' + (f' + {p.refined_iou_weight:g} IoU-MSE' if p.refined_iou_weight else '')
+        return f'{p.coarse_loss_weight:g}·({c}) + {p.refined_loss_weight:g}·({r})'
+    def prompts(p):
+        r = p.refiner; on = [n for n, k in (('point', 'use_point'), ('neg. point', 'use_neg_point'), ('box', 'use_box'), ('mask', 'use_mask'))
+                             if r.get(k, True)]
+        extra = (', largest component' if r.get('component') == 'largest' else '') + (', 1 mask out' if r.get('multimask') is False else '')
+        return f"{' + '.join(on)}; {r.get('box_mode', 'soft')} box{extra}"
+    rows = [('TransUNet, input px', lambda p: f'{p.transunet}, {p.img_size}'), ('SAM, input px', lambda p: f'{sam_name[p.sam]}, {p.sam_img_size}'),
+            ('epochs, phase 1 / 2 / 3', lambda p: ' / '.join(map(str, p.epochs))),
+            ('batch, phase 1 / 2 / 3', lambda p: ' / '.join(map(str, p.batch_size))),
+            ('phase 1: SGD lr (m 0.9, wd 1e-4, poly 0.9)', lambda p: f'{p.lr:g}'), ('phase 2: AdamW lr (cosine)', lambda p: f'{p.sam_finetune_lr:g}'),
+            ('phase 3: AdamW lr TransUNet / SAM', lambda p: f'{p.transunet_lr:g} / {p.sam_lr:g}'), ('phase 3 loss', loss3),
+            ('prompts', prompts)]
+    head = '| setting | ' + ' | '.join('seed' if p is seed else f'`{p.name}`' for p in cols) + ' |'
+    lines = [head, '|---' * (len(cols) + 1) + '|']
+    for name, f in rows:
+        lines.append(f'| {name} | ' + ' | '.join('same' if p is not seed and f(p) == f(seed) else f(p) for p in cols) + ' |')
+    return '\n'.join(lines)
 
 # %% ../nbs/00_core.ipynb
 @dataclass(frozen=True)
