@@ -65,10 +65,13 @@ def prepare(nb_path, execute=True):
 
 def demo_page(docs):
     ev = ROOT / 'runs/eval/PHANTOM'
-    lines = ['# Demo results', '',
-             'Produced by `make demo`: 80 phantoms, the `lite` preset (small TransUNet + the bundled pretrained LiteMedSAM), phases 1–3 and evaluation on 3 folds.', '']
+    lines = ['# Demo results', '']
     if not (ev / 'summary.md').exists():
         return lines + ['*Run `make demo` first, then `make docs`, to fill this page.*']
+    import json
+    s = json.loads((ev / 'summary.json').read_text())          # describe the run that is on disk, not the Makefile's defaults
+    lines += [f"Produced by `make demo` (this copy: the `{s['preset']}` preset, phases 1–3 and evaluation on folds {s['folds']}, "
+              f"{s['n_test']} test phantoms; the Makefile's defaults are 80 phantoms, 3 folds, `lite`).", '']
     lines += [(ev / 'summary.md').read_text().replace('# ', '## ', 1), '']
     if (ev / 'examples.png').exists():
         shutil.copy(ev / 'examples.png', docs / 'demo_examples.png')
