@@ -448,7 +448,7 @@ def _more_parsers(sub):
     s.add_argument('--output_dir', required=True, help='refined masks, overlays, prompts.json (never an input folder)')
     s.add_argument('--gt_dir', default=None, help='ground-truth masks: also print and write the Coarse / Refined / Delta table')
     s.add_argument('--checkpoint', default=None, help='phase-2/3 checkpoint or LiteMedSAM weights — none: the bundled LiteMedSAM')
-    s.add_argument('--preset', default='lite', choices=sorted(PRESETS), help='preset the checkpoint was trained with')
+    s.add_argument('--preset', default=None, choices=sorted(PRESETS), help="default: the checkpoint's (plain LiteMedSAM weights: lite)")
     s.add_argument('--prompts', nargs='+', default=None, help='any of: point neg_point box mask — none: the checkpoint\'s settings, else box')
     s.add_argument('--box_mode', default=None, choices=['hard', 'soft']); s.add_argument('--neg_mode', default=None, choices=['far', 'seed'])
     s.add_argument('--mask_scale', type=float, default=None, help='mask prompt (2p − 1)·scale')

@@ -118,13 +118,14 @@ def pair_inputs(image_dir:str|Path, coarse_dir:str|Path, gt_dir:str|Path|None=No
 REFINE_DEFAULTS = dict(get_preset('lite')['refiner'], use_mask=False)
 
 def load_refiner(checkpoint:str|Path|None=None, # phase-2/3 checkpoint or LiteMedSAM-format weights; None: bundled LiteMedSAM
-                 preset:str='lite',            # the preset the checkpoint was trained with
+                 preset:str|None=None,         # None: the preset stored in the checkpoint (plain LiteMedSAM weights: lite)
                  **prompt_kw) -> SAMRefiner:    # SAMRefiner options overriding the stored / default prompt settings
-    "The SAM refiner used by `refine`: bundled LiteMedSAM zero-shot, or a trained one with its own prompt settings."
+    "The SAM refiner used by `refine`: bundled LiteMedSAM zero-shot, or a trained one with its own preset and prompt settings."
     if checkpoint is None: return SAMRefiner(build_sam('lite'), **dict(REFINE_DEFAULTS, **prompt_kw)).eval()
-    from ultrarefiner.phases import load_sam, refiner_settings
-    stored = refiner_settings(checkpoint)
-    return SAMRefiner(load_sam(preset, checkpoint), **dict(stored or REFINE_DEFAULTS, **prompt_kw)).eval()
+    from ultrarefiner.phases import _checkpoint, load_sam, refiner_settings, stored_preset
+    cfg = _checkpoint(checkpoint)[1]
+    pr = stored_preset(cfg, preset or (None if cfg else 'lite'), checkpoint)
+    return SAMRefiner(load_sam(pr, checkpoint), **dict(refiner_settings(checkpoint) or REFINE_DEFAULTS, **prompt_kw)).eval()
 
 def _outline(m:np.ndarray) -> np.ndarray:
     return m & ~(np.roll(m, 1, 0) & np.roll(m, -1, 0) & np.roll(m, 1, 1) & np.roll(m, -1, 1))
