@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from .core import UltraRefinerError, atomic_write_bytes, atomic_write_text, autocast, get_device, get_preset, precision_name
-from .data import IMG_EXTS, read_image
+from .data import IMG_EXTS, _png, read_image
 from .phases import load_sam, load_transunet, refiner_settings
 from .sam import sam_preprocess
 from .refiner import SAMRefiner, UltraRefiner
@@ -21,8 +21,6 @@ from .refiner import SAMRefiner, UltraRefiner
 __all__ = ['overlay', 'list_images', 'resolve_model_checkpoint', 'build_inference_model', 'sam_input', 'infer_images']
 
 # %% ../nbs/11_infer.ipynb
-def _png(a): b = io.BytesIO(); Image.fromarray(a).save(b, format='PNG'); return b.getvalue()
-
 def overlay(grey:np.ndarray, mask:np.ndarray, colour=(255, 40, 40), alpha:float=0.4) -> np.ndarray:
     "(H,W,3) uint8: the image with the mask tinted and its outline drawn."
     rgb = np.repeat(grey[..., None], 3, -1).astype(np.float32) if grey.ndim == 2 else grey.astype(np.float32)

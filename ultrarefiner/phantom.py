@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image
 from scipy.ndimage import gaussian_filter
 from .core import atomic_dir
+from .data import _png
 
 # %% auto 0
 __all__ = ['CLASS_FRACTIONS', 'make_phantom', 'write_phantoms']
@@ -99,7 +100,6 @@ def make_phantom(rng:np.random.Generator, # source of randomness
     img = img * (90 / np.median(img)) * rng.uniform(0.85, 1.15)
     return np.clip(img, 0, 255).astype(np.uint8), masks
 
-def _png(a): b = io.BytesIO(); Image.fromarray(a).save(b, format='PNG'); return b.getvalue()
 
 def write_phantoms(out:str|Path='data', # data root; writes {out}/{name}/{benign,malignant,normal}/
                    n:int=120,           # number of images
