@@ -17,7 +17,7 @@ def site():
     # when the demo's results are missing, `make docs` runs the demo first: here a smaller one (2 folds, fewer epochs)
     # keeps `make test` short; the page says which run it shows
     r = subprocess.run(['make', 'docs'], cwd=ROOT, capture_output=True, text=True,
-                       env=dict(os.environ, N='48', NFOLDS='2', FOLDS='0 1', EPOCHS='4 1 1'))
+                       env=dict(os.environ, N='48', NFOLDS='2', FOLDS='0 1', EPOCHS='8 1 1'))
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert (ROOT / '_docs/index.html').exists()
     return ROOT / '_docs'
