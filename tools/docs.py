@@ -96,7 +96,7 @@ def main():
     shutil.rmtree(BUILD, ignore_errors=True)
     docs = BUILD / 'docs'; docs.mkdir(parents=True)
     nav = []
-    api = sorted(p for p in (ROOT / 'nbs').glob('[0-9][0-9]_*.ipynb'))
+    api = sorted(p for p in (ROOT / 'nbs').glob('[0-9][0-9]*_*.ipynb'))
     groups = [('Home', [ROOT / 'nbs/index.ipynb'], True), ('API', api, True),
               ('Phase templates', sorted((ROOT / 'nbs/phases').glob('*.ipynb')), False),
               ('Explore', sorted((ROOT / 'nbs/explore').glob('*.ipynb')), True)]

@@ -63,7 +63,8 @@ def check_inputs(phases:Sequence[str], datasets:Sequence[str], folds:Sequence[in
                  data_root:str='data', ckpt_root:str='checkpoints', pred_root:str='predictions', preset:str='lite'):
     "Raise one error listing every input a planned phase would miss (and the command that makes it); phases planned earlier count as made."
     from ultrarefiner.data import load_splits
-    from ultrarefiner.phases import PHASES, pipeline_checkpoints, find_fold_checkpoint
+    from ultrarefiner.phases import PHASES
+    from ultrarefiner.checkpoint import find_fold_checkpoint
     problems, p1 = [], set(folds if phase1_folds is None else phase1_folds) if '1' in phases else set()
     for d in datasets:
         root = Path(data_root)/'processed'/d
@@ -181,7 +182,7 @@ def _options(a) -> RunOptions:
 
 def _ckpt_root(a) -> str:
     "`--output_dir`: the checkpoint root, or a phase folder inside it (the seed's `./checkpoints/transunet`)."
-    from ultrarefiner.phases import PHASE_FOLDERS
+    from ultrarefiner.checkpoint import PHASE_FOLDERS
     out = Path(a.output_dir)
     return str(out.parent if out.name in PHASE_FOLDERS else out)
 
@@ -196,8 +197,8 @@ def _ensure_prepared(data_root:str, datasets:Sequence[str]):
 
 def _stored_preset(path) -> str|None:
     "The preset name a checkpoint records, or None."
-    from ultrarefiner.phases import _checkpoint
-    try: return _checkpoint(path)[1].get('preset') or None
+    from ultrarefiner.checkpoint import read_checkpoint
+    try: return read_checkpoint(path)[1].get('preset') or None
     except UltraRefinerError: return None
 
 # %% ../nbs/13_cli.ipynb
@@ -241,7 +242,7 @@ def _dry_run(a, preset:str, phase:str, runs:dict, **extra):
 # %% ../nbs/13_cli.ipynb
 def _cmd_train_transunet(a):
     from ultrarefiner.phases import phase1, oof
-    from ultrarefiner.phases import fold_dir
+    from ultrarefiner.checkpoint import fold_dir
     preset = pick_preset(a.preset, a.vit_name, a.img_size)
     if a.dry_run:
         return _dry_run(a, preset, '1', {d: [str(fold_dir('transunet', d, k, _ckpt_root(a))) for k in _folds_of(a, d)] for d in a.datasets},
@@ -262,7 +263,7 @@ def _cmd_oof(a):
 
 def _cmd_finetune_sam(a):
     from ultrarefiner.phases import phase2
-    from ultrarefiner.phases import fold_dir
+    from ultrarefiner.checkpoint import fold_dir
     preset = pick_preset(a.preset, sam_model_type=a.sam_model_type)
     if a.dry_run:
         tag = '+'.join(a.datasets)
@@ -274,7 +275,8 @@ def _cmd_finetune_sam(a):
                pred_root=a.pred_root)
 
 def _cmd_train_e2e(a):
-    from ultrarefiner.phases import phase3, resolve_checkpoint, fold_dir
+    from ultrarefiner.phases import phase3
+    from ultrarefiner.checkpoint import fold_dir, resolve_checkpoint
     if a.dry_run:
         def where(path, kind, d, k):
             try: return str(resolve_checkpoint(path, kind, d, k, _ckpt_root(a)))
@@ -296,9 +298,9 @@ def _cmd_inference(a):
     if a.batch_size < 1: raise UltraRefinerError(f"--batch_size must be at least 1, got {a.batch_size}.")
     if a.dry_run:
         from ultrarefiner.infer import resolve_model_checkpoint
-        from ultrarefiner.phases import _checkpoint, stored_preset
+        from ultrarefiner.checkpoint import read_checkpoint, stored_preset
         ck = resolve_model_checkpoint(a.model_checkpoint or a.transunet_checkpoint, 'ultra_refiner' if a.model_checkpoint else 'transunet')
-        return _dry_run(a, stored_preset(_checkpoint(ck)[1], a.preset, ck).name, 'infer', {}, checkpoint=str(ck), mode=a.mode)
+        return _dry_run(a, stored_preset(read_checkpoint(ck)[1], a.preset, ck).name, 'infer', {}, checkpoint=str(ck), mode=a.mode)
     files = list_images(a.image_path, a.image_dir)
     m = build_inference_model(a.mode, a.preset, a.model_checkpoint, a.transunet_checkpoint, a.sam_checkpoint, box_mode=a.box_mode)
     recs = infer_images(files, m, a.output_dir, device=a.device, batch_size=a.batch_size, amp=a.amp)

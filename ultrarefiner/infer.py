@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from PIL import Image
 from .core import UltraRefinerError, atomic_write_bytes, atomic_write_text, autocast, get_device, get_preset, precision_name
 from .data import IMG_EXTS, _png, read_image
-from .phases import load_sam, load_transunet, refiner_settings
+from .checkpoint import load_sam, load_transunet, refiner_settings
 from .sam import sam_preprocess
 from .refiner import SAMRefiner, UltraRefiner
 

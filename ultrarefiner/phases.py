@@ -12,104 +12,31 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import ConcatDataset, DataLoader
-from .core import (CheckpointError, Preset, RunOptions, UltraRefinerError, atomic_write_bytes, atomic_write_text,
-                               get_device, get_preset, load_checkpoint, seed_everything)
+from .core import (Preset, RunOptions, UltraRefinerError, atomic_write_bytes, atomic_write_text, get_device,
+                               get_preset, seed_everything)
+from .checkpoint import (PHASE_FOLDERS, find_fold_checkpoint, fold_dir, load_pipeline, load_sam, load_transunet,
+                                     pipeline_checkpoints, read_checkpoint, refiner_settings, resolve_checkpoint, stored_preset)
 from .data import JointAugment, PairedDataset, TransUNetDataset, load_splits, split_names
 from .losses import bce_dice_loss, ce_dice_loss, iou_mse_loss
 from .metrics import MetricTracker, delta_table
 from .refiner import SAMRefiner, UltraRefiner
-from .sam import EmbeddingCache, apply_lora, build_sam, load_sam_weights, merge_lora, strip_prefixes
+from .sam import EmbeddingCache, apply_lora, build_sam
 from .train import Loop, cosine_schedule, dist_info, fold_complete, init_distributed, poly_schedule, shard
 from .transunet import build_transunet
 
 # %% auto 0
-__all__ = ['PHASE_FOLDERS', 'PHASES', 'fold_dir', 'find_fold_checkpoint', 'resolve_checkpoint', 'stored_preset', 'load_transunet',
-           'load_sam', 'phase1', 'oof', 'phase2', 'phase3', 'refiner_settings', 'pipeline_checkpoints', 'load_pipeline',
-           'score_pipeline', 'evaluate', 'Phase', 'get_phase']
+__all__ = ['PHASES', 'phase1', 'oof', 'phase2', 'phase3', 'score_pipeline', 'evaluate', 'Phase', 'get_phase']
 
 # %% ../nbs/10_phases.ipynb
-PHASE_FOLDERS = ('transunet', 'sam_finetuned', 'ultra_refiner')     # checkpoints/{folder}/{tag}/fold_{k}: phases 1, 2, 3
-
-def fold_dir(kind:str, tag:str, fold:int, ckpt_root:str|Path='checkpoints') -> Path:
-    "checkpoints/{kind}/{tag}/fold_{k}"
-    return Path(ckpt_root)/kind/tag/f'fold_{fold}'
-
-def find_fold_checkpoint(kind:str, dataset:str, fold:int, ckpt_root:str|Path='checkpoints', name:str='best.pth') -> Path:
-    "`{kind}/{dataset}/fold_k/best.pth`, else the one multi-dataset tag that holds `dataset` (`BUSI+BUSBRA+…/fold_k`, as phase 2 on several datasets writes)."
-    own = fold_dir(kind, dataset, fold, ckpt_root)/name
-    if own.exists(): return own
-    base = Path(ckpt_root)/kind
-    hits = sorted(p for p in base.glob(f'*/fold_{fold}/{name}') if dataset in p.parent.parent.name.split('+')) if base.is_dir() else []
-    if len(hits) == 1: return hits[0]
-    if hits: raise UltraRefinerError(f"{dataset} fold {fold} is in several {kind} runs: {', '.join(map(str, hits))}. "
-                                     f"Pass the checkpoint to use explicitly.")
-    raise CheckpointError(f"No {kind} checkpoint for {dataset} fold {fold}: expected {own} (or a multi-dataset run "
-                          f"{base}/{dataset}+…/fold_{fold}/{name}). Train that phase first, or pass the checkpoint explicitly.")
-
-def resolve_checkpoint(path:str|Path|None, kind:str, dataset:str, fold:int, ckpt_root:str|Path='checkpoints') -> Path:
-    "A checkpoint as given: a file; a phase folder or the seed's `checkpoints/{kind}/best.pth` → this dataset × fold's file in it; None → under ckpt_root."
-    if path is None: return find_fold_checkpoint(kind, dataset, fold, ckpt_root)
-    p = Path(path)
-    if p.is_file(): return p
-    if p.name == kind: return find_fold_checkpoint(kind, dataset, fold, p.parent)
-    if p.parent.name == kind and p.suffix == '.pth': return find_fold_checkpoint(kind, dataset, fold, p.parent.parent, p.name)
-    raise CheckpointError(f"Checkpoint {p} does not exist. Give a .pth file, or the phase folder (…/{kind}) to use its "
-                          f"{dataset}/fold_{fold} checkpoint.")
-
 def _processed(data_root, d) -> Path:
     r = Path(data_root)/'processed'/d
     if not (r/'splits.json').exists():
         raise UltraRefinerError(f"{r}/splits.json not found. Run `ultrarefiner prepare --data_root {data_root} --datasets {d}` first.")
     return r
 
-def _checkpoint(path:str|Path) -> tuple:
-    "(state dict, config) of a checkpoint written by this kit or a plain state dict."
-    st = load_checkpoint(path)
-    if isinstance(st, dict) and 'model' in st: return st['model'], st.get('config') or {}
-    return st, {}
-
-def stored_preset(config:dict, preset:str|Preset|None=None, path:str|Path='checkpoint') -> Preset:
-    "The preset a checkpoint was trained with; a different `preset` (other models or sizes) is a clear error; `preset` when nothing is stored."
-    stored = (Preset.from_dict(config['preset_settings']) if 'preset_settings' in config else
-              get_preset(config['preset']) if isinstance(config.get('preset'), str) and config['preset'] else None)
-    if stored is None:
-        if preset is None: raise UltraRefinerError(f"{path} does not record the preset it was trained with: pass --preset.")
-        return get_preset(preset)
-    if preset is not None:
-        g, models = get_preset(preset), lambda p: (p.transunet, p.img_size, p.sam, p.sam_img_size)
-        if models(g) != models(stored):
-            raise UltraRefinerError(f"{path} was trained with preset '{stored.name}' (TransUNet {stored.transunet} at {stored.img_size}, "
-                                    f"SAM {stored.sam} at {stored.sam_img_size}), not '{g.name}': pass --preset {stored.name}, or leave "
-                                    f"--preset out to use the stored one.")
-    return stored
-
-def load_transunet(preset:str|Preset|None=None, path:str|Path|None=None, vit_pretrained:str|None=None):
-    "A preset TransUNet, with weights from a phase-1/3 checkpoint when given (preset: the checkpoint's when None)."
-    sd, cfg = _checkpoint(path) if path else ({}, {})
-    pr = stored_preset(cfg, preset, path) if path else get_preset(preset or 'tiny')
-    m = build_transunet(pr.transunet, pretrained=vit_pretrained, img_size=pr.img_size)
-    if path:
-        if any(k.startswith('transunet.') for k in sd): sd = {k[10:]: v for k, v in sd.items() if k.startswith('transunet.')}
-        try: m.load_state_dict(sd)
-        except RuntimeError as e: raise UltraRefinerError(f"{path} does not fit TransUNet preset '{pr.name}': {str(e)[:600]}") from e
-    return m
-
 def _embedding_cache(ckpt_root, sam) -> EmbeddingCache:
     "The frozen encoder's on-disk embedding cache, shared by phases 2 and 3 (keyed by encoder weights and SAM input); fp16 on disk."
     return EmbeddingCache(Path(ckpt_root)/'cache'/'embeddings', sam.image_encoder, dtype=torch.float16)
-
-def load_sam(preset:str|Preset|None=None, path:str|Path|None=None, medsam:str|None=None):
-    "A preset SAM with phase-2/3 weights (LoRA adapters are merged) or SAM/MedSAM weights (preset: the checkpoint's when None)."
-    sd, cfg = _checkpoint(path) if path else ({}, {})
-    pr = stored_preset(cfg, preset, path) if path else get_preset(preset or 'tiny')
-    sam = build_sam(pr.sam, checkpoint=medsam, img_size=pr.sam_img_size)
-    if path:
-        sd = strip_prefixes(sd, ('module.', 'refiner.', 'sam.'))
-        sd = {k: v for k, v in sd.items() if not k.startswith('transunet.')}
-        if any(k.endswith('.qkv.A') for k in sd): apply_lora(sam)
-        load_sam_weights(sam, sd)
-        merge_lora(sam)
-    return sam
 
 @torch.no_grad()
 def _predict_coarse(model, ds, dev, bs=8):
@@ -303,25 +230,6 @@ def phase3(dataset:str, fold:int, data_root:str='data', preset:str|Preset='tiny'
                  _tb(runs, 'phase3', dataset, fold)).fit(ds, resume=opts.resume, stop_after_steps=stop_after_steps)
 
 # %% ../nbs/10_phases.ipynb
-def refiner_settings(path:str|Path) -> dict:
-    "The SAMRefiner keyword arguments a phase-2/3 checkpoint was trained with (prompt subset, box/negative-point mode, mask scale)."
-    st = load_checkpoint(path)
-    cfg = st.get('config', {}) if isinstance(st, dict) else {}
-    kw = dict(cfg.get('refiner') or {})
-    if cfg.get('box_mode'): kw.setdefault('box_mode', cfg['box_mode'])
-    return kw
-
-def pipeline_checkpoints(dataset:str, fold:int, ckpt_root:str='checkpoints') -> tuple:
-    "(TransUNet checkpoint, SAM checkpoint) of a fold's end-to-end model: the phase-3 best twice, else the phase-1 and phase-2 bests."
-    p3 = fold_dir('ultra_refiner', dataset, fold, ckpt_root)/'best.pth'
-    if p3.exists(): return p3, p3
-    return (find_fold_checkpoint('transunet', dataset, fold, ckpt_root), find_fold_checkpoint('sam_finetuned', dataset, fold, ckpt_root))
-
-def load_pipeline(dataset:str, fold:int, preset:str|Preset|None=None, ckpt_root:str='checkpoints') -> UltraRefiner:
-    "The fold's end-to-end model rebuilt as trained: stored preset (sizes, SAM type) and prompt settings (box mode, prompt set)."
-    tu_ck, sam_ck = pipeline_checkpoints(dataset, fold, ckpt_root)
-    return UltraRefiner(load_transunet(preset, tu_ck), SAMRefiner(load_sam(preset, sam_ck), **refiner_settings(sam_ck)))
-
 @torch.no_grad()
 def score_pipeline(model:UltraRefiner, ds, device=None, batch_size:int=8) -> tuple:
     "(coarse MetricTracker, refined MetricTracker, first four examples) of a pipeline on a dataset with SAM inputs."
@@ -339,7 +247,7 @@ def evaluate(dataset:str, folds:Sequence[int]|None=None, data_root:str='data', p
     "Coarse vs refined on the test split per fold, mean ± std over folds; writes summary.json, summary.md, examples.png (preset: the checkpoints')."
     dev = get_device(device); root = _processed(data_root, dataset)
     folds = list(range(len(load_splits(root)['folds']))) if folds is None else list(folds)
-    pr = stored_preset(_checkpoint(pipeline_checkpoints(dataset, folds[0], ckpt_root)[0])[1], preset)
+    pr = stored_preset(read_checkpoint(pipeline_checkpoints(dataset, folds[0], ckpt_root)[0])[1], preset)
     tds = TransUNetDataset(root, split_names(root, 'test'), pr.img_size, sam_type=pr.sam, sam_size=pr.sam_img_size)
     per_fold, examples = {}, None
     for k in folds:

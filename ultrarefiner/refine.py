@@ -122,8 +122,8 @@ def load_refiner(checkpoint:str|Path|None=None, # phase-2/3 checkpoint or LiteMe
                  **prompt_kw) -> SAMRefiner:    # SAMRefiner options overriding the stored / default prompt settings
     "The SAM refiner used by `refine`: bundled LiteMedSAM zero-shot, or a trained one with its own preset and prompt settings."
     if checkpoint is None: return SAMRefiner(build_sam('lite'), **dict(REFINE_DEFAULTS, **prompt_kw)).eval()
-    from ultrarefiner.phases import _checkpoint, load_sam, refiner_settings, stored_preset
-    cfg = _checkpoint(checkpoint)[1]
+    from ultrarefiner.checkpoint import load_sam, read_checkpoint, refiner_settings, stored_preset
+    cfg = read_checkpoint(checkpoint)[1]
     pr = stored_preset(cfg, preset or (None if cfg else 'lite'), checkpoint)
     return SAMRefiner(load_sam(pr, checkpoint), **dict(refiner_settings(checkpoint) or REFINE_DEFAULTS, **prompt_kw)).eval()
 

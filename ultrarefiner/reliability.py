@@ -135,7 +135,7 @@ def _c_ckpt_shapes(d):
     return _err(lambda: load_sam_weights(build_sam('tiny', img_size=128), Path(d)/'sam.pth'))
 
 def _c_ckpt_preset(d):
-    from ultrarefiner.phases import load_transunet
+    from ultrarefiner.checkpoint import load_transunet
     from ultrarefiner.transunet import build_transunet
     save_checkpoint({'model': build_transunet('tiny').state_dict()}, Path(d)/'best.pth')
     return _err(lambda: load_transunet('small', Path(d)/'best.pth'))
