@@ -96,7 +96,7 @@ def seed_chain(tmp_path_factory):
     (d / 'pretrained').mkdir()
     save_vit_npz(build_transunet('tiny', img_size=64), d / 'pretrained/R50+ViT-B_16.npz')         # seed file names, tiny shapes
     torch.save(build_sam('tiny').state_dict(), d / 'pretrained/medsam_vit_b.pth')
-    tiny = lambda line, *swap: ' '.join(line.split()).replace(ALL5, 'BUSI BUSBRA')
+    tiny = lambda line: ' '.join(line.split()).replace(ALL5, 'BUSI BUSBRA')
     lines = {
         'phase1': tiny(SEED['phase1']).replace('R50-ViT-B_16 ', 'tiny ').replace('--img_size 224', '--img_size 64')
                                       .replace('--max_epochs 150', '--max_epochs 1'),

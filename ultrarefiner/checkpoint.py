@@ -65,10 +65,15 @@ def stored_preset(config:dict, preset:str|Preset|None=None, path:str|Path='check
                                     f"--preset out to use the stored one.")
     return stored
 
+def _weights_and_preset(path, preset) -> tuple:
+    "(state dict, preset) of a checkpoint — the stored preset, checked against `preset` — or ({}, `preset`) without one."
+    if not path: return {}, get_preset(preset or 'tiny')
+    sd, cfg = read_checkpoint(path)
+    return sd, stored_preset(cfg, preset, path)
+
 def load_transunet(preset:str|Preset|None=None, path:str|Path|None=None, vit_pretrained:str|None=None):
     "A preset TransUNet, with weights from a phase-1/3 checkpoint when given (preset: the checkpoint's when None)."
-    sd, cfg = read_checkpoint(path) if path else ({}, {})
-    pr = stored_preset(cfg, preset, path) if path else get_preset(preset or 'tiny')
+    sd, pr = _weights_and_preset(path, preset)
     m = build_transunet(pr.transunet, pretrained=vit_pretrained, img_size=pr.img_size)
     if path:
         if any(k.startswith('transunet.') for k in sd): sd = {k[10:]: v for k, v in sd.items() if k.startswith('transunet.')}
@@ -78,8 +83,7 @@ def load_transunet(preset:str|Preset|None=None, path:str|Path|None=None, vit_pre
 
 def load_sam(preset:str|Preset|None=None, path:str|Path|None=None, medsam:str|None=None):
     "A preset SAM with phase-2/3 weights (LoRA adapters are merged) or SAM/MedSAM weights (preset: the checkpoint's when None)."
-    sd, cfg = read_checkpoint(path) if path else ({}, {})
-    pr = stored_preset(cfg, preset, path) if path else get_preset(preset or 'tiny')
+    sd, pr = _weights_and_preset(path, preset)
     sam = build_sam(pr.sam, checkpoint=medsam, img_size=pr.sam_img_size)
     if path:
         sd = strip_prefixes(sd, ('module.', 'refiner.', 'sam.'))
