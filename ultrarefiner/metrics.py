@@ -109,8 +109,14 @@ def delta_table(coarse:dict, refined:dict, metrics:Sequence[str]=('dice', 'iou',
         t.add_row(k.capitalize(), f"{c:.4f}", f"{r:.4f}", f"[{col}]{d:+.4f} {_arrow(d)}[/{col}]")
     return t
 
-def delta_markdown(coarse:dict, refined:dict, metrics:Sequence[str]=('dice', 'iou', 'precision', 'recall')) -> str:
-    "The same table as Markdown."
-    lines = ['| Metric | Coarse | Refined | Delta |', '|---|---:|---:|---:|']
-    lines += [f"| {k.capitalize()} | {c:.4f} | {r:.4f} | {d:+.4f} {_arrow(d)} |" for k, c, r, d in delta_rows(coarse, refined, metrics)]
+def _cell(d:dict, k:str, std:bool) -> str:
+    v = d[k]
+    return f"{v['mean']:.4f} ± {v['std']:.4f}" if std and isinstance(v, dict) else f"{(v['mean'] if isinstance(v, dict) else float(v)):.4f}"
+
+def delta_markdown(coarse:dict, refined:dict, metrics:Sequence[str]=('dice', 'iou', 'precision', 'recall'), std:bool=False) -> str:
+    "The same table as Markdown; `std=True` writes `mean ± std` (from `summarize`-style dicts) in the Coarse/Refined columns."
+    sfx = ' (mean ± std)' if std else ''
+    lines = [f'| Metric | Coarse{sfx} | Refined{sfx} | Delta |', '|---|---:|---:|---:|']
+    lines += [f"| {k.capitalize()} | {_cell(coarse, k, std)} | {_cell(refined, k, std)} | {d:+.4f} {_arrow(d)} |"
+              for k, c, r, d in delta_rows(coarse, refined, metrics)]
     return '\n'.join(lines)

@@ -18,11 +18,12 @@ from .checkpoint import (PHASE_FOLDERS, find_fold_checkpoint, fold_dir, load_pip
                                      pipeline_checkpoints, read_checkpoint, refiner_settings, resolve_checkpoint, stored_preset)
 from .data import JointAugment, PairedDataset, TransUNetDataset, load_splits, split_names
 from .losses import bce_dice_loss, ce_dice_loss, iou_mse_loss
-from .metrics import MetricTracker, delta_table
+from .metrics import METRICS, MetricTracker, delta_markdown, delta_table
 from .refiner import SAMRefiner, UltraRefiner
 from .sam import EmbeddingCache, apply_lora, build_sam
 from .train import Loop, cosine_schedule, dist_info, fold_complete, init_distributed, poly_schedule, shard
 from .transunet import build_transunet
+from .viz import examples_figure
 
 # %% auto 0
 __all__ = ['PHASES', 'phase1', 'oof', 'phase2', 'phase3', 'score_pipeline', 'evaluate', 'Phase', 'get_phase']
@@ -258,37 +259,21 @@ def evaluate(dataset:str, folds:Sequence[int]|None=None, data_root:str='data', p
     for kind in ('coarse', 'refined'):
         agg[kind] = {mname: {'mean': float(np.mean([per_fold[k][kind][mname]['mean'] for k in folds])),
                              'std': float(np.std([per_fold[k][kind][mname]['mean'] for k in folds]))}
-                     for mname in ('dice', 'iou', 'precision', 'recall', 'accuracy')}
+                     for mname in METRICS}
     summary = {'dataset': dataset, 'preset': pr.name, 'folds': folds, 'n_test': len(tds),
                'per_fold': {str(k): v for k, v in per_fold.items()}, 'mean': agg}
     od = Path(out)/dataset
     atomic_write_text(od/'summary.json', json.dumps(summary, indent=1))
     md = [f"# {dataset} — test split ({len(tds)} images), preset {pr.name}, folds {folds}", '',
-          '| Metric | Coarse (mean ± std) | Refined (mean ± std) | Delta |', '|---|---:|---:|---:|']
-    for mname in ('dice', 'iou', 'precision', 'recall'):
-        cm, rm = agg['coarse'][mname], agg['refined'][mname]; d = rm['mean'] - cm['mean']
-        md.append(f"| {mname.capitalize()} | {cm['mean']:.4f} ± {cm['std']:.4f} | {rm['mean']:.4f} ± {rm['std']:.4f} | "
-                  f"{d:+.4f} {'↑' if d > 5e-5 else '↓' if d < -5e-5 else '→'} |")
-    md += ['', '| Fold | Coarse Dice | Refined Dice |', '|---|---:|---:|']
+          delta_markdown(agg['coarse'], agg['refined'], std=True), '', '| Fold | Coarse Dice | Refined Dice |', '|---|---:|---:|']
     md += [f"| {k} | {per_fold[k]['coarse']['dice']['mean']:.4f} | {per_fold[k]['refined']['dice']['mean']:.4f} |" for k in folds]
     atomic_write_text(od/'summary.md', '\n'.join(md) + '\n')
-    if examples is not None: _examples_figure(examples, od/'examples.png')
+    if examples is not None: atomic_write_bytes(od/'examples.png', examples_figure(*examples))
     if verbose:
         from rich.console import Console
         Console(width=100).print(delta_table({k: v for k, v in agg['coarse'].items()}, {k: v for k, v in agg['refined'].items()},
                                              title=f'{dataset} test split: mean over folds {folds}'))
     return summary
-
-def _examples_figure(ex, path):
-    import matplotlib; import matplotlib.pyplot as plt
-    img, gt, cp, rf, names = ex
-    fig, axs = plt.subplots(len(names), 3, figsize=(9, 3 * len(names)), squeeze=False)
-    for i, n in enumerate(names):
-        for j, (mk, t) in enumerate(((gt[i], 'ground truth'), (cp[i] > 0.5, 'coarse'), (rf[i], 'refined'))):
-            axs[i, j].imshow(img[i], cmap='gray'); axs[i, j].contour(mk.float().numpy(), levels=[0.5], colors='ycr'[j])   # GT yellow, coarse cyan, refined red
-            axs[i, j].set_title(f'{n}: {t}', fontsize=8); axs[i, j].axis('off')
-    plt.tight_layout(); buf = io.BytesIO(); fig.savefig(buf, format='png', dpi=80); plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
 
 # %% ../nbs/10_phases.ipynb
 @dataclass(frozen=True)

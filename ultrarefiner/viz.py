@@ -14,7 +14,8 @@ from .metrics import dice_score
 from .refiner import UltraRefiner, build_ultrarefiner
 
 # %% auto 0
-__all__ = ['phantom_samples', 'dataset_samples', 'synthetic_coarse', 'image_from_bytes', 'PromptExplorer', 'RefinementViewer']
+__all__ = ['phantom_samples', 'dataset_samples', 'synthetic_coarse', 'image_from_bytes', 'PromptExplorer', 'RefinementViewer',
+           'examples_figure']
 
 # %% ../nbs/12_viz.ipynb
 def phantom_samples(n:int=6, size:int=128, seed:int=0) -> list:
@@ -237,3 +238,21 @@ class RefinementViewer:
     def widget(self):
         import ipywidgets as W
         return W.VBox([self.index, self.info, self.image])
+
+# %% ../nbs/12_viz.ipynb
+def examples_figure(images, gts, coarse, refined, names, dpi:int=110) -> bytes:
+    "PNG bytes: one row per case — image with GT | coarse vs GT | refined vs GT, each titled with its Dice (`coarse`: probabilities)."
+    import matplotlib; import matplotlib.pyplot as plt
+    n = len(names); fig, axs = plt.subplots(n, 3, figsize=(9, 3 * n), squeeze=False)
+    for i, name in enumerate(names):
+        g = torch.as_tensor(gts[i]).bool(); c = torch.as_tensor(coarse[i]) > 0.5; r = torch.as_tensor(refined[i]).bool()
+        panels = ((None, 'ground truth', None), (c, 'coarse', 'c'), (r, 'refined', 'r'))
+        for j, (m, title, col) in enumerate(panels):
+            ax = axs[i, j]; ax.imshow(torch.as_tensor(images[i]).float().numpy(), cmap='gray')
+            ax.contour(g.float().numpy(), levels=[0.5], colors='y', linewidths=1.2)
+            if m is not None:
+                ax.contour(m.float().numpy(), levels=[0.5], colors=col, linewidths=1.2)
+                title = f'{title}: Dice {float(dice_score(m, g)[0]):.3f}'
+            ax.set_title(f'{name}\n{title}', fontsize=8); ax.axis('off')
+    fig.tight_layout(); buf = io.BytesIO(); fig.savefig(buf, format='png', dpi=dpi); plt.close(fig)
+    return buf.getvalue()
