@@ -97,7 +97,7 @@ def main():
     docs = BUILD / 'docs'; docs.mkdir(parents=True)
     nav = []
     api = sorted(p for p in (ROOT / 'nbs').glob('[0-9][0-9]*_*.ipynb'))
-    groups = [('Home', [ROOT / 'nbs/index.ipynb'], True), ('API', api, True),
+    groups = [('Home', [ROOT / 'nbs/index.ipynb'], True), ('Guide', [ROOT / 'nbs/architecture.ipynb'], True), ('API', api, True),
               ('Phase templates', sorted((ROOT / 'nbs/phases').glob('*.ipynb')), False),
               ('Explore', sorted((ROOT / 'nbs/explore').glob('*.ipynb')), True)]
     for title, files, execute in groups:

@@ -5,7 +5,7 @@
 # %% ../nbs/09a_checkpoint.ipynb 2
 from __future__ import annotations
 from pathlib import Path
-from .core import CheckpointError, Preset, UltraRefinerError, get_preset, load_checkpoint
+from .core import CheckpointError, Paths, Preset, UltraRefinerError, get_preset, load_checkpoint
 from .refiner import SAMRefiner, UltraRefiner
 from .sam import apply_lora, build_sam, load_sam_weights, merge_lora, strip_prefixes
 from .transunet import build_transunet
@@ -19,7 +19,7 @@ PHASE_FOLDERS = ('transunet', 'sam_finetuned', 'ultra_refiner')     # checkpoint
 
 def fold_dir(kind:str, tag:str, fold:int, ckpt_root:str|Path='checkpoints') -> Path:
     "checkpoints/{kind}/{tag}/fold_{k}"
-    return Path(ckpt_root)/kind/tag/f'fold_{fold}'
+    return Paths(ckpt_root=ckpt_root).fold(kind, tag, fold)
 
 def find_fold_checkpoint(kind:str, dataset:str, fold:int, ckpt_root:str|Path='checkpoints', name:str='best.pth') -> Path:
     "`{kind}/{dataset}/fold_k/best.pth`, else the one multi-dataset tag that holds `dataset` (`BUSI+BUSBRA+…/fold_k`, as phase 2 on several datasets writes)."

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse, inspect, sys
 from typing import Sequence
 from pathlib import Path
-from .core import PRESETS, RunOptions, UltraRefinerError
+from .core import PRESETS, Paths, RunOptions, UltraRefinerError
 
 # %% auto 0
 __all__ = ['default_preset', 'pick_preset', 'templates_dir', 'check_inputs', 'run_folds', 'build_parser', 'main']
@@ -67,7 +67,7 @@ def check_inputs(phases:Sequence[str], datasets:Sequence[str], folds:Sequence[in
     from ultrarefiner.checkpoint import find_fold_checkpoint
     problems, p1 = [], set(folds if phase1_folds is None else phase1_folds) if '1' in phases else set()
     for d in datasets:
-        root = Path(data_root)/'processed'/d
+        root = Paths(data_root).processed(d)
         if not (root/'splits.json').exists():
             problems.append(f"{d}: {root}/splits.json not found; run `ultrarefiner prepare --data_root {data_root} --datasets {d}`"); continue
         nf = len(load_splits(root)['folds'])
@@ -114,16 +114,16 @@ def run_folds(phase:str='all', datasets:Sequence[str]=('PHANTOM',), folds:Sequen
     if jobs < 1: raise UltraRefinerError(f"--jobs must be at least 1, got {jobs}.")
     check_inputs(phases, datasets, folds, phase1_folds, data_root, ckpt_root, pred_root, preset)
     opts = RunOptions.of(options, resume=not force).asdict(); overrides = dict(overrides or {})
-    common = dict(data_root=str(data_root), preset=preset, ckpt_root=str(ckpt_root))
+    common = dict(data_root=str(data_root), preset=preset, ckpt_root=str(ckpt_root)); P = Paths(data_root, ckpt_root, pred_root, runs)
     plan = []
     for ph in phases:
         jobs_list = []
         for d in datasets:
             if ph == 'eval':
-                par = dict(common, dataset=d, folds=list(folds), out=str(Path(runs)/'eval'), device=opts['device'])
-                jobs_list.append((Path(runs)/'eval'/d/'evaluate.ipynb', par, d, None)); continue
+                par = dict(common, dataset=d, folds=list(folds), out=str(P.report(d).parent), device=opts['device'])
+                jobs_list.append((P.notebook('eval', d), par, d, None)); continue
             for k in (phase1_folds if ph == '1' and phase1_folds is not None else folds):
-                nb = Path(runs)/f'phase{ph}'/d/f'fold_{k}.ipynb'
+                nb = P.notebook(ph, d, k)
                 if not force and PHASES[ph].done(d, k, ckpt_root, pred_root, data_root):
                     log(f"phase {ph} · {d} · fold {k}: complete, skipped ({nb}); use --force to re-run"); continue
                 base = dict(common, fold=k, runs=str(runs), options=opts, **({'datasets': [d]} if ph == '2' else {'dataset': d}))
@@ -172,7 +172,7 @@ def _folds_of(a, d:str) -> list:
     from ultrarefiner.data import load_splits
     from ultrarefiner.phases import _processed
     if a.fold is not None: return [a.fold]
-    if getattr(a, 'dry_run', False) and not (Path(a.data_root)/'processed'/d/'splits.json').exists(): return list(range(5))  # prepare's default
+    if getattr(a, 'dry_run', False) and not Paths(a.data_root).splits(d).exists(): return list(range(5))  # prepare's default
     return list(range(len(load_splits(_processed(a.data_root, d))['folds'])))
 
 def _options(a) -> RunOptions:
@@ -190,7 +190,7 @@ def _ensure_prepared(data_root:str, datasets:Sequence[str]):
     "Prepare raw dataset folders that have no processed copy yet (the seed's commands read raw folders)."
     from ultrarefiner.data import prepare
     for d in datasets:
-        if not (Path(data_root)/'processed'/d/'splits.json').exists() and (Path(data_root)/d).is_dir():
+        if not Paths(data_root).splits(d).exists() and (Path(data_root)/d).is_dir():
             print(f"{d}: no processed copy under {Path(data_root)/'processed'} yet; preparing it "
                   f"(= ultrarefiner prepare --data_root {data_root} --datasets {d})")
             prepare(data_root, [d])
@@ -246,8 +246,8 @@ def _cmd_train_transunet(a):
     preset = pick_preset(a.preset, a.vit_name, a.img_size)
     if a.dry_run:
         return _dry_run(a, preset, '1', {d: [str(fold_dir('transunet', d, k, _ckpt_root(a))) for k in _folds_of(a, d)] for d in a.datasets},
-                        vit_pretrained=a.vit_pretrained, prepare=[d for d in a.datasets if not (Path(a.data_root)/'processed'/d/'splits.json').exists()],
-                        predictions=[str(Path(a.pred_root)/d/'predictions') for d in a.datasets] if a.oof else [])
+                        vit_pretrained=a.vit_pretrained, prepare=[d for d in a.datasets if not Paths(a.data_root).splits(d).exists()],
+                        predictions=[str(Paths(pred_root=a.pred_root).oof(d)) for d in a.datasets] if a.oof else [])
     _ensure_prepared(a.data_root, a.datasets)
     for d in a.datasets:
         for k in _folds_of(a, d):
@@ -268,7 +268,7 @@ def _cmd_finetune_sam(a):
     if a.dry_run:
         tag = '+'.join(a.datasets)
         return _dry_run(a, preset, '2', {tag: [str(fold_dir('sam_finetuned', tag, k, _ckpt_root(a))) for k in _folds_of(a, a.datasets[0])]},
-                        sam_checkpoint=a.medsam_checkpoint, predictions=[str(Path(a.pred_root)/d/'predictions') for d in a.datasets])
+                        sam_checkpoint=a.medsam_checkpoint, predictions=[str(Paths(pred_root=a.pred_root).oof(d)) for d in a.datasets])
     for k in _folds_of(a, a.datasets[0]):
         phase2(a.datasets, k, data_root=a.data_root, preset=preset, options=_options(a), epochs=a.max_epochs, batch_size=a.batch_size,
                lr=a.base_lr, encoder=a.encoder, sam_checkpoint=a.medsam_checkpoint, box_mode=a.box_mode, ckpt_root=_ckpt_root(a),
@@ -319,7 +319,7 @@ def _cmd_run_folds(a):
               overrides=dict(box_mode=a.box_mode, encoder=a.encoder), phase1_folds=folds1)
     if a.phase in ('all', 'eval'):
         for d in a.datasets:
-            p = Path(a.runs)/'eval'/d/'summary.md'
+            p = Paths(runs=a.runs).report(d)/'summary.md'
             if p.exists(): print(p.read_text())
 
 def _cmd_refine(a):

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb 2
 from __future__ import annotations
-import contextlib, dataclasses, hashlib, io, os, random, shutil, tempfile, uuid
+import contextlib, dataclasses, glob, subprocess, sys, hashlib, io, os, random, shutil, tempfile, uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -13,8 +13,8 @@ import numpy as np
 # %% auto 0
 __all__ = ['PRESETS', 'UltraRefinerError', 'DataError', 'CheckpointError', 'seed_everything', 'get_device', 'Preset',
            'get_preset', 'preset_table', 'RunOptions', 'cpu_has_native_bf16', 'amp_dtype', 'precision_name', 'autocast',
-           'repo_root', 'shared_data_dir', 'atomic_write_bytes', 'atomic_write_text', 'atomic_dir', 'save_checkpoint',
-           'load_checkpoint', 'file_sha1']
+           'repo_root', 'shared_data_dir', 'Paths', 'clean_stale_temps', 'atomic_write_bytes', 'atomic_write_text',
+           'atomic_dir', 'save_checkpoint', 'load_checkpoint', 'file_sha1']
 
 # %% ../nbs/00_core.ipynb
 class UltraRefinerError(Exception):
@@ -154,6 +154,7 @@ class RunOptions:
     channels_last:bool = False      # convolution weights in channels_last memory format
     num_workers:int = 0             # DataLoader worker processes
     resume:bool = True              # continue from last.pth when present
+    force:bool = False              # start a fold afresh when its folder holds a run with other settings
     seed:int = 42
     verbose:bool = True
     exp_name:str|None = None        # a label recorded with the run (the seed's --exp_name)
@@ -218,18 +219,69 @@ def shared_data_dir() -> Path:
     return repo_root().parent/'shared'/'data'
 
 # %% ../nbs/00_core.ipynb
+@dataclass(frozen=True)
+class Paths:
+    "Where a project's data and outputs live: processed datasets, fold folders per phase, OOF predictions, run notebooks, TensorBoard, reports."
+    data_root:str|Path = 'data'          # raw datasets; processed copies under {data_root}/processed/{D}
+    ckpt_root:str|Path = 'checkpoints'   # {ckpt_root}/{transunet,sam_finetuned,ultra_refiner}/{tag}/fold_{k}
+    pred_root:str|Path = 'predictions'   # {pred_root}/{D}/predictions/{name}.npy (out-of-fold coarse predictions)
+    runs:str|Path = 'runs'               # executed notebooks, TensorBoard logs, evaluation reports
+
+    def processed(self, dataset:str) -> Path: return Path(self.data_root)/'processed'/dataset
+    def splits(self, dataset:str) -> Path: return self.processed(dataset)/'splits.json'
+    def fold(self, kind:str, tag:str, fold:int) -> Path: return Path(self.ckpt_root)/kind/tag/f'fold_{fold}'
+    def oof(self, dataset:str) -> Path: return Path(self.pred_root)/dataset/'predictions'
+    def cache(self) -> Path: return Path(self.ckpt_root)/'cache'/'embeddings'
+    def notebook(self, phase:str, tag:str, fold:int|None=None) -> Path:
+        "runs/phase{1,2,3}/{tag}/fold_{k}.ipynb, or runs/eval/{tag}/evaluate.ipynb"
+        return self.report(tag)/'evaluate.ipynb' if fold is None else Path(self.runs)/f'phase{phase}'/tag/f'fold_{fold}.ipynb'
+    def tensorboard(self, phase:str, tag:str, fold:int) -> Path: return Path(self.runs)/'tb'/phase/tag/f'fold_{fold}'
+    def report(self, tag:str) -> Path: return Path(self.runs)/'eval'/tag
+
+# %% ../nbs/00_core.ipynb
 def _fsync_dir(d:Path):
     with contextlib.suppress(OSError):
         fd = os.open(d, os.O_RDONLY)
         try: os.fsync(fd)
         finally: os.close(fd)
 
+def _umask() -> int:
+    m = os.umask(0); os.umask(m); return m
+
+def _tmp_name(name:str) -> str:
+    "A hidden temp sibling name that records the writing process: .{name}.{pid}-{random}.tmp"
+    return f".{name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp"
+
+def _alive(pid:int) -> bool:
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except (PermissionError, OSError): return True
+    return True
+
+def clean_stale_temps(folder:str|Path, name:str) -> list:
+    "Remove temp siblings `.{name}.*.tmp` left by killed writers (their process is gone); returns what was removed."
+    folder = Path(folder); gone = []
+    if not folder.is_dir(): return gone
+    for p in folder.glob(f'.{glob.escape(name)}.*.tmp'):
+        tag = p.name[len(name) + 2:-4].split('-')[0]
+        if tag.isdigit() and (int(tag) == os.getpid() or _alive(int(tag))): continue     # a live writer's file
+        with contextlib.suppress(OSError):
+            shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+            gone.append(p)
+    return gone
+
 def atomic_write_bytes(path:str|Path, # final file path
                        data:bytes     # content
                       ) -> Path:
     "Write `data` to `path` atomically (temp file in the same folder, fsync, rename)."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    path = Path(path)
+    try: path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UltraRefinerError(f"Could not create the folder {path.parent} for {path.name}: {e.strerror or e}. "
+                                f"Choose another output folder, or fix its permissions.") from e
+    if path.is_dir(): raise UltraRefinerError(f"Could not write {path}: it is a folder. Choose a file path.")
+    clean_stale_temps(path.parent, path.name)
+    tmp = path.with_name(_tmp_name(path.name))
     try:
         with open(tmp, 'wb') as f:
             f.write(data); f.flush(); os.fsync(f.fileno())
@@ -249,14 +301,21 @@ def atomic_write_text(path:str|Path, text:str) -> Path:
 def atomic_dir(final:str|Path # folder that appears only if the block succeeds
               ) -> Iterator[Path]:
     "Yield a temp folder beside `final`; on success it replaces `final`, on error it is removed and `final` kept."
-    final = Path(final); final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix='.tmp', dir=final.parent))
+    final = Path(final)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        clean_stale_temps(final.parent, final.name)
+        tmp = final.parent/_tmp_name(final.name); tmp.mkdir()
+    except OSError as e:
+        raise UltraRefinerError(f"Could not create {final}: {e.strerror or e} ({e.filename or final.parent}). "
+                                f"Choose another output folder (--out), or fix its permissions.") from e
     try:
         yield tmp
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True); raise
     old = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.old")
     if final.exists(): os.replace(final, old)
+    with contextlib.suppress(OSError): os.chmod(tmp, 0o777 & ~_umask())     # a normal folder's mode, not 0700
     os.replace(tmp, final)
     shutil.rmtree(old, ignore_errors=True)
     _fsync_dir(final.parent)

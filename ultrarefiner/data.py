@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 import numpy as np
 from PIL import Image, UnidentifiedImageError
-from .core import DataError, atomic_dir, atomic_write_text
+from .core import DataError, Paths, atomic_dir, atomic_write_text
 
 # %% auto 0
 __all__ = ['IMG_EXTS', 'BUSI_CLASSES', 'LAYOUTS', 'read_image', 'read_mask', 'mask_colour_label', 'Record', 'scan_busi',
@@ -355,7 +355,7 @@ def prepare_dataset(src:str|Path,         # raw dataset folder
                    ) -> PrepareReport:
     "Process one raw dataset into `{out}/processed/{name}` atomically and return its report."
     src = Path(src); name = name or src.name
-    final = Path(out)/'processed'/name
+    final = Paths(out).processed(name)
     warn = []
     layout, recs = scan(src, warn)
     rep = PrepareReport(name, layout, final, n_read=len(recs), warnings=warn)

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import ConcatDataset, DataLoader
-from .core import (Preset, RunOptions, UltraRefinerError, atomic_write_bytes, atomic_write_text, get_device,
+from .core import (Paths, Preset, RunOptions, UltraRefinerError, atomic_write_bytes, atomic_write_text, get_device,
                                get_preset, seed_everything)
 from .checkpoint import (PHASE_FOLDERS, find_fold_checkpoint, fold_dir, load_pipeline, load_sam, load_transunet,
                                      pipeline_checkpoints, read_checkpoint, refiner_settings, resolve_checkpoint, stored_preset)
@@ -30,14 +30,14 @@ __all__ = ['PHASES', 'phase1', 'oof', 'phase2', 'phase3', 'score_pipeline', 'eva
 
 # %% ../nbs/10_phases.ipynb
 def _processed(data_root, d) -> Path:
-    r = Path(data_root)/'processed'/d
+    r = Paths(data_root).processed(d)
     if not (r/'splits.json').exists():
         raise UltraRefinerError(f"{r}/splits.json not found. Run `ultrarefiner prepare --data_root {data_root} --datasets {d}` first.")
     return r
 
 def _embedding_cache(ckpt_root, sam) -> EmbeddingCache:
     "The frozen encoder's on-disk embedding cache, shared by phases 2 and 3 (keyed by encoder weights and SAM input); fp16 on disk."
-    return EmbeddingCache(Path(ckpt_root)/'cache'/'embeddings', sam.image_encoder, dtype=torch.float16)
+    return EmbeddingCache(Paths(ckpt_root=ckpt_root).cache(), sam.image_encoder, dtype=torch.float16)
 
 @torch.no_grad()
 def _predict_coarse(model, ds, dev, bs=8):
@@ -47,7 +47,7 @@ def _predict_coarse(model, ds, dev, bs=8):
         out.update(zip(b['name'], p))
     return out
 
-def _tb(runs, phase, tag, fold): return Path(runs)/'tb'/phase/tag/f'fold_{fold}'
+def _tb(runs, phase, tag, fold): return Paths(runs=runs).tensorboard(phase, tag, fold)
 
 def _setup(opts:RunOptions):
     "Seed, join torchrun's process group if launched by it, and pick this rank's device."
@@ -103,7 +103,7 @@ def oof(dataset:str, folds:Sequence[int]|None=None, data_root:str='data', preset
     "Write predictions/{D}/predictions/{name}.npy (soft foreground probability) for the val names of each fold (preset: the checkpoints')."
     dev = get_device(device); root = _processed(data_root, dataset)
     s = load_splits(root); folds = range(len(s['folds'])) if folds is None else folds
-    out = Path(pred_root)/dataset/'predictions'; written = {}
+    out = Paths(pred_root=pred_root).oof(dataset); written = {}
     for k in folds:
         ck = fold_dir('transunet', dataset, k, ckpt_root)/'best.pth'
         m = load_transunet(preset, ck).to(dev)
@@ -148,7 +148,7 @@ def phase2(datasets:str|Sequence[str], fold:int, data_root:str='data', preset:st
     epochs = _positive('epochs', epochs, pr.epochs[1]); bs = _positive('batch_size', batch_size, pr.batch_size[1])
     lr = _positive('lr', lr, pr.sam_finetune_lr)
     def make(part, aug):
-        return ConcatDataset([PairedDataset(r, Path(pred_root)/d/'predictions', split_names(r, part, fold), S, P, augment=aug,
+        return ConcatDataset([PairedDataset(r, Paths(pred_root=pred_root).oof(d), split_names(r, part, fold), S, P, augment=aug,
                                             sam_type=pr.sam)
                               for d in datasets for r in [_processed(data_root, d)]])
     sam = build_sam(pr.sam, checkpoint=sam_checkpoint, img_size=S)
@@ -290,8 +290,8 @@ class Phase:
         "This phase finished for tag × fold (phase 1: and its out-of-fold predictions are written)."
         if self.folder is None or not fold_complete(fold_dir(self.folder, tag, fold, ckpt_root)): return False
         if self.key != '1': return True
-        val = split_names(Path(data_root)/'processed'/tag, 'val', fold)
-        return all((Path(pred_root)/tag/'predictions'/f'{n}.npy').exists() for n in val)
+        val = split_names(Paths(data_root).processed(tag), 'val', fold)
+        return all((Paths(pred_root=pred_root).oof(tag)/f'{n}.npy').exists() for n in val)
 
 PHASES = {p.key: p for p in (
     Phase('1', 'transunet', 'train-transunet', 'phase1_transunet', 'transunet', phase1),
