@@ -8,9 +8,10 @@ import argparse, inspect, sys
 from typing import Sequence
 from pathlib import Path
 from .core import PRESETS, Paths, RunOptions, UltraRefinerError
+from . import __version__
 
 # %% auto 0
-__all__ = ['default_preset', 'pick_preset', 'templates_dir', 'check_inputs', 'run_folds', 'build_parser', 'main']
+__all__ = ['BENCH_MODES', 'default_preset', 'pick_preset', 'templates_dir', 'check_inputs', 'run_folds', 'build_parser', 'main']
 
 # %% ../nbs/13_cli.ipynb
 def _cmd_phantoms(a):
@@ -113,7 +114,7 @@ def run_folds(phase:str='all', datasets:Sequence[str]=('PHANTOM',), folds:Sequen
     elif isinstance(epochs, int) and epochs < 1: raise UltraRefinerError(f"--epochs must be positive, got {epochs}.")
     if jobs < 1: raise UltraRefinerError(f"--jobs must be at least 1, got {jobs}.")
     check_inputs(phases, datasets, folds, phase1_folds, data_root, ckpt_root, pred_root, preset)
-    opts = RunOptions.of(options, resume=not force).asdict(); overrides = dict(overrides or {})
+    opts = RunOptions.of(options, resume=not force, force=force).asdict(); overrides = dict(overrides or {})
     common = dict(data_root=str(data_root), preset=preset, ckpt_root=str(ckpt_root)); P = Paths(data_root, ckpt_root, pred_root, runs)
     plan = []
     for ph in phases:
@@ -178,7 +179,8 @@ def _folds_of(a, d:str) -> list:
 def _options(a) -> RunOptions:
     "The run options of a training command."
     return RunOptions(device=a.device, amp=a.amp, compile=a.compile, channels_last=a.channels_last, num_workers=a.num_workers,
-                      resume=a.resume, seed=a.seed, exp_name=getattr(a, 'exp_name', None))
+                      resume=a.resume, seed=a.seed, exp_name=getattr(a, 'exp_name', None),
+                      force=getattr(a, 'force', False))
 
 def _ckpt_root(a) -> str:
     "`--output_dir`: the checkpoint root, or a phase folder inside it (the seed's `./checkpoints/transunet`)."
@@ -341,6 +343,49 @@ def _cmd_bench(a):
     run_bench(a.preset, a.batch, a.iters, a.device, a.amp, tuple(a.modes or MODES), out=a.out, channels_last=a.channels_last)
 
 # %% ../nbs/13_cli.ipynb
+BENCH_MODES = ('encoder', 'p2_recompute', 'p2_cached', 'pipeline', 'naive', 'p3_step')   # = bench.MODES (kept equal by a test)
+
+def _number(kind, low:float, inclusive:bool=True, what:str='positive', high:float|None=None):
+    "An argparse type: `kind` parsed, then checked ≥ low (or > low) and < high; the error names the rule."
+    def parse(text):
+        try: v = kind(text)
+        except ValueError: raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}")
+        if not (v >= low if inclusive else v > low) or (high is not None and not v < high) or v != v: raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
+        return v
+    parse.__name__ = kind.__name__
+    return parse
+
+_POSITIVE_INT, _NONNEG_INT = _number(int, 1), _number(int, 0, what='≥ 0')
+_POSITIVE_FLOAT, _NONNEG_FLOAT = _number(float, 0, False), _number(float, 0, what='≥ 0')
+_NONNEG = {'seed', 'fold', 'folds', 'phase1_folds', 'num_workers', 'coarse_loss_weight', 'refined_loss_weight'}
+_HELP = {'seed': 'random seed', 'datasets': 'dataset names (folders under data_root)', 'data_root': 'folder holding the raw and processed datasets',
+         'name': 'dataset name', 'height': 'image height (pixels)', 'width': 'image width (pixels)', 'device': 'cuda, cuda:1, cpu (default: the best available)',
+         'runs': 'folder of executed notebooks, TensorBoard logs and reports', 'ckpt_root': 'checkpoint root', 'pred_root': 'out-of-fold predictions root',
+         'vit_pretrained': 'R50+ViT-B_16.npz ImageNet weights for the TransUNet encoder', 'medsam_checkpoint': 'SAM/MedSAM/LiteMedSAM weights to start from',
+         'transunet_checkpoint': "phase-1 checkpoint (default: the fold's)", 'sam_checkpoint': "phase-2 checkpoint (default: the fold's)",
+         'model_checkpoint': 'phase-3 checkpoint (the whole pipeline)', 'image_path': 'one image file', 'image_dir': 'a folder of images',
+         'output_dir': 'output folder', 'batch_size': 'images per batch', 'batch': 'images per batch', 'iters': 'timed iterations per mode',
+         'out': 'output file or folder', 'mode': 'full: TransUNet + SAM; transunet: coarse masks only', 'neg_mode': "negative point: 'far' or the seed's ring centroid",
+         'fold': 'fold index', 'folds': 'fold indices'}
+
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    "Shows `(default: X)` unless the help text already says what the default is, or there is none to show."
+    def _get_help_string(self, action):
+        h = action.help or ''
+        if 'default' in h or action.default in (None, False, argparse.SUPPRESS) or action.option_strings == []: return h
+        return h + ' (default: %(default)s)'
+
+def _finish(s:argparse.ArgumentParser):
+    "Numeric flags validated at parse time, help text on every flag, defaults shown in --help."
+    s.formatter_class = _Help
+    for act in s._actions:
+        if act.dest == 'help' or isinstance(act, argparse._VersionAction): continue
+        if act.type is int: act.type = _NONNEG_INT if act.dest in _NONNEG else _POSITIVE_INT
+        elif act.type is float: act.type = _NONNEG_FLOAT if act.dest in _NONNEG else _POSITIVE_FLOAT
+        if act.dest == 'test_frac': act.type = _number(float, 0, False, what='between 0 and 1', high=1)
+        if not act.help: act.help = _HELP.get(act.dest, act.dest.replace('_', ' '))
+
+# %% ../nbs/13_cli.ipynb
 def _run_options(s, amp_default:bool=True):
     "The RunOptions flags, shared by every training command and run-folds."
     s.add_argument('--seed', type=int, default=42)
@@ -358,11 +403,12 @@ def _common(s):
     s.add_argument('--preset', default=None, choices=sorted(PRESETS),
                    help="default: implied by the model flags, else the input checkpoints', else full on a GPU / lite on a CPU")
     s.add_argument('--batch_size', type=int, default=None, help="default: the preset's (full: the seed's)")
-    s.add_argument('--max_epochs', type=int, default=None, help="default: the preset's (full: the seed's)")
+    s.add_argument('--max_epochs', '--epochs', type=int, default=None, help="default: the preset's (full: the seed's)")
     s.add_argument('--output_dir', default='checkpoints', help='checkpoint root, or a phase folder in it (the seed: ./checkpoints/transunet)')
     s.add_argument('--exp_name', default=None, help='a label stored with the run (does not move files)')
     s.add_argument('--pred_root', default='predictions')
     s.add_argument('--resume', action=argparse.BooleanOptionalAction, default=True, help='continue from last.pth when present')
+    s.add_argument('--force', action='store_true', help='a fold folder holding a run with other settings is started afresh (default: refuse)')
     s.add_argument('--dry_run', action='store_true', help='print the resolved preset, recipe, models and paths as JSON; train nothing')
     _run_options(s)
 
@@ -370,9 +416,10 @@ def _common(s):
 def build_parser() -> argparse.ArgumentParser:
     "The `ultrarefiner` argument parser."
     p = argparse.ArgumentParser(prog='ultrarefiner', description='UltraRefiner: TransUNet → differentiable prompts → SAM refinement.')
+    p.add_argument('--version', action='version', version=f'ultrarefiner {__version__}')
     sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND')
     s = sub.add_parser('phantoms', help='write synthetic breast-ultrasound phantoms in the BUSI layout')
-    s.add_argument('--out', default='data', help='data root (writes {out}/{name}/)')
+    s.add_argument('--out', '--output_dir', default='data', help='data root (writes {out}/{name}/)')
     s.add_argument('--n', type=int, default=120, help='number of images')
     s.add_argument('--seed', type=int, default=0)
     s.add_argument('--name', default='PHANTOM', help='dataset name')
@@ -381,10 +428,10 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser('prepare', help='raw dataset folders → processed tree, manifest.csv and splits.json')
     s.add_argument('--data_root', default='data', help='folder holding one raw folder per dataset')
     s.add_argument('--datasets', nargs='+', required=True, help='dataset folder names under data_root')
-    s.add_argument('--out', default=None, help='output root (default: data_root); writes {out}/processed/{D}')
-    s.add_argument('--seed', type=int, default=42)
-    s.add_argument('--test_frac', type=float, default=0.2)
-    s.add_argument('--folds', type=int, default=5)
+    s.add_argument('--out', '--output_dir', default=None, help='output root (default: data_root); writes {out}/processed/{D}')
+    s.add_argument('--seed', type=int, default=None, help="split seed (default: 42, or the existing splits.json's)")
+    s.add_argument('--test_frac', type=float, default=None, help='fraction of cases held out as the test split (default: 0.2)')
+    s.add_argument('--folds', type=int, default=None, help='number of cross-validation folds, ≥ 2 (default: 5, or the existing splits.json\'s)')
     s.add_argument('--skip_bad', action='store_true', help='drop unreadable image/mask files with a warning instead of failing')
     s.set_defaults(func=_cmd_prepare)
     s = sub.add_parser('run-folds', help='execute the phase templates per dataset × fold through papermill')
@@ -394,9 +441,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "the quick chain: --folds 0 --phase1_folds all)")
     s.add_argument('--preset', default=None, choices=sorted(PRESETS), help='default: full on a GPU, lite on a CPU')
     s.add_argument('--data_root', default='data')
-    s.add_argument('--jobs', type=int, default=1); s.add_argument('--force', action='store_true')
+    s.add_argument('--jobs', type=int, default=1, help='folds run in parallel (each a papermill kernel)')
+    s.add_argument('--force', action='store_true', help='re-run folds that are complete, and start afresh folds whose settings changed')
     s.add_argument('--runs', default='runs'); s.add_argument('--ckpt_root', default='checkpoints'); s.add_argument('--pred_root', default='predictions')
-    s.add_argument('--epochs', type=int, nargs='+', default=None, help='one value for every phase, or three (phases 1 2 3); default: the preset\'s')
+    s.add_argument('--epochs', '--max_epochs', type=int, nargs='+', default=None, help='one value for every phase, or three (phases 1 2 3); default: the preset\'s')
     s.add_argument('--box_mode', default=None, choices=['hard', 'soft'], help="phases 2 and 3 (default: the preset's)")
     s.add_argument('--encoder', default=None, choices=['frozen', 'lora'], help='phase 2 (default: frozen)')
     _run_options(s); s.set_defaults(func=_cmd_run_folds)
@@ -428,6 +476,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument('--box_mode', default=None, choices=['soft', 'hard'], help="default: the phase-2 checkpoint's")
     s.set_defaults(func=_cmd_train_e2e)
     _more_parsers(sub)
+    for s in sub.choices.values(): _finish(s)
     return p
 
 # %% ../nbs/13_cli.ipynb
@@ -458,11 +507,11 @@ def _more_parsers(sub):
     s.add_argument('--batch_size', type=int, default=4); s.add_argument('--device', default=None)
     s.set_defaults(func=_cmd_refine)
     s = sub.add_parser('bench', help='throughput ratios: cached vs recomputed encoder, pipeline vs naive SamPredictor loop, overhead, memory')
-    s.add_argument('--preset', default='tiny', choices=sorted(PRESETS)); s.add_argument('--batch', type=int, default=4)
+    s.add_argument('--preset', default='tiny', choices=sorted(PRESETS)); s.add_argument('--batch', '--batch_size', type=int, default=4)
     s.add_argument('--iters', type=int, default=3); s.add_argument('--device', default=None)
     s.add_argument('--amp', action='store_true', help='bf16 autocast (CUDA, or a CPU with native bf16; see core.amp_dtype)')
     s.add_argument('--channels_last', action='store_true', help="TransUNet's CNN in channels_last memory format")
-    s.add_argument('--modes', nargs='*', default=None, help='any of: encoder p2_recompute p2_cached pipeline naive p3_step (default: all)')
+    s.add_argument('--modes', nargs='*', default=None, choices=BENCH_MODES, help='any of the choices (default: all)')
     s.add_argument('--out', default='runs/bench/bench.json')
     s.set_defaults(func=_cmd_bench)
 
@@ -473,5 +522,10 @@ def main(argv:list|None=None) -> int:
         a.func(a)
     except UltraRefinerError as e:
         print(f"ultrarefiner {a.command}: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:                       # unwritable/full/missing paths: a sentence naming the file, not a traceback
+        where = e.filename or 'a file'
+        print(f"ultrarefiner {a.command}: error: {where}: {e.strerror or e}. Check the path, its permissions and the free disk space.",
+              file=sys.stderr)
         return 2
     return 0

@@ -19,7 +19,7 @@ __all__ = ['IMG_EXTS', 'BUSI_CLASSES', 'LAYOUTS', 'read_image', 'read_mask', 'ma
            'scan_busbra', 'scan_train_val', 'scan_bus_uclm', 'scan_processed', 'detect_layout', 'scan',
            'merge_duplicate_groups', 'make_splits', 'check_splits', 'PrepareReport', 'prepare_dataset', 'prepare',
            'report_table', 'print_report', 'load_splits', 'split_names', 'TransUNetDataset', 'SAMDataset',
-           'check_predictions', 'load_prediction', 'PairedDataset', 'JointAugment']
+           'check_predictions', 'load_prediction', 'PairedDataset', 'splits_digest', 'JointAugment']
 
 # %% ../nbs/01_data.ipynb
 def _open(path:Path) -> Image.Image:
@@ -141,6 +141,8 @@ def scan_busi(root:Path, warn:list) -> list:
             ms = masks.get(f.stem)
             if not ms: warn.append(f"{f}: no mask file ({f.stem}_mask.png); image skipped."); continue
             recs.append(Record(f.stem, f, sorted(ms, key=lambda p: (len(p.stem), p.stem)), label=cls))
+        stems = {f.stem for f in files}
+        warn.extend(f"{m}: mask without an image ({k}.png) in {d}; ignored." for k, ms in masks.items() if k not in stems for m in ms)
     return recs
 
 def _read_csv_rows(path:Path, sep:str=',') -> list:
@@ -269,7 +271,7 @@ def make_splits(names:Sequence[str],    # sample names
                 seed:int=42, test_frac:float=0.2, n_folds:int=5,
                 fixed_test:Sequence[str]|None=None, # names of a test split the layout already fixed
                ) -> dict:
-    "{'seed', 'test', 'folds': [{'train','val'}]} — grouped, stratified, deterministic."
+    "{'seed', 'test_frac', 'test', 'folds': [{'train','val'}]} — grouped, stratified, deterministic."
     from sklearn.model_selection import StratifiedGroupKFold
     order = np.argsort(np.asarray(names, dtype=object), kind='stable')
     names = [names[i] for i in order]; labels = [labels[i] for i in order]; groups = [groups[i] for i in order]
@@ -291,7 +293,8 @@ def make_splits(names:Sequence[str],    # sample names
     tr = np.setdiff1d(all_idx, te)
     folds = [{'train': sorted(names[i] for i in tr[a]), 'val': sorted(names[i] for i in tr[b])}
              for a, b in sgkf(tr, n_folds, 'cross-validation')] if n_folds > 1 else []
-    return {'seed': int(seed), 'test': sorted(names[i] for i in te), 'folds': folds}
+    return {'seed': int(seed), 'test_frac': None if fixed_test is not None else float(test_frac),
+            'test': sorted(names[i] for i in te), 'folds': folds}
 
 def check_splits(splits:dict, groups:dict # name → group
                 ) -> None:
@@ -336,7 +339,18 @@ def _process(rec:Record):
                             f"({img.shape[1]}x{img.shape[0]}). Re-export the mask at the image's size, or remove the pair.")
         merged = mk if merged is None else merged | mk
     h = hashlib.sha1(str(img.shape).encode() + img.tobytes()).hexdigest()
-    return img, merged, h
+    return img, merged, h, _mask_doubt(merged, rec.masks)
+
+def _mask_doubt(mk:np.ndarray, files:list) -> str|None:
+    "A warning when a mask does not look like a lesion outline: speckle (thousands of tiny regions) or nearly all foreground."
+    from scipy.ndimage import label
+    frac = float(mk.mean())
+    if frac == 0: return None
+    n = label(mk)[1]
+    if n > 50 and mk.sum() / n < 20:
+        return f"{files[0]}: mask looks like noise ({n} separate regions, {frac:.0%} foreground); check the file."
+    if frac > 0.9: return f"{files[0]}: mask covers {frac:.0%} of the image; check the file (inverted mask?)."
+    return None
 
 def _png(a:np.ndarray) -> bytes:
     b = io.BytesIO(); Image.fromarray(a).save(b, format='PNG', compress_level=1); return b.getvalue()
@@ -346,16 +360,29 @@ def _load_splits(path:Path) -> dict:
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise DataError(f"{path}: not valid JSON ({e}). Fix the edit, or delete the file to regenerate the splits.") from e
 
+def _check_split_args(folds, test_frac):
+    if folds is not None and (isinstance(folds, bool) or not isinstance(folds, (int, np.integer)) or folds < 2):
+        raise DataError(f"--folds must be an integer ≥ 2 (cross-validation needs a train and a val part), got {folds!r}.")
+    if test_frac is not None and not 0 < float(test_frac) < 1:
+        raise DataError(f"--test_frac must be between 0 and 1 (exclusive), got {test_frac!r}.")
+
 def prepare_dataset(src:str|Path,         # raw dataset folder
                     out:str|Path,         # output root; writes {out}/processed/{name}
                     name:str|None=None,   # dataset name (defaults to the folder name)
-                    seed:int=42, test_frac:float=0.2, folds:int=5,
+                    seed:int|None=None,        # split seed (default 42; an existing splits.json keeps its own)
+                    test_frac:float|None=None, # test fraction (default 0.2)
+                    folds:int|None=None,       # CV folds, ≥ 2 (default 5)
                     skip_bad:bool=False,  # drop unreadable files with a warning instead of failing
                     workers:int=4,
                    ) -> PrepareReport:
     "Process one raw dataset into `{out}/processed/{name}` atomically and return its report."
     src = Path(src); name = name or src.name
     final = Paths(out).processed(name)
+    _check_split_args(folds, test_frac)
+    a, b = src.resolve(), final.resolve()
+    if a == b or a in b.parents or b in a.parents:
+        raise DataError(f"prepare would write {final} over or inside the folder it reads ({src}); nothing was changed. "
+                        f"Pass another --out (the processed copy goes to {{out}}/processed/{name}).")
     warn = []
     layout, recs = scan(src, warn)
     rep = PrepareReport(name, layout, final, n_read=len(recs), warnings=warn)
@@ -368,7 +395,8 @@ def prepare_dataset(src:str|Path,         # raw dataset folder
     kept = []
     for r, res, err in results:
         if err: rep.skipped.append((str(r.image), err)); continue
-        img, mk, h = res
+        img, mk, h, doubt = res
+        if doubt: warn.append(doubt)
         if len(r.masks) > 1: rep.n_merged += 1
         if not mk.any(): rep.n_blank += 1; continue
         kept.append((r, img, mk, h))
@@ -386,11 +414,17 @@ def prepare_dataset(src:str|Path,         # raw dataset folder
             raise DataError(f"{old} does not match the dataset ({len(miss)} names missing, e.g. {miss[:3]}; "
                             f"{len(extra)} unknown, e.g. {extra[:3]}). Delete it to regenerate, or fix it.")
         rep.reused_splits = True
-        if splits.get('seed') != seed:
-            warn.append(f"{old}: reusing the existing splits (seed {splits.get('seed')}); delete it to re-split with seed {seed}.")
+        have = {'--folds': len(splits.get('folds', [])), '--seed': splits.get('seed'), '--test_frac': splits.get('test_frac')}
+        asked = {'--folds': folds, '--seed': seed, '--test_frac': test_frac}
+        clash = [f"{k} {asked[k]} (it has {have[k]})" for k in asked
+                 if asked[k] is not None and have[k] is not None and not np.isclose(float(asked[k]), float(have[k]))]
+        if clash:
+            raise DataError(f"{old} already exists with other splits than asked: {', '.join(clash)}. Leave those flags out "
+                            f"to reuse it, or delete {old} (and the fold checkpoints trained on it) to re-split.")
     else:
         fixed = [r.name for r, *_ in kept if r.split == 'test'] or None if layout in ('processed', 'train_val') else None
-        splits = make_splits(nm, [r.label for r, *_ in kept], roots, seed, test_frac, folds, fixed_test=fixed)
+        splits = make_splits(nm, [r.label for r, *_ in kept], roots, 42 if seed is None else seed,
+                             0.2 if test_frac is None else test_frac, 5 if folds is None else folds, fixed_test=fixed)
     check_splits(splits, group_of)
     test = set(splits['test'])
     with atomic_dir(final) as tmp:
@@ -417,7 +451,7 @@ def prepare_dataset(src:str|Path,         # raw dataset folder
 def prepare(data_root:str|Path,        # folder holding one raw folder per dataset
             datasets:Sequence[str],    # dataset folder names under data_root
             out:str|Path|None=None,    # output root (defaults to data_root)
-            seed:int=42, test_frac:float=0.2, folds:int=5, skip_bad:bool=False, verbose:bool=True) -> list:
+            seed:int|None=None, test_frac:float|None=None, folds:int|None=None, skip_bad:bool=False, verbose:bool=True) -> list:
     "Prepare several datasets; prints the counts/splits table and any warnings. Returns the reports."
     out = Path(out) if out is not None else Path(data_root)
     reps = [prepare_dataset(Path(data_root)/d, out, d, seed, test_frac, folds, skip_bad) for d in datasets]
@@ -598,6 +632,12 @@ class PairedDataset(SAMDataset):
         p = torch.from_numpy(_resize(load_prediction(self.pred_dir/f'{n}.npy'), self.pred_size))[None]
         x, hw, y, p = self._item(img, mk, p)
         return {'image': x, 'frame': hw, 'mask': y, 'coarse': p, 'name': n}
+
+def splits_digest(root:str|Path, fold:int|None=None) -> str:
+    "A short hash of the test split and of fold `fold`'s train/val names: a fold's checkpoints record it, so a re-split is noticed."
+    s = load_splits(root)
+    part = s['folds'][fold] if fold is not None and 0 <= fold < len(s['folds']) else s['folds']
+    return hashlib.sha1(json.dumps([sorted(s['test']), part], sort_keys=True).encode()).hexdigest()[:16]
 
 # %% ../nbs/01_data.ipynb
 class JointAugment:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_infer.ipynb 2
 from __future__ import annotations
-import io, json
+import io, json, re
 from pathlib import Path
 from typing import Sequence
 import numpy as np
@@ -33,10 +33,15 @@ def overlay(grey:np.ndarray, mask:np.ndarray, colour=(255, 40, 40), alpha:float=
 def list_images(image_path:str|None=None, image_dir:str|None=None) -> list:
     "The input files: one path, or every image in a folder (masks named *_mask* are skipped)."
     if bool(image_path) == bool(image_dir): raise UltraRefinerError("Give exactly one of --image_path or --image_dir.")
-    if image_path: return [Path(image_path)]
+    if image_path:
+        p = Path(image_path)
+        if p.is_dir(): raise UltraRefinerError(f"--image_path {p} is a folder; pass it as --image_dir, or give one image file.")
+        if not p.is_file(): raise UltraRefinerError(f"--image_path {p}: file not found.")
+        return [p]
     d = Path(image_dir)
-    if not d.is_dir(): raise UltraRefinerError(f"{d}: folder not found.")
-    files = sorted(p for p in d.iterdir() if p.suffix.lower() in IMG_EXTS and '_mask' not in p.stem)
+    if not d.is_dir(): raise UltraRefinerError(f"{d}: folder not found." + (" It is a file: pass it as --image_path." if d.is_file() else ""))
+    files = sorted(p for p in d.iterdir() if p.is_file() and p.suffix.lower() in IMG_EXTS
+                   and not re.search(r'_(mask|overlay)$', p.stem))     # masks, and this command's own outputs
     if not files: raise UltraRefinerError(f"{d}: no images ({', '.join(IMG_EXTS)}) found.")
     return files
 
@@ -77,16 +82,28 @@ def sam_input(image:np.ndarray, refiner:SAMRefiner) -> tuple:
 def _load_grey(f, S):
     img = read_image(f)
     grey = img if img.ndim == 2 else (img @ np.array([0.299, 0.587, 0.114])).astype(np.uint8)
-    x = torch.from_numpy(np.asarray(Image.fromarray(grey).resize((S, S), Image.BILINEAR))).float().div(255)
+    x = torch.from_numpy(np.array(Image.fromarray(grey).resize((S, S), Image.BILINEAR))).float().div(255)   # a writable copy
     return img, grey.shape, x
+
+def _output_stems(files:Sequence[Path]) -> list:
+    "Output name per input: its stem, or stem_ext when two inputs share a stem (scan.png, scan.jpg) — never one file for two."
+    stems = [f.stem.lower() for f in files]
+    return [f"{f.stem}_{f.suffix.lstrip('.').lower()}" if stems.count(f.stem.lower()) > 1 else f.stem for f in files]
 
 @torch.no_grad()
 def infer_images(files:Sequence[str|Path], model, output_dir:str|Path, preset:str|None=None, device:str|None=None,
                  batch_size:int=8, amp:bool=False) -> list:
     "Write {stem}_mask.png (original size), {stem}_overlay.png and prompts.json; returns the JSON records."
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise UltraRefinerError(f"batch_size must be a positive integer, got {batch_size!r}.")
+    out = Path(output_dir); files = [Path(f) for f in files]
+    if any(out.resolve() == f.resolve().parent for f in files):
+        raise UltraRefinerError(f"--output_dir {out} is the folder of the input images: the masks and overlays would land "
+                                f"among them. Choose another output folder.")
+    names = _output_stems(files)
     dev = get_device(device); model = model.to(dev).eval()
     precision = precision_name(dev, amp)   # amp: bf16 where `core.amp_dtype` allows
-    out = Path(output_dir); records = []
+    records = []
     full = isinstance(model, UltraRefiner)
     S = (model.transunet if full else model).config.img_size        # the TransUNet's own input size
     for i0 in range(0, len(files), batch_size):                 # one batched forward per chunk; only I/O is per image
@@ -97,6 +114,9 @@ def infer_images(files:Sequence[str|Path], model, output_dir:str|Path, preset:st
                 xs, frames = zip(*(sam_input(l[0], model.refiner) for l in loaded))
                 o = model(x, torch.stack(xs).to(dev), sam_frame=torch.tensor(frames)); logits = o['refined_logits'].float()
             else: lg = model(x).float(); logits = (lg[:, 1] - lg[:, 0])[:, None]
+        if not torch.isfinite(logits).all():
+            raise UltraRefinerError(f"The model produced NaN/Inf for {', '.join(f.name for f in chunk)}: the checkpoint is broken "
+                                    f"(diverged training?) — no mask was written for these images.")
         for j, (f, (img, (H, W), _)) in enumerate(zip(chunk, loaded)):
             rec = {'image': str(f), 'size': [W, H], 'mode': 'full' if full else 'transunet', 'precision': precision}
             if full:
@@ -109,7 +129,7 @@ def infer_images(files:Sequence[str|Path], model, output_dir:str|Path, preset:st
                            prompt_types=[n for n, on in (('point', model.refiner.use_point), ('negative_point', model.refiner.use_neg_point),
                                          ('box', model.refiner.use_box), ('mask', model.refiner.use_mask)) if on])
             mask = (F.interpolate(logits[j:j + 1].float(), size=(H, W), mode='bilinear', align_corners=False)[0, 0] > 0).cpu().numpy()
-            stem = Path(f).stem
+            stem = names[i0 + j]
             atomic_write_bytes(out/f'{stem}_mask.png', _png(mask.astype(np.uint8) * 255))
             atomic_write_bytes(out/f'{stem}_overlay.png', _png(overlay(img, mask)))
             rec.update(mask=str(out/f'{stem}_mask.png'), overlay=str(out/f'{stem}_overlay.png'), foreground_fraction=float(mask.mean()))

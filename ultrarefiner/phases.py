@@ -16,7 +16,7 @@ from .core import (Paths, Preset, RunOptions, UltraRefinerError, atomic_write_by
                                get_preset, seed_everything)
 from .checkpoint import (PHASE_FOLDERS, find_fold_checkpoint, fold_dir, load_pipeline, load_sam, load_transunet,
                                      pipeline_checkpoints, read_checkpoint, refiner_settings, resolve_checkpoint, stored_preset)
-from .data import JointAugment, PairedDataset, TransUNetDataset, load_splits, split_names
+from .data import JointAugment, PairedDataset, TransUNetDataset, load_splits, split_names, splits_digest
 from .losses import bce_dice_loss, ce_dice_loss, iou_mse_loss
 from .metrics import METRICS, MetricTracker, delta_markdown, delta_table
 from .refiner import SAMRefiner, UltraRefiner
@@ -26,7 +26,7 @@ from .transunet import build_transunet
 from .viz import examples_figure
 
 # %% auto 0
-__all__ = ['PHASES', 'phase1', 'oof', 'phase2', 'phase3', 'score_pipeline', 'evaluate', 'Phase', 'get_phase']
+__all__ = ['PHASES', 'phase1', 'fold_splits_match', 'oof', 'phase2', 'phase3', 'score_pipeline', 'evaluate', 'Phase', 'get_phase']
 
 # %% ../nbs/10_phases.ipynb
 def _processed(data_root, d) -> Path:
@@ -68,7 +68,8 @@ def _config(phase:str, pr:Preset, opts:RunOptions, **recipe) -> dict:
 
 def _loop(model, opt, sch, step, evaluate, out_dir, epochs, bs, pr, opts, cfg, tb):
     return Loop(model, opt, sch, step, evaluate, out_dir, epochs, bs, opts.seed, config=cfg, tb_dir=tb, verbose=opts.verbose,
-                num_workers=opts.num_workers, amp=opts.amp, compile=opts.compile, preset=pr, channels_last=opts.channels_last)
+                num_workers=opts.num_workers, amp=opts.amp, compile=opts.compile, preset=pr, channels_last=opts.channels_last,
+                force=opts.force)
 
 # %% ../nbs/10_phases.ipynb
 def phase1(dataset:str, fold:int, data_root:str='data', preset:str|Preset='tiny', options:RunOptions|dict|None=None, *,
@@ -92,12 +93,19 @@ def phase1(dataset:str, fold:int, data_root:str='data', preset:str|Preset='tiny'
         with torch.no_grad():
             for b in DataLoader(shard(vds), batch_size=8): t.update(m(b['image'].to(dev)).softmax(1)[:, 1] > 0.5, b['mask'])
         return {k: v['mean'] for k, v in t.gathered().summary().items()}
-    cfg = _config('phase1', pr, opts, dataset=dataset, fold=fold, epochs=epochs, batch_size=bs, lr=lr, momentum=momentum,
+    cfg = _config('phase1', pr, opts, dataset=dataset, fold=fold, splits=splits_digest(root, fold), epochs=epochs, batch_size=bs, lr=lr, momentum=momentum,
                   weight_decay=weight_decay, vit_pretrained=vit_pretrained)
     return _loop(model, opt, sch, step, evaluate, fold_dir('transunet', dataset, fold, ckpt_root), epochs, bs, pr, opts, cfg,
                  _tb(runs, 'phase1', dataset, fold)).fit(ds, resume=opts.resume, stop_after_steps=stop_after_steps)
 
 # %% ../nbs/10_phases.ipynb
+def fold_splits_match(folder:str|Path, root:str|Path, fold:int) -> bool:
+    "False when a fold folder's run recorded another split of `root` than its splits.json has now (a re-split since training)."
+    try: stored = json.loads((Path(folder)/'metrics.json').read_text()).get('config', {}).get('splits')
+    except (OSError, json.JSONDecodeError): return True
+    if isinstance(stored, dict): stored = stored.get(Path(root).name, next(iter(stored.values()), None))
+    return stored is None or stored == splits_digest(root, fold)
+
 def oof(dataset:str, folds:Sequence[int]|None=None, data_root:str='data', preset:str|Preset|None=None, ckpt_root:str='checkpoints',
         pred_root:str='predictions', device:str|None=None, verbose:bool=True) -> dict:
     "Write predictions/{D}/predictions/{name}.npy (soft foreground probability) for the val names of each fold (preset: the checkpoints')."
@@ -106,6 +114,10 @@ def oof(dataset:str, folds:Sequence[int]|None=None, data_root:str='data', preset
     out = Paths(pred_root=pred_root).oof(dataset); written = {}
     for k in folds:
         ck = fold_dir('transunet', dataset, k, ckpt_root)/'best.pth'
+        if not fold_splits_match(ck.parent, root, k):
+            raise UltraRefinerError(f"{ck.parent} was trained on another split than {root}/splits.json has now (re-split "
+                                    f"since?): its out-of-fold predictions would include images it trained on. Retrain fold {k} "
+                                    f"with --force.")
         m = load_transunet(preset, ck).to(dev)
         ds = TransUNetDataset(root, split_names(root, 'val', k), m.config.img_size)
         for n, p in _predict_coarse(m, ds, dev).items():
@@ -174,7 +186,8 @@ def phase2(datasets:str|Sequence[str], fold:int, data_root:str='data', preset:st
         o = m(b['image'].to(dev), b['coarse'].to(dev)[:, 0], target_size=P, frame=b['frame'])
         return b['coarse'][:, 0].to(dev) > 0.5, o['masks'][:, 0] > 0, y
     evaluate = lambda m: _refiner_eval(run, vds, f'phase 2 · {tag} · fold {fold} · val', opts.verbose)
-    cfg = _config('phase2', pr, opts, datasets=datasets, fold=fold, epochs=epochs, batch_size=bs, lr=lr, weight_decay=weight_decay,
+    cfg = _config('phase2', pr, opts, datasets=datasets, fold=fold,
+                  splits={d: splits_digest(_processed(data_root, d), fold) for d in datasets}, epochs=epochs, batch_size=bs, lr=lr, weight_decay=weight_decay,
                   encoder=encoder, sam_checkpoint=sam_checkpoint, refiner=refiner.settings())
     return _loop(refiner, opt, sch, step, evaluate, fold_dir('sam_finetuned', tag, fold, ckpt_root), epochs, bs, pr, opts, cfg,
                  _tb(runs, 'phase2', tag, fold)).fit(ds, resume=opts.resume, stop_after_steps=stop_after_steps)
@@ -222,7 +235,7 @@ def phase3(dataset:str, fold:int, data_root:str='data', preset:str|Preset='tiny'
         o = model.eval()(b['image'].to(dev), b['image_sam'].to(dev), sam_frame=b['sam_frame'])
         return o['coarse_prob'] > 0.5, o['refined_logits'][:, 0] > 0, b['mask'].to(dev)
     evaluate = lambda m: _refiner_eval(run, vds, f'phase 3 · {dataset} · fold {fold} · val', opts.verbose)
-    cfg = _config('phase3', pr, opts, dataset=dataset, fold=fold, epochs=epochs, batch_size=bs, transunet_lr=transunet_lr,
+    cfg = _config('phase3', pr, opts, dataset=dataset, fold=fold, splits=splits_digest(_processed(data_root, dataset), fold), epochs=epochs, batch_size=bs, transunet_lr=transunet_lr,
                   sam_lr=sam_lr, weight_decay=weight_decay, coarse_loss_weight=w_coarse, refined_loss_weight=w_refined,
                   coarse_loss_terms=list(pr.coarse_loss_terms), refined_iou_weight=pr.refined_iou_weight, augment=augment,
                   transunet_checkpoint=str(tu_ck), sam_checkpoint=str(sam_ck), box_mode=refiner_kw.get('box_mode', 'soft'),
@@ -288,7 +301,9 @@ class Phase:
 
     def done(self, tag:str, fold:int, ckpt_root:str='checkpoints', pred_root:str='predictions', data_root:str='data') -> bool:
         "This phase finished for tag × fold (phase 1: and its out-of-fold predictions are written)."
-        if self.folder is None or not fold_complete(fold_dir(self.folder, tag, fold, ckpt_root)): return False
+        folder = fold_dir(self.folder, tag, fold, ckpt_root) if self.folder else None
+        if folder is None or not fold_complete(folder): return False
+        if '+' not in tag and not fold_splits_match(folder, Paths(data_root).processed(tag), fold): return False   # re-split: redo
         if self.key != '1': return True
         val = split_names(Paths(data_root).processed(tag), 'val', fold)
         return all((Paths(pred_root=pred_root).oof(tag)/f'{n}.npy').exists() for n in val)

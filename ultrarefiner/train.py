@@ -14,8 +14,8 @@ from torch.utils.data import DataLoader, Subset
 from .core import atomic_write_text, autocast, load_checkpoint, precision_name, save_checkpoint, UltraRefinerError
 
 # %% auto 0
-__all__ = ['poly_schedule', 'cosine_schedule', 'get_rng_state', 'set_rng_state', 'dist_info', 'init_distributed', 'shard', 'Loop',
-           'fold_complete']
+__all__ = ['poly_schedule', 'cosine_schedule', 'get_rng_state', 'set_rng_state', 'dist_info', 'init_distributed', 'shard',
+           'run_definition', 'definition_changes', 'Loop', 'fold_complete']
 
 # %% ../nbs/09_train.ipynb
 def poly_schedule(optimizer, total_steps:int, power:float=0.9):
@@ -91,6 +91,31 @@ def _to_py(x):
     if torch.is_tensor(x): return x.item() if x.numel() == 1 else x.tolist()
     return x
 
+_NOT_DEFINING = ('options', 'precision')   # how a run ran, not what it trained: may change between resumes
+
+def run_definition(config:dict) -> dict:
+    "What defines a fold's run (preset, recipe, seed, splits digest …): its config without the run options, as plain JSON types."
+    return json.loads(json.dumps(_to_py({k: v for k, v in config.items() if k not in _NOT_DEFINING}), default=str))
+
+def definition_changes(old:dict, new:dict, prefix:str='') -> list:
+    "['key: old → new', …] where two run definitions differ (nested dicts compared key by key)."
+    out = []
+    for k in sorted(set(old) | set(new), key=str):
+        a, b = old.get(k, '(absent)'), new.get(k, '(absent)')
+        if isinstance(a, dict) and isinstance(b, dict): out += definition_changes(a, b, f'{prefix}{k}.')
+        elif a != b: out.append(f"{prefix}{k}: {str(a)[:60]} → {str(b)[:60]}")
+    return out
+
+def _stored_config(out:Path) -> dict|None:
+    "The config of the run a fold folder holds (metrics.json, else last.pth), or None for an empty folder."
+    m = out/'metrics.json'
+    if m.exists():
+        try: return json.loads(m.read_text()).get('config') or {}
+        except (OSError, json.JSONDecodeError): pass
+    for name in ('last.pth', 'best.pth'):
+        if (out/name).exists(): return load_checkpoint(out/name).get('config') or {}
+    return None
+
 @dataclass
 class Loop:
     "Train / evaluate / checkpoint / resume for one model."
@@ -113,6 +138,7 @@ class Loop:
     compile:bool = False             # torch.compile the training model
     preset:str|None = None           # on CPU, bf16 only for presets measured faster in bf16 (`cpu_bf16`)
     channels_last:bool = False       # convolution weights in channels_last memory format
+    force:bool = False               # the folder holds a run with another definition: start afresh instead of refusing
 
     def loader(self, ds, epoch:int, start:int=0) -> DataLoader:
         "This rank's batches of epoch `epoch` from batch `start` on; the order depends only on (seed, epoch, rank)."
@@ -144,6 +170,14 @@ class Loop:
         _barrier()
         epoch, batch, gstep, best, history = 0, 0, 0, {self.monitor: -math.inf}, []
         last = out/'last.pth'
+        old = _stored_config(out)
+        changes = definition_changes(run_definition(old), run_definition(self.config)) if old is not None else []
+        if changes and not self.force:
+            raise UltraRefinerError(
+                f"{out} holds a run with other settings ({'; '.join(changes[:5])}{' …' if len(changes) > 5 else ''}). "
+                "Resuming it would mix two runs. Pass --force (force=True) to start this fold afresh (its checkpoints are "
+                "replaced), or write to another --output_dir / ckpt_root.")
+        if changes: resume = False
         if resume and last.exists():
             st = load_checkpoint(last)
             self.model.load_state_dict(st['model']); self.optimizer.load_state_dict(st['optimizer'])
@@ -163,6 +197,7 @@ class Loop:
         if self.tb_dir is not None and main:
             from torch.utils.tensorboard import SummaryWriter
             tb = SummaryWriter(str(self.tb_dir))
+        trained = epoch < self.epochs
         try:
             while epoch < self.epochs:
                 net.train()
@@ -175,8 +210,10 @@ class Loop:
                     self.optimizer.step(); self.scheduler.step()
                     gstep += 1; batch += 1
                     if not math.isfinite(loss.item()):
-                        raise UltraRefinerError(f"Loss became {loss.item()} at step {gstep}; lower the learning rate. "
-                                                f"{last} holds the last good state.")
+                        held = f"{last} holds the last good state" if last.exists() else "no checkpoint was written yet"
+                        raise UltraRefinerError(f"Loss became {loss.item()} at step {gstep} (epoch {epoch + 1}); {held}. "
+                                                "Check the inputs for NaN/Inf (images, coarse predictions, a cached "
+                                                "embedding) or lower the learning rate.")
                     bar.set_postfix(loss=f"{loss.item():.4f}")
                     if tb:
                         tb.add_scalar('train/loss', loss.item(), gstep)
@@ -207,7 +244,7 @@ class Loop:
                           + f" (best {self.monitor} {best[self.monitor]:.4f})")
         finally:
             if tb: tb.close()
-        if main: self._write_metrics(history, best, True)
+        if main and trained: self._write_metrics(history, best, True)   # a finished run is not relabelled by a no-op rerun
         _barrier()
         return {'best': best, 'history': history, 'complete': True}
 
