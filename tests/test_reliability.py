@@ -24,6 +24,7 @@ def test_case(case):
 
 
 def test_kill9_during_checkpoint_save_keeps_previous_best(tmp_path):
+    """Deterministic: the writer is killed only once its temp file is on disk (a write in progress), never by timing luck."""
     from ultrarefiner.core import save_checkpoint, load_checkpoint
     best = tmp_path / 'best.pth'
     save_checkpoint({'model': {'w': torch.arange(10.)}, 'epoch': 3}, best)
@@ -31,16 +32,17 @@ def test_kill9_during_checkpoint_save_keeps_previous_best(tmp_path):
             "big = {'model': {'w': torch.randn(60_000_000)}, 'epoch': 4}\n"
             "print('ready', flush=True)\n"
             f"while True: save_checkpoint(big, {str(best)!r})\n")
-    killed_mid_write = 0
-    for delay in (0.05, 0.2, 0.5):
+    for _ in range(3):
         p = subprocess.Popen([sys.executable, '-c', code], stdout=subprocess.PIPE, text=True)
         assert p.stdout.readline().strip() == 'ready'
-        time.sleep(delay)
-        killed_mid_write += any(f.name.endswith('.tmp') for f in tmp_path.iterdir())
+        t0 = time.time()
+        while not any(f.name.startswith(f'.best.pth.{p.pid}-') for f in tmp_path.iterdir()):   # this writer's temp file: mid-write
+            assert time.time() - t0 < 120 and p.poll() is None, 'the writer never started a temp file'
         p.send_signal(signal.SIGKILL); p.wait()
         ck = load_checkpoint(best)                                   # always a complete, loadable file
         assert ck['epoch'] in (3, 4) and ck['model']['w'].numel() in (10, 60_000_000)
-    assert killed_mid_write, 'never caught a write in progress; the test did not exercise the crash'
+    save_checkpoint({'model': {'w': torch.zeros(1)}, 'epoch': 5}, best)   # the next save removes the killed writers' temp files
+    assert [f.name for f in tmp_path.iterdir()] == ['best.pth']
 
 
 def _train(d, epochs=4):

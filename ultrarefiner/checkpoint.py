@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from .core import CheckpointError, Paths, Preset, UltraRefinerError, get_preset, load_checkpoint
 from .refiner import SAMRefiner, UltraRefiner
-from .sam import apply_lora, build_sam, load_sam_weights, merge_lora, strip_prefixes
+from .sam import _few, apply_lora, build_sam, describe_weights, load_sam_weights, merge_lora, strip_prefixes
 from .transunet import build_transunet
 
 # %% auto 0
@@ -77,8 +77,13 @@ def load_transunet(preset:str|Preset|None=None, path:str|Path|None=None, vit_pre
     m = build_transunet(pr.transunet, pretrained=vit_pretrained, img_size=pr.img_size)
     if path:
         if any(k.startswith('transunet.') for k in sd): sd = {k[10:]: v for k, v in sd.items() if k.startswith('transunet.')}
-        try: m.load_state_dict(sd)
-        except RuntimeError as e: raise UltraRefinerError(f"{path} does not fit TransUNet preset '{pr.name}': {str(e)[:600]}") from e
+        own = m.state_dict(); missing, unexpected = sorted(set(own) - set(sd)), sorted(set(sd) - set(own))
+        shapes = sorted(k for k in set(own) & set(sd) if own[k].shape != sd[k].shape)
+        if missing or unexpected or shapes:
+            raise UltraRefinerError(f"{path} does not fit TransUNet preset '{pr.name}': it looks like {describe_weights(sd)} "
+                                    f"(missing keys: {_few(missing)}; unexpected keys: {_few(unexpected)}; shape mismatches: {_few(shapes, 3)}). "
+                                    "Pass a phase-1 checkpoint as --transunet_checkpoint, a phase-3 one as --model_checkpoint.")
+        m.load_state_dict(sd)
     return m
 
 def load_sam(preset:str|Preset|None=None, path:str|Path|None=None, medsam:str|None=None):
@@ -89,7 +94,7 @@ def load_sam(preset:str|Preset|None=None, path:str|Path|None=None, medsam:str|No
         sd = strip_prefixes(sd, ('module.', 'refiner.', 'sam.'))
         sd = {k: v for k, v in sd.items() if not k.startswith('transunet.')}
         if any(k.endswith('.qkv.A') for k in sd): apply_lora(sam)
-        load_sam_weights(sam, sd)
+        load_sam_weights(sam, sd, name=str(path))
         merge_lora(sam)
     return sam
 

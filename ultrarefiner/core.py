@@ -45,7 +45,17 @@ def get_device(prefer:str|None=None # 'cuda', 'cpu', 'mps' or None for the best 
               ):
     "The torch device to run on."
     import torch
-    if prefer: return torch.device(prefer)
+    if prefer:
+        try: dev = torch.device(prefer)
+        except RuntimeError as e: raise UltraRefinerError(f"--device {prefer!r} is not a device name ({e}); use cuda, cuda:1, cpu or mps.") from e
+        if dev.type == 'cuda' and not torch.cuda.is_available():
+            raise UltraRefinerError(f"--device {prefer} asked for a GPU, but PyTorch sees no CUDA device here "
+                                    f"(torch {torch.__version__}). Use --device cpu, or leave --device out.")
+        if dev.type == 'cuda' and dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise UltraRefinerError(f"--device {prefer}: only {torch.cuda.device_count()} CUDA device(s) are visible.")
+        if dev.type == 'mps' and not (getattr(torch.backends, 'mps', None) and torch.backends.mps.is_available()):
+            raise UltraRefinerError(f"--device mps asked for Apple's GPU, which is not available here. Use --device cpu.")
+        return dev
     if torch.cuda.is_available(): return torch.device('cuda')
     return torch.device('cpu')
 

@@ -211,8 +211,8 @@ CASES = [
     Case('bad prediction', 'NaN in a prediction .npy', 'error naming the file', r'DataError: .*case\.npy: prediction contains NaN or Inf', _c_pred_nan),
     Case('bad prediction', 'Inf in a prediction .npy', 'error naming the file', r'DataError: .*case\.npy: prediction contains NaN or Inf', _c_pred_inf),
     Case('bad prediction', 'prediction missing for a name', 'error listing the missing names', r'DataError: .*1 missing \(b\)', _c_pred_missing),
-    Case('bad checkpoint', 'wrong keys', 'error naming every missing and unexpected key', r'CheckpointError: .*1 missing keys: mask_decoder\.iou_token\.weight \| 1 unexpected keys: bogus\.weight', _c_ckpt_keys),
-    Case('bad checkpoint', 'wrong shapes', 'error naming every mis-shaped key', r'CheckpointError: .*shape mismatches: .*checkpoint .* vs model', _c_ckpt_shapes),
+    Case('bad checkpoint', 'wrong keys', 'error naming every missing and unexpected key', r'CheckpointError: .*missing keys: 1 \(mask_decoder\.iou_token\.weight\) \| unexpected keys: 1 \(bogus\.weight\)', _c_ckpt_keys),
+    Case('bad checkpoint', 'wrong shapes', 'error naming every mis-shaped key', r'CheckpointError: .*shape mismatches: \d+ \(.*checkpoint .* vs model', _c_ckpt_shapes),
     Case('bad checkpoint', 'another preset', 'error naming the file and the preset', r"UltraRefinerError: .*best\.pth does not fit TransUNet preset 'small'", _c_ckpt_preset),
     Case('untrusted checkpoint', 'malicious pickle', 'refused by weights_only loading; no code runs', r'CheckpointError: Refused to load .*evil\.pth.*sentinel created: False', _c_malicious),
     Case('crash', 'write error (disk full)', 'clear error; previous file intact; no temp file left', r"UltraRefinerError: Could not write .*big\.bin.*previous file: b'previous' \| files: \['big\.bin'\]", _c_disk_full),
@@ -240,3 +240,301 @@ def cases_markdown(results:dict|None=None) -> str:
         obs = obs.replace('|', '¦').replace('\n', ' ')[:180]
         rows.append(f"| {c.category} | {c.name} | {c.expected} | `{obs}` |" if obs else f"| {c.category} | {c.name} | {c.expected} | |")
     return '\n'.join(rows)
+
+# %% ../nbs/15_reliability.ipynb
+def _cli(d, *args) -> str:
+    "Run `ultrarefiner ARGS` in-process in folder `d`: 'rc N: <stderr + stdout tail>' (argparse errors included)."
+    import contextlib, io
+    from ultrarefiner.cli import main
+    out, err, cwd = io.StringIO(), io.StringIO(), os.getcwd()
+    os.chdir(d)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try: rc = main([str(a) for a in args])
+            except SystemExit as e: rc = e.code
+    finally: os.chdir(cwd)
+    return f"rc {rc}: {err.getvalue().strip()[-600:]} {out.getvalue().strip()[-300:]}"
+
+def _files(folder) -> list:
+    return sorted(str(p.relative_to(folder)) for p in Path(folder).rglob('*') if p.is_file())
+
+def _tiny_loop(d, **config):
+    "A two-epoch Loop on a 6-sample regression problem in folder d/fold (the phases' loop, seconds to run)."
+    from ultrarefiner.train import Loop, poly_schedule
+    torch.manual_seed(0); m = torch.nn.Linear(4, 1); o = torch.optim.SGD(m.parameters(), lr=config.get('lr', 0.01))
+    ds = [(torch.randn(4), torch.randn(1)) for _ in range(6)]
+    step = lambda m, b: (((m(b[0]) - b[1]) ** 2).mean(), {})
+    force = config.pop('force', False)
+    return Loop(m, o, poly_schedule(o, 4), step, lambda m: {'dice': 0.5}, Path(d)/'fold', epochs=2, batch_size=3, verbose=False,
+                config=config, force=force)
+
+def _pipeline_ckpt(d, kind='phase3') -> Path:
+    from ultrarefiner.refiner import build_ultrarefiner
+    torch.manual_seed(0); m = build_ultrarefiner('tiny')
+    sd = m.state_dict() if kind == 'phase3' else m.transunet.state_dict()
+    return save_checkpoint({'model': sd, 'config': {'preset': 'tiny'}}, Path(d)/f'{kind}.pth')
+
+def _images(d, names, size=(40, 48)) -> Path:
+    for n in names: _img(d, f'in/{n}', np.random.default_rng(len(n)).integers(0, 255, size, dtype=np.uint8))
+    return Path(d)/'in'
+
+# %% ../nbs/15_reliability.ipynb
+def _c_prepare_over_input(d):
+    src = Path(d)/'data/processed/MINE'
+    for sp in ('train', 'test'):
+        for i in range(4):
+            m = np.zeros((40, 48), np.uint8); m[5:20, 8:30] = 255 * (i != 3)
+            _img(d, f'data/processed/MINE/{sp}/images/{sp}{i}.jpg', np.full((40, 48), 60 + i, np.uint8))
+            _img(d, f'data/processed/MINE/{sp}/masks/{sp}{i}.png', m)
+    (src/'notes.txt').write_text('keep me')
+    before = _files(src)
+    msg = _cli(d, 'prepare', '--data_root', 'data/processed', '--datasets', 'MINE', '--out', 'data', '--folds', '2')
+    return f"{msg} | files kept: {_files(src) == before} ({len(before)})"
+
+def _c_infer_stem_clash(d):
+    from ultrarefiner.infer import build_inference_model, infer_images, list_images
+    _images(d, ['scan.png']); _img(d, 'in/scan.jpg', np.zeros((80, 90), np.uint8))
+    recs = infer_images(list_images(image_dir=Path(d)/'in'), build_inference_model('transunet', 'tiny', model_checkpoint=_pipeline_ckpt(d)), Path(d)/'out')
+    return f"masks: {sorted(Path(r['mask']).name for r in recs)}"
+
+CASES += [
+    Case('lost data', 'prepare reads a processed tree and writes over it', 'refused before anything is written; every input file kept',
+         r"rc 2: .*prepare would write .*MINE over or inside the folder it reads.* files kept: True", _c_prepare_over_input),
+    Case('lost data', 'inference inputs scan.png and scan.jpg', 'one mask per input (stem_ext names), none overwritten',
+         r"masks: \['scan_jpg_mask\.png', 'scan_png_mask\.png'\]", _c_infer_stem_clash),
+]
+
+# %% ../nbs/15_reliability.ipynb
+def _c_resplit(d):
+    a = _tiny_loop(d, splits='digest-A'); a.fit([(torch.randn(4), torch.randn(1))] * 6)
+    return _err(lambda: _tiny_loop(d, splits='digest-B').fit([(torch.randn(4), torch.randn(1))] * 6, resume=True))
+
+def _c_changed_hparams(d):
+    ds = [(torch.randn(4), torch.randn(1))] * 6
+    _tiny_loop(d, lr=0.01, batch_size=1, seed=42).fit(ds); before = (Path(d)/'fold/metrics.json').read_bytes()
+    msg = _err(lambda: _tiny_loop(d, lr=0.5, batch_size=8, seed=1).fit(ds, resume=True))
+    return f"{msg} | metrics.json unchanged: {(Path(d)/'fold/metrics.json').read_bytes() == before}"
+
+def _c_other_preset_resume(d):
+    ds = [(torch.randn(4), torch.randn(1))] * 6
+    _tiny_loop(d, preset='tiny').fit(ds)
+    return _err(lambda: _tiny_loop(d, preset='small').fit(ds, resume=True))
+
+def _c_force_restart(d):
+    ds = [(torch.randn(4), torch.randn(1))] * 6
+    _tiny_loop(d, lr=0.01).fit(ds); r = _tiny_loop(d, lr=0.02, force=True).fit(ds, resume=True)
+    return f"trained {len(r['history'])} epochs; stored lr {json.loads((Path(d)/'fold/metrics.json').read_text())['config']['lr']}"
+
+def _c_noop_rerun(d):
+    ds = [(torch.randn(4), torch.randn(1))] * 6
+    _tiny_loop(d, lr=0.01).fit(ds); before = (Path(d)/'fold/metrics.json').read_bytes()
+    _tiny_loop(d, lr=0.01).fit(ds, resume=True)
+    return f"metrics.json unchanged: {(Path(d)/'fold/metrics.json').read_bytes() == before}"
+
+def _c_prepare_other_folds(d):
+    _dataset(d); _prep(d)
+    return _err(lambda: _prep(d, folds=3) if False else __import__('ultrarefiner.data', fromlist=['x']).prepare_dataset(
+        Path(d)/'raw'/'D', Path(d)/'out', 'D', folds=3))
+
+def _c_prepare_folds(n):
+    def run(d): _dataset(d); return _err(lambda: __import__('ultrarefiner.data', fromlist=['x']).prepare_dataset(Path(d)/'raw'/'D', Path(d)/'out', 'D', folds=n))
+    return run
+
+def _c_noise_mask(d):
+    root = _dataset(d)
+    Image.fromarray((np.random.default_rng(0).random((40, 48)) > 0.5).astype(np.uint8) * 255).save(root/'masks/c4.png')
+    return '; '.join(w for w in _prep(d).warnings if 'c4' in w)
+
+def _c_inverted_mask(d):
+    root = _dataset(d); m = np.full((40, 48), 255, np.uint8); m[0, 0] = 0; Image.fromarray(m).save(root/'masks/c5.png')
+    return '; '.join(w for w in _prep(d).warnings if 'c5' in w)
+
+def _c_busi_orphan_mask(d):
+    from ultrarefiner.data import scan
+    for i in range(3):
+        m = np.zeros((40, 48), np.uint8); m[5:20, 8:25] = 255
+        _img(d, f'B/benign/benign ({i}).png', np.full((40, 48), 80, np.uint8)); _img(d, f'B/benign/benign ({i})_mask.png', m)
+    _img(d, 'B/benign/benign (9)_mask.png', np.zeros((40, 48), np.uint8))
+    w = []; scan(Path(d)/'B', w)
+    return '; '.join(w)
+
+def _c_infer_into_input(d):
+    from ultrarefiner.infer import build_inference_model, infer_images, list_images
+    _images(d, ['a.png'])
+    tu = build_inference_model('transunet', 'tiny', model_checkpoint=_pipeline_ckpt(d))
+    return _err(lambda: infer_images(list_images(image_dir=Path(d)/'in'), tu, Path(d)/'in'))
+
+def _c_infer_own_outputs(d):
+    from ultrarefiner.infer import list_images
+    _images(d, ['a.png', 'a_overlay.png', 'a_mask.png'])
+    return f"inputs: {[p.name for p in list_images(image_dir=Path(d)/'in')]}"
+
+def _c_infer_nan_model(d):
+    from ultrarefiner.infer import build_inference_model, infer_images, list_images
+    _images(d, ['a.png']); tu = build_inference_model('transunet', 'tiny', model_checkpoint=_pipeline_ckpt(d))
+    with torch.no_grad(): next(tu.parameters()).fill_(float('nan'))
+    msg = _err(lambda: infer_images(list_images(image_dir=Path(d)/'in'), tu, Path(d)/'out'))
+    return f"{msg} | masks written: {len(list((Path(d)/'out').glob('*.png'))) if (Path(d)/'out').exists() else 0}"
+
+def _c_nan_cache(d):
+    import warnings
+    from ultrarefiner.sam import EmbeddingCache, build_sam
+    torch.manual_seed(0); sam = build_sam('tiny'); x = torch.rand(1, 3, 256, 256)
+    c = EmbeddingCache(Path(d)/'cache', sam.image_encoder); good = c(x)
+    f = next((Path(d)/'cache').rglob('*.pt')); torch.save(torch.full_like(good[0], float('nan')), f)
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter('always'); again = EmbeddingCache(Path(d)/'cache', sam.image_encoder)(x)
+    return f"{'; '.join(str(m.message)[-70:] for m in w)} | finite: {bool(torch.isfinite(again).all())}, equal: {torch.allclose(again, good)}"
+
+def _c_nan_loss_no_ckpt(d):
+    from ultrarefiner.train import Loop, poly_schedule
+    m = torch.nn.Linear(4, 1); o = torch.optim.SGD(m.parameters(), lr=0.1)
+    step = lambda m, b: (m(b[0]).sum() * float('nan'), {})
+    lp = Loop(m, o, poly_schedule(o, 4), step, lambda m: {'dice': 0.0}, Path(d)/'fold', epochs=2, batch_size=3, verbose=False)
+    return _err(lambda: lp.fit([(torch.randn(4), torch.randn(1))] * 6))
+
+CASES += [
+    Case('stale state', 'a fold trained, then the dataset re-split', 'refused: the fold records its splits digest',
+         r"UltraRefinerError: .*holds a run with other settings \(splits: digest-A → digest-B\).*--force", _c_resplit),
+    Case('stale state', 'rerun with other lr / batch / seed', 'refused, listing the changes; metrics.json untouched',
+         r"holds a run with other settings \(batch_size: 1 → 8; lr: 0\.01 → 0\.5; seed: 42 → 1\).* metrics\.json unchanged: True", _c_changed_hparams),
+    Case('stale state', 'resume with another preset', 'refused naming the preset change (no 140-line RuntimeError)',
+         r"UltraRefinerError: .*preset: tiny → small", _c_other_preset_resume),
+    Case('stale state', '--force after a change', 'the fold starts afresh and records the new settings', r"trained 2 epochs; stored lr 0\.02", _c_force_restart),
+    Case('stale state', 'rerun of a finished fold, same settings', 'trains nothing and relabels nothing', r"metrics\.json unchanged: True", _c_noop_rerun),
+    Case('stale state', 'prepare again with other --folds', 'refused: the existing splits.json has other folds',
+         r"DataError: .*splits\.json already exists with other splits than asked: --folds 3 \(it has 2\)", _c_prepare_other_folds),
+    Case('numeric input', 'prepare --folds 1', 'error: cross-validation needs ≥ 2 folds', r"DataError: --folds must be an integer ≥ 2.*got 1", _c_prepare_folds(1)),
+    Case('numeric input', 'prepare --folds 0', 'error: cross-validation needs ≥ 2 folds', r"DataError: --folds must be an integer ≥ 2.*got 0", _c_prepare_folds(0)),
+    Case('bad mask', 'pure-noise mask (half the pixels)', 'prepared, with a warning naming the file', r"c4\.png: mask looks like noise \(\d+ separate regions", _c_noise_mask),
+    Case('bad mask', 'inverted mask (all foreground)', 'prepared, with a warning naming the file', r"c5\.png: mask covers 100% of the image.*inverted", _c_inverted_mask),
+    Case('bad dataset folder', 'BUSI mask without its image', 'warning naming the mask', r"benign \(9\)_mask\.png: mask without an image", _c_busi_orphan_mask),
+    Case('inference', 'output_dir = image_dir', 'refused (a second run would read its own overlays)', r"UltraRefinerError: .*is the folder of the input images", _c_infer_into_input),
+    Case('inference', "the kit's own *_mask / *_overlay files in the input folder", 'never read as inputs', r"inputs: \['a\.png'\]$", _c_infer_own_outputs),
+    Case('inference', 'a model that outputs NaN', 'error naming the images; no mask written', r"produced NaN/Inf for a\.png.* masks written: 0", _c_infer_nan_model),
+    Case('stale state', 'NaN-poisoned embedding cache entry', 'warned, recomputed; training sees finite embeddings', r"not finite \(NaN/Inf\); recomputed\. \| finite: True, equal: True", _c_nan_cache),
+    Case('training', 'loss NaN before any checkpoint', 'error that does not claim a last.pth exists', r"UltraRefinerError: Loss became nan at step 1 .*no checkpoint was written yet", _c_nan_loss_no_ckpt),
+]
+
+# %% ../nbs/15_reliability.ipynb
+def _c_out_is_file(d):
+    _dataset(d); (Path(d)/'afile').write_text('x')
+    return _cli(d, 'prepare', '--data_root', 'raw', '--datasets', 'D', '--out', 'afile/sub', '--folds', '2')
+
+def _readonly(d, fn):
+    "Run fn with every file open for writing under d failing as on a read-only file system (EROFS) — root ignores chmod."
+    import builtins, errno
+    real = builtins.open
+    def ro(file, mode='r', *a, **k):
+        if any(c in mode for c in 'wax') and str(file).startswith(str(d)): raise OSError(errno.EROFS, 'Read-only file system', str(file))
+        return real(file, mode, *a, **k)
+    builtins.open = ro
+    try: return fn()
+    finally: builtins.open = real
+
+def _c_readonly_out(d):
+    from ultrarefiner.core import atomic_write_bytes
+    (Path(d)/'out').mkdir()
+    return _readonly(Path(d)/'out', lambda: _err(lambda: atomic_write_bytes(Path(d)/'out'/'best.pth', b'x')))
+
+def _c_enospc_prepare(d):
+    import errno
+    import ultrarefiner.data as data
+    _dataset(d); real = data._png
+    def full(a): raise OSError(errno.ENOSPC, 'No space left on device', 'c3.png')
+    data._png = full
+    try: msg = _cli(d, 'prepare', '--data_root', 'raw', '--datasets', 'D', '--folds', '2')
+    finally: data._png = real
+    return f"{msg} | left in raw/processed: {[p.name for p in (Path(d)/'raw'/'processed').iterdir()]}"
+
+def _c_cli_flag(*args):
+    return lambda d: _cli(d, *args)
+
+def _c_device_cuda(d):
+    if torch.cuda.is_available(): return 'skipped: this machine has a GPU'
+    from ultrarefiner.core import get_device
+    return _err(lambda: get_device('cuda'))
+
+def _c_npz(kind):
+    def run(d):
+        from ultrarefiner.transunet import build_transunet, load_vit_npz, save_vit_npz
+        p = save_vit_npz(build_transunet('tiny', img_size=64), Path(d)/'vit.npz')
+        if kind == 'truncated': p.write_bytes(p.read_bytes()[:len(p.read_bytes()) // 2])
+        else:
+            z = dict(np.load(p)); k = next(k for k in z if z[k].ndim == 4); z[k] = z[k][..., 0]; np.savez(p, **z)
+        return _err(lambda: load_vit_npz(build_transunet('tiny', img_size=64), p))
+    return run
+
+def _c_phase1_as_model(d):
+    from ultrarefiner.infer import build_inference_model
+    ck = _pipeline_ckpt(d, 'phase1')
+    msg = _err(lambda: build_inference_model('full', 'tiny', model_checkpoint=ck))
+    return f"{msg} | length {len(msg)}"
+
+def _c_sam_keys_summary(d):
+    from ultrarefiner.sam import build_sam, load_sam_weights
+    torch.save(build_sam('lite', pretrained=False).state_dict(), Path(d)/'lite.pth')
+    msg = _err(lambda: load_sam_weights(build_sam('tiny'), Path(d)/'lite.pth'))
+    return f"{msg} | length {len(msg)}"
+
+def _c_image_path_folder(d):
+    _images(d, ['a.png']); ck = _pipeline_ckpt(d)
+    return _cli(d, 'inference', '--mode', 'transunet', '--model_checkpoint', ck, '--image_path', 'in', '--output_dir', 'out')
+
+def _c_readonly_infer(d):
+    from ultrarefiner.infer import build_inference_model, infer_images, list_images
+    _images(d, ['a.png']); tu = build_inference_model('transunet', 'tiny', model_checkpoint=_pipeline_ckpt(d)); (Path(d)/'out').mkdir()
+    return _readonly(Path(d)/'out', lambda: _err(lambda: infer_images(list_images(image_dir=Path(d)/'in'), tu, Path(d)/'out')))
+
+def _c_infer_warnings(d):
+    import warnings
+    from ultrarefiner.infer import build_inference_model, infer_images, list_images
+    _images(d, ['a.png']); m = build_inference_model('full', 'tiny', model_checkpoint=_pipeline_ckpt(d))
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter('always'); infer_images(list_images(image_dir=Path(d)/'in'), m, Path(d)/'out')
+    return f"warnings: {[str(x.message)[:80] for x in w]}"
+
+def _c_stale_temps(d):
+    import subprocess, sys
+    from ultrarefiner.core import atomic_write_bytes
+    dead = subprocess.run([sys.executable, '-c', 'import os; print(os.getpid())'], capture_output=True, text=True).stdout.strip()
+    for i in range(8): (Path(d)/f'.best.pth.{dead}-{i:08x}.tmp').write_bytes(b'x' * 1000)
+    atomic_write_bytes(Path(d)/'best.pth', b'new')
+    return f"files: {sorted(p.name for p in Path(d).iterdir())}"
+
+def _c_folder_mode(d):
+    _dataset(d); _prep(d)
+    return f"mode {oct((Path(d)/'out/processed/D').stat().st_mode & 0o777)}, umask {oct(0o777 & ~_umask())}"
+
+def _umask():
+    m = os.umask(0); os.umask(m); return m
+
+CASES += [
+    Case('unwritable output', '--out below a file', 'a sentence naming the path, rc 2', r"rc 2: .*Could not create .*afile.*Choose another output folder", _c_out_is_file),
+    Case('unwritable output', 'read-only output folder (EROFS)', 'error naming the file and the real cause', r"UltraRefinerError: Could not write .*best\.pth: Read-only file system", _c_readonly_out),
+    Case('unwritable output', 'disk full (ENOSPC) during prepare', 'a sentence, rc 2, no temp folder left', r"rc 2: .*No space left on device.*left in raw/processed: \[\]", _c_enospc_prepare),
+    Case('unwritable output', 'read-only inference output_dir', 'the EROFS message, not a cleanup error', r"UltraRefinerError: Could not write .*a_mask\.png: Read-only file system", _c_readonly_infer),
+    Case('numeric input', 'train-transunet --max_epochs 0', 'parse-time error naming the flag', r"rc 2: .*argument --max_epochs/--epochs: must be positive, got 0", _c_cli_flag('train-transunet', '--max_epochs', '0')),
+    Case('numeric input', 'train-transunet --max_epochs -1', 'parse-time error (not "best.pth does not exist")', r"rc 2: .*--max_epochs/--epochs: must be positive, got -1", _c_cli_flag('train-transunet', '--max_epochs', '-1')),
+    Case('numeric input', 'finetune-sam --batch_size 0', 'parse-time error naming the flag', r"rc 2: .*argument --batch_size: must be positive, got 0", _c_cli_flag('finetune-sam', '--batch_size', '0')),
+    Case('numeric input', 'inference --batch_size -1', 'parse-time error (no silent 0 masks)', r"rc 2: .*argument --batch_size: must be positive, got -1", _c_cli_flag('inference', '--batch_size', '-1')),
+    Case('numeric input', 'phantoms --n -5', 'parse-time error', r"rc 2: .*argument --n: must be positive, got -5", _c_cli_flag('phantoms', '--n', '-5')),
+    Case('numeric input', 'phantoms --height 0', 'parse-time error', r"rc 2: .*argument --height: must be positive, got 0", _c_cli_flag('phantoms', '--height', '0')),
+    Case('numeric input', 'bench --batch 0', 'parse-time error', r"rc 2: .*argument --batch/--batch_size: must be positive, got 0", _c_cli_flag('bench', '--batch', '0')),
+    Case('numeric input', 'bench --modes bogus', 'parse-time error listing the modes', r"rc 2: .*invalid choice: 'bogus' \(choose from 'encoder'", _c_cli_flag('bench', '--modes', 'bogus')),
+    Case('numeric input', 'prepare --test_frac 1.5', 'parse-time error', r"rc 2: .*--test_frac: must be between 0 and 1, got 1\.5", _c_cli_flag('prepare', '--datasets', 'D', '--test_frac', '1.5')),
+    Case('numeric input', 'finetune-sam --base_lr 0', 'parse-time error', r"rc 2: .*--base_lr: must be positive, got 0", _c_cli_flag('finetune-sam', '--base_lr', '0')),
+    Case('numeric input', '--num_workers -2', 'parse-time error', r"rc 2: .*--num_workers: must be ≥ 0, got -2", _c_cli_flag('train-transunet', '--num_workers', '-2')),
+    Case('option combination', '--sam_model_type garbage', 'error naming the flag and the choices', r"rc 2: .*garbage", _c_cli_flag('finetune-sam', '--sam_model_type', 'garbage', '--dry_run')),
+    Case('option combination', '--device cuda on a machine without a GPU', 'error saying no CUDA device is visible', r"UltraRefinerError: --device cuda asked for a GPU, but PyTorch sees no CUDA device", _c_device_cuda),
+    Case('bad checkpoint', '.npz with a wrong-rank kernel', 'error listing the mis-shaped key', r"CheckpointError: .*1 shape mismatches .*cannot become model", _c_npz('rank')),
+    Case('bad checkpoint', 'truncated .npz', 'error: damaged or truncated, download again', r"CheckpointError: .*vit\.npz: not a readable \.npz .*truncated", _c_npz('truncated')),
+    Case('bad checkpoint', 'phase-1 checkpoint as --model_checkpoint', 'error naming the file and what it looks like, short',
+         r"phase1\.pth does not fit SAM 'tiny': it looks like a phase-1 TransUNet checkpoint.* length (\d{2,3}|1[0-4]\d\d)$", _c_phase1_as_model),
+    Case('bad checkpoint', 'LiteMedSAM weights into another SAM type', 'a summary (counts, first keys, what it looks like), not a 13 KB wall',
+         r"lite\.pth does not fit SAM 'tiny': it looks like LiteMedSAM weights.*missing keys: \d+ \(.*, …\).* length (\d{2,3}|1[0-4]\d\d)$", _c_sam_keys_summary),
+    Case('inference', '--image_path pointing at a folder', 'error: pass it as --image_dir', r"rc 2: .*--image_path in is a folder; pass it as --image_dir", _c_image_path_folder),
+    Case('noise', 'warnings during inference', 'none (no "non-writable NumPy array" warning)', r"warnings: \[\]$", _c_infer_warnings),
+    Case('crash', "temp files of killed writers", 'removed by the next write to that folder', r"files: \['best\.pth'\]$", _c_stale_temps),
+    Case('crash', 'processed folder permissions', "a normal folder's mode (not mkdtemp's 0700)", r"mode (0o\d+), umask \1", _c_folder_mode),
+]

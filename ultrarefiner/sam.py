@@ -14,13 +14,13 @@ import torch.nn.functional as F
 from segment_anything import sam_model_registry
 from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
 from segment_anything.modeling.image_encoder import Attention as SamAttention
-from .core import CheckpointError, atomic_write_bytes, load_checkpoint
+from .core import CheckpointError, UltraRefinerError, atomic_write_bytes, load_checkpoint
 
 # %% auto 0
 __all__ = ['SAM_CONFIGS', 'SAM_TYPES', 'IMAGENET_MEAN', 'IMAGENET_STD', 'build_sam', 'letterbox_size', 'sam_preprocess',
-           'sam_preprocess_tensor', 'strip_prefixes', 'load_sam_weights', 'bundled_lite_medsam', 'build_lite_medsam',
-           'LoRAQKV', 'apply_lora', 'merge_lora', 'count_trainable', 'encoder_fingerprint', 'encode_chunked',
-           'EmbeddingCache', 'decode_batched']
+           'sam_preprocess_tensor', 'strip_prefixes', 'describe_weights', 'load_sam_weights', 'bundled_lite_medsam',
+           'build_lite_medsam', 'LoRAQKV', 'apply_lora', 'merge_lora', 'count_trainable', 'encoder_fingerprint',
+           'encode_chunked', 'EmbeddingCache', 'decode_batched']
 
 # %% ../nbs/05_sam.ipynb
 SAM_CONFIGS = {
@@ -130,9 +130,27 @@ def strip_prefixes(sd:dict, prefixes:tuple=('module.', 'sam.')) -> dict:
         out[k] = v
     return out
 
-def load_sam_weights(sam:nn.Module, src:str|Path|dict) -> nn.Module:
-    "Load SAM/MedSAM weights strictly; the error lists every missing / unexpected / mis-shaped key."
-    name = str(src) if not isinstance(src, dict) else 'the given state dict'
+def describe_weights(sd:dict) -> str:
+    "What a state dict looks like from its key names: a phase-1 TransUNet, a phase-3 pipeline, LiteMedSAM, SAM ViT-B/L/H …"
+    keys = [k.removeprefix('module.') for k in sd]
+    if any(k.startswith('transunet.') for k in keys): return 'a phase-3 UltraRefiner checkpoint (TransUNet + SAM)'
+    keys = [k.removeprefix('refiner.').removeprefix('sam.') for k in keys]
+    top = {k.split('.')[0] for k in keys}
+    if 'seg_head' in top or {'resnet', 'decoder'} <= top: return 'a phase-1 TransUNet checkpoint'
+    if 'image_encoder' in top:
+        if any(k.startswith('image_encoder.layers.') for k in keys): return 'LiteMedSAM weights (TinyViT image encoder)'
+        n = len({k.split('.')[2] for k in keys if k.startswith('image_encoder.blocks.')})
+        return f"SAM weights with a {({12: 'ViT-B (SAM / MedSAM vit_b)', 24: 'ViT-L', 32: 'ViT-H'}).get(n, f'{n}-block ViT')} image encoder"
+    if {'prompt_encoder', 'mask_decoder'} & top: return 'SAM prompt-encoder / mask-decoder weights without an image encoder'
+    return f"neither SAM nor TransUNet weights (top-level names {sorted(top)[:6]})"
+
+def _few(items:list, n:int=5) -> str:
+    "`k` items, the first `n` named: a summary, not a wall of keys."
+    return f"{len(items)} ({', '.join(items[:n])}{', …' if len(items) > n else ''})"
+
+def load_sam_weights(sam:nn.Module, src:str|Path|dict, name:str|None=None) -> nn.Module:
+    "Load SAM/MedSAM weights strictly; the error names the file, summarises missing / unexpected / mis-shaped keys and says what the file looks like."
+    name = name or (str(src) if not isinstance(src, dict) else 'the given state dict')
     sd = strip_prefixes(_unwrap_state(src if isinstance(src, dict) else load_checkpoint(src), name))
     own = sam.state_dict()
     missing = sorted(set(own) - set(sd)); unexpected = sorted(set(sd) - set(own))
@@ -140,11 +158,12 @@ def load_sam_weights(sam:nn.Module, src:str|Path|dict) -> nn.Module:
                     if sd[k].shape != own[k].shape)
     if missing or unexpected or shapes:
         parts = []
-        if missing: parts.append(f"{len(missing)} missing keys: {', '.join(missing)}")
-        if unexpected: parts.append(f"{len(unexpected)} unexpected keys: {', '.join(unexpected)}")
-        if shapes: parts.append(f"{len(shapes)} shape mismatches: {'; '.join(shapes)}")
-        raise CheckpointError(f"{name} does not fit SAM '{getattr(sam, 'name', '?')}'. " + ' | '.join(parts) +
-                              ". Build the model type the checkpoint was trained with (MedSAM / SAM ViT-B → 'vit_b').")
+        if missing: parts.append(f"missing keys: {_few(missing)}")
+        if unexpected: parts.append(f"unexpected keys: {_few(unexpected)}")
+        if shapes: parts.append(f"shape mismatches: {_few(shapes, 3)}")
+        raise CheckpointError(f"{name} does not fit SAM '{getattr(sam, 'name', '?')}': it looks like {describe_weights(sd)}. "
+                              + ' | '.join(parts) + ". Build the model type the checkpoint was trained with (MedSAM / SAM "
+                              "ViT-B → 'vit_b', LiteMedSAM → 'lite'), or pass the file where it belongs.")
     sam.load_state_dict(sd, strict=True)
     return sam
 
@@ -272,13 +291,19 @@ class EmbeddingCache:
         for i, k in enumerate(keys):
             f = folder/f'{k}.pt'
             if f.exists():
-                try: out[i] = torch.load(f, map_location='cpu', weights_only=True); self.hits += 1; continue
-                except Exception: f.unlink(missing_ok=True)              # unreadable entry: recompute it
+                try: e = torch.load(f, map_location='cpu', weights_only=True)
+                except Exception: e = None                               # unreadable entry
+                if torch.is_tensor(e) and bool(torch.isfinite(e).all()): out[i] = e; self.hits += 1; continue
+                warnings.warn(f"{f}: cached embedding is {'unreadable' if e is None else 'not finite (NaN/Inf)'}; recomputed.")
+                f.unlink(missing_ok=True)
             todo.append(i)
         if todo:
             self.misses += len(todo)
             with torch.no_grad():
                 emb = encode_chunked(self.encoder, images[todo])
+            if not torch.isfinite(emb).all():
+                raise UltraRefinerError("The SAM image encoder produced NaN/Inf embeddings: its weights are broken (a diverged "
+                                        "LoRA run, a damaged checkpoint?). Nothing was cached.")
             for j, i in enumerate(todo):
                 out[i] = emb[j].detach().to('cpu', self.dtype)
                 buf = io.BytesIO(); torch.save(out[i].clone(), buf); atomic_write_bytes(folder/f'{keys[i]}.pt', buf.getvalue())

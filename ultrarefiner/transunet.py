@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_transunet.ipynb 2
 from __future__ import annotations
-import math
+import math, zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 import numpy as np
@@ -267,11 +267,14 @@ def load_vit_npz(m:TransUNet,              # model to load into (encoder only; t
         p = Path(src)
         if not p.is_file(): raise CheckpointError(f"{p} not found. Download R50+ViT-B_16.npz (Google ViT, imagenet21k) and pass its path.")
         try: src = dict(np.load(p, allow_pickle=False))
-        except (ValueError, OSError) as e: raise CheckpointError(f"{p}: not a readable .npz ({e}).") from e
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+            raise CheckpointError(f"{p}: not a readable .npz ({type(e).__name__}: {e}); the file is damaged or truncated — download it again.") from e
     sd = m.state_dict(); new = {}; missing, bad = [], []
     for k, tp, kind in _npz_keys(m):
         if k not in src: missing.append(k); continue
-        t = _to_torch(src[k], kind, sd[tp])
+        try: t = _to_torch(src[k], kind, sd[tp])
+        except (ValueError, RuntimeError, IndexError) as e:       # wrong rank: cannot even be transposed into place
+            bad.append(f"{k}: file {tuple(np.shape(src[k]))} cannot become model {tuple(sd[tp].shape)}"); continue
         if kind == 'pos':
             if t.shape[1] == sd[tp].shape[1] + 1: t = t[:, 1:]               # drop the class token
             if t.shape[1] != sd[tp].shape[1] and t.shape[-1] == sd[tp].shape[-1]:
