@@ -134,6 +134,17 @@ def run_folds(phase:str='all', datasets:Sequence[str]=('PHANTOM',), folds:Sequen
     return [nb for ph, jl in plan for nb in _execute(ph, jl, jobs, log)]
 
 # %% ../nbs/13_cli.ipynb
+def _kernel_manager() -> dict:
+    "papermill kwargs for a kernel on local IPC sockets (POSIX): no network port, and no 'kernel over TCP without encryption' warning per fold."
+    import os, tempfile, uuid
+    if os.name != 'posix': return {}
+    from jupyter_client.manager import KernelManager
+    class _IPCKernelManager(KernelManager):
+        def __init__(self, **kw):              # a unique socket prefix per kernel: parallel folds never race for one name
+            kw.setdefault('transport', 'ipc'); kw.setdefault('ip', os.path.join(tempfile.gettempdir(), f'ur-{uuid.uuid4().hex[:10]}'))
+            super().__init__(**kw)
+    return {'kernel_manager_class': _IPCKernelManager}
+
 def _execute(ph:str, jobs_list:list, jobs:int, log) -> list:
     "Run one phase's notebooks (in parallel processes when jobs > 1); the first failure names its executed notebook."
     import papermill as pm
@@ -146,7 +157,7 @@ def _execute(ph:str, jobs_list:list, jobs:int, log) -> list:
         log(f"phase {ph} · {d}{'' if k is None else f' · fold {k}'} → {nb}")
         try:
             pm.execute_notebook(str(tdir/f'{PHASES[ph].template}.ipynb'), str(nb), parameters=par, kernel_name='python3',
-                                progress_bar=False, log_output=False, cwd=None)
+                                progress_bar=False, log_output=False, cwd=None, **_kernel_manager())
         except Exception as e:
             last = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
             raise UltraRefinerError(f"phase {ph} failed for {d}{'' if k is None else f' fold {k}'}: see the executed notebook {nb} "
