@@ -11,7 +11,8 @@ from .core import PRESETS, Paths, RunOptions, UltraRefinerError
 from . import __version__
 
 # %% auto 0
-__all__ = ['BENCH_MODES', 'default_preset', 'pick_preset', 'templates_dir', 'check_inputs', 'run_folds', 'build_parser', 'main']
+__all__ = ['BENCH_MODES', 'default_preset', 'pick_preset', 'templates_dir', 'check_inputs', 'run_folds', 'EpochWatcher',
+           'build_parser', 'main']
 
 # %% ../nbs/13_cli.ipynb
 def _cmd_phantoms(a):
@@ -134,6 +135,47 @@ def run_folds(phase:str='all', datasets:Sequence[str]=('PHANTOM',), folds:Sequen
     return [nb for ph, jl in plan for nb in _execute(ph, jl, jobs, log)]
 
 # %% ../nbs/13_cli.ipynb
+class EpochWatcher:
+    "Context manager: while a fold trains in another process, print one line per finished epoch from its metrics.json."
+    def __init__(self, folder:str|Path|None, label:str, log=print, every:float=1.0):
+        self.folder, self.label, self.log, self.every = (Path(folder) if folder else None), label, log, every
+        self.seen = 0; self._stop = None
+    def _history(self) -> tuple:
+        import json
+        try: m = json.loads((self.folder/'metrics.json').read_text())
+        except (OSError, ValueError): return [], {}
+        return m.get('history') or [], m.get('config') or {}
+    def poll(self) -> list:
+        "Lines for the epochs finished since the last poll."
+        hist, cfg = self._history()
+        if len(hist) < self.seen: self.seen = 0                     # the fold was restarted (--force)
+        new, self.seen = hist[self.seen:], len(hist)
+        best = max((h.get('dice', float('-inf')) for h in hist), default=float('nan'))
+        out = []
+        for h in new:
+            parts = [f"epoch {h['epoch']}/{cfg.get('epochs', '?')}"]
+            if 'train_loss' in h: parts.append(f"loss {h['train_loss']:.4f}")
+            for key in ('dice', 'refined_dice', 'coarse_dice'):
+                if key in h: parts.append(f"{key.replace('_', ' ')} {h[key]:.4f}")
+            out.append(f"  {self.label} · " + ' · '.join(parts) + (f" (best dice {best:.4f})" if 'dice' in h else ''))
+        return out
+    def __enter__(self):
+        import threading
+        if self.folder is None: return self
+        self.seen = len(self._history()[0])                         # epochs already there before this run (resume)
+        self._stop = threading.Event()
+        def run():
+            while not self._stop.wait(self.every):
+                for line in self.poll(): self.log(line)
+        self._thread = threading.Thread(target=run, daemon=True); self._thread.start()
+        return self
+    def __exit__(self, *exc):
+        if self._stop is None: return False
+        self._stop.set(); self._thread.join()
+        for line in self.poll(): self.log(line)
+        return False
+
+# %% ../nbs/13_cli.ipynb
 def _kernel_manager() -> dict:
     "papermill kwargs for a kernel on local IPC sockets (POSIX): no network port, and no 'kernel over TCP without encryption' warning per fold."
     import os, tempfile, uuid
@@ -147,17 +189,22 @@ def _kernel_manager() -> dict:
 
 def _execute(ph:str, jobs_list:list, jobs:int, log) -> list:
     "Run one phase's notebooks (in parallel processes when jobs > 1); the first failure names its executed notebook."
-    import papermill as pm
+    import os, papermill as pm
     from concurrent.futures import ThreadPoolExecutor
     from ultrarefiner.phases import PHASES
+    from ultrarefiner.checkpoint import fold_dir
+    os.environ['ULTRAREFINER_PROGRESS'] = '0'          # the kernels' own bars would freeze in the executed notebooks
     tdir = templates_dir()
     def execute(job):
         nb, par, d, k = job
         nb.parent.mkdir(parents=True, exist_ok=True)
         log(f"phase {ph} · {d}{'' if k is None else f' · fold {k}'} → {nb}")
+        folder = None if k is None else fold_dir(PHASES[ph].folder, '+'.join(par['datasets']) if 'datasets' in par else d, k, par['ckpt_root'])
+        label = f"phase {ph} · {d}{'' if k is None else f' · fold {k}'}"
         try:
-            pm.execute_notebook(str(tdir/f'{PHASES[ph].template}.ipynb'), str(nb), parameters=par, kernel_name='python3',
-                                progress_bar=False, log_output=False, cwd=None, **_kernel_manager())
+            with EpochWatcher(folder, label, log):
+                pm.execute_notebook(str(tdir/f'{PHASES[ph].template}.ipynb'), str(nb), parameters=par, kernel_name='python3',
+                                    progress_bar=False, log_output=False, cwd=None, **_kernel_manager())
         except Exception as e:
             last = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
             raise UltraRefinerError(f"phase {ph} failed for {d}{'' if k is None else f' fold {k}'}: see the executed notebook {nb} "

@@ -97,6 +97,8 @@ def delta_rows(coarse:dict, refined:dict, metrics:Sequence[str]=('dice', 'iou', 
     g = lambda d, k: d[k]['mean'] if isinstance(d[k], dict) else float(d[k])
     return [(k, g(coarse, k), g(refined, k), g(refined, k) - g(coarse, k)) for k in metrics]
 
+def _label(k:str) -> str: return {'iou': 'IoU'}.get(k, k.capitalize())
+
 def _arrow(d:float) -> str: return '↑' if d > 5e-5 else ('↓' if d < -5e-5 else '→')
 
 def delta_table(coarse:dict, refined:dict, metrics:Sequence[str]=('dice', 'iou', 'precision', 'recall'), title:str='Coarse vs Refined'):
@@ -106,7 +108,7 @@ def delta_table(coarse:dict, refined:dict, metrics:Sequence[str]=('dice', 'iou',
     for c in ('metric', 'Coarse', 'Refined', 'Delta'): t.add_column(c, justify='left' if c == 'metric' else 'right')
     for k, c, r, d in delta_rows(coarse, refined, metrics):
         col = 'green' if d > 5e-5 else ('red' if d < -5e-5 else 'white')
-        t.add_row(k.capitalize(), f"{c:.4f}", f"{r:.4f}", f"[{col}]{d:+.4f} {_arrow(d)}[/{col}]")
+        t.add_row(_label(k), f"{c:.4f}", f"{r:.4f}", f"[{col}]{d:+.4f} {_arrow(d)}[/{col}]")
     return t
 
 def _cell(d:dict, k:str, std:bool) -> str:
@@ -117,6 +119,6 @@ def delta_markdown(coarse:dict, refined:dict, metrics:Sequence[str]=('dice', 'io
     "The same table as Markdown; `std=True` writes `mean ± std` (from `summarize`-style dicts) in the Coarse/Refined columns."
     sfx = ' (mean ± std)' if std else ''
     lines = [f'| Metric | Coarse{sfx} | Refined{sfx} | Delta |', '|---|---:|---:|---:|']
-    lines += [f"| {k.capitalize()} | {_cell(coarse, k, std)} | {_cell(refined, k, std)} | {d:+.4f} {_arrow(d)} |"
+    lines += [f"| {_label(k)} | {_cell(coarse, k, std)} | {_cell(refined, k, std)} | {d:+.4f} {_arrow(d)} |"
               for k, c, r, d in delta_rows(coarse, refined, metrics)]
     return '\n'.join(lines)

@@ -4,14 +4,14 @@
 
 # %% ../nbs/09_train.ipynb 2
 from __future__ import annotations
-import json, math, random, time
+import json, math, os, random, time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Subset
-from .core import atomic_write_text, autocast, load_checkpoint, precision_name, save_checkpoint, UltraRefinerError
+from .core import atomic_write_bytes, atomic_write_text, autocast, load_checkpoint, precision_name, save_checkpoint, UltraRefinerError
 
 # %% auto 0
 __all__ = ['poly_schedule', 'cosine_schedule', 'get_rng_state', 'set_rng_state', 'dist_info', 'init_distributed', 'shard',
@@ -151,10 +151,21 @@ class Loop:
                           pin_memory=torch.cuda.is_available(), generator=torch.Generator().manual_seed(self.seed + epoch),
                           persistent_workers=False)
 
-    def _state(self, epoch, batch, gstep, best, history):
+    def _state(self, epoch, batch, gstep, best, history, loss_sum=0.0):
         return {'model': self.model.state_dict(), 'optimizer': self.optimizer.state_dict(),
                 'scheduler': self.scheduler.state_dict(), 'epoch': epoch, 'batch': batch, 'global_step': gstep,
-                'best': best, 'history': history, 'rng': get_rng_state(), 'config': _to_py(self.config)}
+                'best': best, 'history': history, 'rng': get_rng_state(), 'config': _to_py(self.config), 'loss_sum': loss_sum}
+
+    def _write_progress(self, history):
+        "progress.png in the fold folder (loss and validation metrics per epoch); a plotting problem never stops training."
+        try:
+            from ultrarefiner.viz import progress_figure
+            c = self.config
+            title = ' · '.join(str(v) for v in (c.get('phase'), c.get('dataset') or '+'.join(c.get('datasets') or []),
+                                                 f"fold {c['fold']}" if 'fold' in c else None, c.get('preset')) if v)
+            atomic_write_bytes(Path(self.out_dir)/'progress.png', progress_figure(history, title))
+        except Exception as e:
+            import warnings; warnings.warn(f"progress.png not written: {e}")
 
     def _write_metrics(self, history, best, complete):
         atomic_write_text(Path(self.out_dir)/'metrics.json', json.dumps(
@@ -168,7 +179,7 @@ class Loop:
         out = Path(self.out_dir)
         if main: out.mkdir(parents=True, exist_ok=True)
         _barrier()
-        epoch, batch, gstep, best, history = 0, 0, 0, {self.monitor: -math.inf}, []
+        epoch, batch, gstep, best, history, loss_sum = 0, 0, 0, {self.monitor: -math.inf}, [], 0.0
         last = out/'last.pth'
         old = _stored_config(out)
         changes = definition_changes(run_definition(old), run_definition(self.config)) if old is not None else []
@@ -183,6 +194,7 @@ class Loop:
             self.model.load_state_dict(st['model']); self.optimizer.load_state_dict(st['optimizer'])
             self.scheduler.load_state_dict(st['scheduler'])
             epoch, batch, gstep, best, history = st['epoch'], st['batch'], st['global_step'], st['best'], st['history']
+            loss_sum = float(st.get('loss_sum', 0.0))
             set_rng_state(st['rng'])
             if self.verbose and main: print(f"resumed from {last}: epoch {epoch}, batch {batch}, step {gstep}")
         dev = next(self.model.parameters()).device
@@ -202,13 +214,14 @@ class Loop:
             while epoch < self.epochs:
                 net.train()
                 dl = self.loader(train_ds, epoch, batch)
-                bar = tqdm(dl, desc=f"epoch {epoch + 1}/{self.epochs}", disable=None if (self.verbose and main) else True, mininterval=1.0, leave=False)  # None: off when not a terminal
+                quiet = not (self.verbose and main) or os.environ.get('ULTRAREFINER_PROGRESS') == '0'    # run-folds shows its own
+                bar = tqdm(dl, desc=f"epoch {epoch + 1}/{self.epochs}", disable=True if quiet else None, mininterval=1.0, leave=False)  # None: off when not a terminal
                 for b in bar:
                     with autocast(dev, self.amp, self.preset): loss, logs = self.step_fn(net, b)
                     self.optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     self.optimizer.step(); self.scheduler.step()
-                    gstep += 1; batch += 1
+                    gstep += 1; batch += 1; loss_sum += float(loss.detach())
                     if not math.isfinite(loss.item()):
                         held = f"{last} holds the last good state" if last.exists() else "no checkpoint was written yet"
                         raise UltraRefinerError(f"Loss became {loss.item()} at step {gstep} (epoch {epoch + 1}); {held}. "
@@ -220,28 +233,28 @@ class Loop:
                         for i, g in enumerate(self.optimizer.param_groups): tb.add_scalar(f'train/lr{i}', g['lr'], gstep)
                         for k, v in logs.items(): tb.add_scalar(f'train/{k}', v, gstep)
                     if (self.ckpt_every and gstep % self.ckpt_every == 0) or (stop_after_steps and gstep >= stop_after_steps):
-                        if main: save_checkpoint(self._state(epoch, batch, gstep, best, history), last)
+                        if main: save_checkpoint(self._state(epoch, batch, gstep, best, history, loss_sum), last)
                         _barrier()
                     if stop_after_steps and gstep >= stop_after_steps:
                         return {'best': best, 'history': history, 'complete': False}
                 _sync_buffers(self.model)
                 metrics = _allreduce_mean({k: float(v) for k, v in self.eval_fn(self.model).items()})
-                metrics.update(epoch=epoch + 1, step=gstep)
+                metrics.update(epoch=epoch + 1, step=gstep, train_loss=_allreduce_mean({'l': loss_sum / max(batch, 1)})['l'])
                 history.append(metrics)
                 if tb:
                     for k, v in metrics.items():
                         if k not in ('epoch', 'step'): tb.add_scalar(f'val/{k}', v, gstep)
-                epoch += 1; batch = 0
+                epoch += 1; batch = 0; loss_sum = 0.0
                 improved = metrics[self.monitor] > best[self.monitor]
                 if improved: best = dict(metrics)
                 if main:
                     if improved: save_checkpoint(self._state(epoch, 0, gstep, best, history), out/'best.pth')
                     save_checkpoint(self._state(epoch, 0, gstep, best, history), last)
-                    self._write_metrics(history, best, epoch >= self.epochs)
+                    self._write_metrics(history, best, epoch >= self.epochs); self._write_progress(history)
                 _barrier()
                 if self.verbose and main:
                     print(f"epoch {epoch}/{self.epochs}: " + ', '.join(f"{k} {v:.4f}" for k, v in metrics.items() if k not in ('epoch', 'step'))
-                          + f" (best {self.monitor} {best[self.monitor]:.4f})")
+                          + f" (best {self.monitor} {best[self.monitor]:.4f})", flush=True)
         finally:
             if tb: tb.close()
         if main and trained: self._write_metrics(history, best, True)   # a finished run is not relabelled by a no-op rerun

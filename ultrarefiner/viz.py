@@ -15,7 +15,7 @@ from .refiner import UltraRefiner, build_ultrarefiner
 
 # %% auto 0
 __all__ = ['phantom_samples', 'dataset_samples', 'synthetic_coarse', 'image_from_bytes', 'PromptExplorer', 'RefinementViewer',
-           'examples_figure']
+           'examples_figure', 'progress_figure', 'fold_progress']
 
 # %% ../nbs/12_viz.ipynb
 def phantom_samples(n:int=6, size:int=128, seed:int=0) -> list:
@@ -256,3 +256,35 @@ def examples_figure(images, gts, coarse, refined, names, dpi:int=110) -> bytes:
             ax.set_title(f'{name}\n{title}', fontsize=8); ax.axis('off')
     fig.tight_layout(); buf = io.BytesIO(); fig.savefig(buf, format='png', dpi=dpi); plt.close(fig)
     return buf.getvalue()
+
+# %% ../nbs/12_viz.ipynb
+def progress_figure(history:list, # metrics.json's history: one dict per epoch (epoch, train_loss, dice, …)
+                    title:str='', dpi:int=110) -> bytes:
+    "PNG bytes: training loss (left) and validation metrics (right) per epoch, the best epoch marked."
+    import matplotlib; import matplotlib.pyplot as plt
+    ep = [h['epoch'] for h in history]
+    keys = [k for k in (history[0] if history else {}) if k not in ('epoch', 'step') and isinstance(history[0][k], (int, float))]
+    loss_keys = [k for k in keys if 'loss' in k]; val_keys = [k for k in keys if k not in loss_keys and 'delta' not in k]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6))
+    for k in loss_keys: a.plot(ep, [h.get(k, float('nan')) for h in history], marker='o', ms=3, label=k)
+    for k in val_keys: b.plot(ep, [h.get(k, float('nan')) for h in history], marker='o', ms=3, label=k)
+    if 'dice' in val_keys and history:
+        best = max(history, key=lambda h: h['dice']); b.axvline(best['epoch'], color='grey', ls=':', lw=1)
+        b.annotate(f"best {best['dice']:.3f} @ {best['epoch']}", (best['epoch'], best['dice']), fontsize=8, xytext=(4, -12), textcoords='offset points')
+    a.set_title('training loss'); b.set_title('validation'); b.set_ylim(0, 1)
+    for ax in (a, b):
+        ax.set_xlabel('epoch'); ax.grid(alpha=0.3)
+        if ax.lines: ax.legend(fontsize=8)
+    fig.suptitle(title, fontsize=10); fig.tight_layout()
+    buf = io.BytesIO(); fig.savefig(buf, format='png', dpi=dpi); plt.close(fig)
+    return buf.getvalue()
+
+# %% ../nbs/12_viz.ipynb
+def fold_progress(kind:str,     # 'transunet', 'sam_finetuned' or 'ultra_refiner' (phases 1, 2, 3)
+                  tag,          # dataset name, or the list of datasets a phase-2 run pooled
+                  fold:int, ckpt_root:str='checkpoints'):
+    "The fold's progress.png as an IPython image: the training curves each phase notebook ends with."
+    from IPython.display import Image
+    from ultrarefiner.checkpoint import fold_dir
+    p = fold_dir(kind, '+'.join(tag) if isinstance(tag, (list, tuple)) else tag, fold, ckpt_root)/'progress.png'
+    return Image(filename=str(p)) if p.exists() else f'{p}: no epoch has finished yet'
