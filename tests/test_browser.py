@@ -1,5 +1,6 @@
 """Real browser: JupyterLab on localhost, the prompt explorer run in headless Chromium, the box-threshold slider moved
-(the box is one of LiteMedSAM's prompts, so the refined mask changes), output changed."""
+(the box is one of LiteMedSAM's prompts, so the refined mask changes), output changed; then a click on the ipympl canvas
+places a positive point and the refined mask is recomputed with it."""
 import os
 import shutil
 import subprocess
@@ -66,6 +67,7 @@ def test_prompt_explorer_in_jupyterlab(lab):
             metrics_before = page.locator('.widget-html-content').first.inner_text()
             slider = page.locator('.widget-hslider', has_text='box thr').first
             handle = slider.locator('.noUi-handle').first
+            handle.scroll_into_view_if_needed()
             box = handle.bounding_box()
             page.mouse.move(box['x'] + box['width'] / 2, box['y'] + box['height'] / 2)
             page.mouse.down()
@@ -78,7 +80,22 @@ def test_prompt_explorer_in_jupyterlab(lab):
             assert 'Dice coarse' in metrics_before                  # live metrics are rendered
             readout = slider.locator('.widget-readout').first.inner_text()
             assert float(readout) < 0.5, readout                     # the box threshold really moved from 0.5
-            img.scroll_into_view_if_needed()
+            # a click on the ipympl canvas places a positive point; the refined mask (figure and metrics) changes
+            canvas = page.locator('.jupyter-matplotlib-canvas-div canvas').last
+            canvas.wait_for(timeout=60_000)
+            canvas.scroll_into_view_if_needed()
+            cb = canvas.bounding_box()
+            before = img.get_attribute('src'); metrics_before = page.locator('.widget-html-content').first.inner_text()
+            assert 'my clicks' not in metrics_before
+            canvas.hover(position={'x': cb['width'] * 0.2, 'y': cb['height'] * 0.25})
+            canvas.click(position={'x': cb['width'] * 0.2, 'y': cb['height'] * 0.25})
+            page.screenshot(path=str(ARTIFACTS / 'prompt_explorer_click.png'), full_page=False)
+            page.wait_for_function("(b) => { const i = document.querySelector('.widget-image'); return i && i.src !== b; }",
+                                   arg=before, timeout=60_000)
+            page.wait_for_function("() => [...document.querySelectorAll('.widget-html-content')].some(e => e.innerText.includes('my clicks'))",
+                                   timeout=60_000)
+            assert img.get_attribute('src') != before                # the refined mask was recomputed with the click
+            page.locator('.jp-OutputArea-output').filter(has=page.locator('.widget-image')).first.scroll_into_view_if_needed()
             page.screenshot(path=str(ARTIFACTS / 'prompt_explorer.png'), full_page=False)
         except Exception:
             page.screenshot(path=str(ARTIFACTS / 'prompt_explorer_failure.png'))

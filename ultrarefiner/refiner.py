@@ -71,16 +71,24 @@ class SAMRefiner(nn.Module):
                 embeddings:torch.Tensor|None=None, # (B,C,h,w) precomputed image embeddings
                 target_size:int|tuple|None=None,   # size of the returned refined logits (default: coarse H,W)
                 frame:torch.Tensor|None=None,      # (B,2) valid (h, w) of each letterboxed SAM input; None: whole frame
+                manual:dict|None=None,             # user prompts in SAM's frame: 'points' (B,N,2) + 'labels' (B,N) added to
+                                                   # the generated ones, 'box' (B,4) replacing the generated box
                ) -> dict:
         "{'masks': (B,1,T,T) refined logits, 'iou': (B,), 'low_res': (B,1,m,m), 'all_low_res', 'all_iou', 'prompts'}"
         if coarse.ndim == 4: coarse = coarse[:, 0]
-        if not (self.use_point or self.use_neg_point or self.use_box or self.use_mask):
+        manual = manual or {}
+        if not (self.use_point or self.use_neg_point or self.use_box or self.use_mask or manual.get('points') is not None
+                or manual.get('box') is not None):
             raise ValueError("Enable at least one prompt type (use_point, use_neg_point, use_box, use_mask).")
         prompts = self.prompts(coarse, frame)
         emb = embeddings if embeddings is not None else self.encode(image)
         sel = [i for i, on in ((0, self.use_point), (1, self.use_neg_point)) if on]
         points = (prompts.points[:, sel], prompts.labels[:, sel]) if sel else None
-        sparse, dense = self.sam.prompt_encoder(points=points, boxes=prompts.box if self.use_box else None,
+        if manual.get('points') is not None:                      # clicks: appended to the generated points
+            mp, ml = manual['points'].to(coarse), manual['labels'].to(coarse.device).long()
+            points = (mp, ml) if points is None else (torch.cat([points[0], mp], 1), torch.cat([points[1].long(), ml], 1))
+        box = manual['box'].to(coarse) if manual.get('box') is not None else prompts.box if self.use_box else None
+        sparse, dense = self.sam.prompt_encoder(points=points, boxes=box,
                                                 masks=prompts.mask if self.use_mask else None)
         if dense.shape[0] != emb.shape[0]: dense = dense.expand(emb.shape[0], -1, -1, -1)
         masks, iou = decode_batched(self.sam.mask_decoder, emb, self.sam.prompt_encoder.get_dense_pe(), sparse, dense)

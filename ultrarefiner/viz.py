@@ -85,6 +85,12 @@ class PromptExplorer:
                                       value=coarse or ('model' if self.trained else 'degraded GT')),
         }
         self.upload = W.FileUpload(accept='image/*', multiple=False, description='upload image')
+        self.clicks, self.drawn_box = [], None           # the user's own prompts, in the TransUNet frame (S×S pixels)
+        self.click_mode = W.ToggleButtons(options=['positive point', 'negative point', 'box'], value='positive point',
+                                          description='click adds', tooltips=['left-click: a positive point',
+                                          'left-click: a negative point', 'drag: a box (replaces the generated one)'])
+        self.clear = W.Button(description='clear my prompts', icon='eraser'); self.clear.on_click(lambda _: self.clear_prompts())
+        self.canvas = None
         self.metrics = W.HTML(); self.out = W.Output(); self.image = W.Image(format='png')
         for c in self.controls.values(): c.observe(lambda ch: self.update(), names='value')
         self.upload.observe(self._on_upload, names='value')
@@ -113,8 +119,46 @@ class PromptExplorer:
             self._coarse_cache[(i, src)] = (x, p)
         return self._coarse_cache[(i, src)]
 
+    def add_point(self, x:float, y:float, positive:bool=True):
+        "A click at (x, y) in the TransUNet frame: a positive or negative point prompt, added to the generated ones."
+        self.clicks.append((float(x), float(y), int(positive))); self.update()
+
+    def set_box(self, x0:float, y0:float, x1:float, y1:float):
+        "A drawn box (TransUNet frame): replaces the generated box."
+        self.drawn_box = (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)); self.update()
+
+    def clear_prompts(self):
+        "Forget the user's clicks and box."
+        self.clicks, self.drawn_box = [], None; self.update()
+
+    def _manual(self, k:float) -> dict:
+        "The user's prompts scaled into SAM's frame (`k` = SAM size / TransUNet size)."
+        m = {}
+        if self.clicks:
+            m['points'] = torch.tensor([[[x * k, y * k] for x, y, _ in self.clicks]]); m['labels'] = torch.tensor([[l for *_, l in self.clicks]])
+        if self.drawn_box is not None: m['box'] = torch.tensor([self.drawn_box]) * k
+        return m
+
+    def _dice_without(self, p, emb, manual, g) -> dict:
+        "What each prompt contributes: refined Dice with all prompts minus Dice without that one (decoder only: cheap)."
+        ref = self.model.refiner; out = {}
+        flags = {'point': 'use_point', 'neg_point': 'use_neg_point', 'box': 'use_box', 'mask': 'use_mask'}
+        on = [k for k, a in flags.items() if getattr(ref, a)]
+        for k in on + (['my clicks'] if manual.get('points') is not None else []) + (['my box'] if manual.get('box') is not None else []):
+            keep = dict(manual)
+            if k == 'my clicks': keep.pop('points'); keep.pop('labels')
+            elif k == 'my box': keep.pop('box')
+            else: setattr(ref, flags[k], False)
+            try:
+                if not (ref.use_point or ref.use_neg_point or ref.use_box or ref.use_mask or keep): out[k] = None; continue
+                with torch.no_grad(): m = ref(None, p, embeddings=emb, manual=keep)['masks'][0, 0] > 0
+                out[k] = float(dice_score(m[None], g[None])[0])
+            finally:
+                if k in flags: setattr(ref, flags[k], True)
+        return out
+
     def compute(self) -> dict:
-        "Run prompts + SAM for the current control values; returns the state shown."
+        "Run prompts + SAM for the current control values and the user's clicks; returns the state shown."
         c = {k: w.value for k, w in self.controls.items()}
         ref = self.model.refiner
         ref.prompts.temperature, ref.prompts.box_threshold, ref.prompts.box_mode = c['temperature'], c['box_threshold'], c['box_mode']
@@ -123,13 +167,14 @@ class PromptExplorer:
         name, img, gt = self.samples[c['sample']]
         x, p = self._coarse(c['sample'])
         st = {'name': name, 'controls': c, 'coarse': p[0].numpy()}
-        if not (c['point'] or c['neg_point'] or c['box'] or c['mask']):
-            st['error'] = 'Enable at least one prompt type.'; return st
+        S = self.model.transunet.config.img_size; k = ref.img_size / S
+        manual = self._manual(k)
+        if not (c['point'] or c['neg_point'] or c['box'] or c['mask'] or manual):
+            st['error'] = 'Enable at least one prompt type, or click a point.'; return st
         key = (c['sample'], c['coarse'])
         if key not in self._emb_cache:                      # the image never changes with the prompts: encode it once
             with torch.no_grad(): self._emb_cache[key] = ref.encode(self.model.sam_input(x))
-        with torch.no_grad(): o = ref(None, p, embeddings=self._emb_cache[key])
-        S = self.model.transunet.config.img_size; k = ref.img_size / S
+        with torch.no_grad(): o = ref(None, p, embeddings=self._emb_cache[key], manual=manual)
         st.update(prompts=o['prompts'], scale=k, candidates=(o['all_low_res'][0] > 0).numpy(), candidate_iou=o['all_iou'][0].tolist(),
                   refined=(o['masks'][0, 0] > 0).numpy(), iou=float(o['iou'][0]))
         if gt is not None:
@@ -138,38 +183,53 @@ class PromptExplorer:
             st['gt'] = g.numpy()
             st['dice_coarse'] = float(dice_score((p[0] > 0.5)[None], g[None])[0])
             st['dice_refined'] = float(dice_score(torch.from_numpy(st['refined'])[None], g[None])[0])
+            st['without'] = self._dice_without(p, self._emb_cache[key], manual, g)
         return st
 
+    def _draw_overlay(self, ax, st, x):
+        "The image with coarse (cyan), refined (red) and GT (yellow) outlines and every prompt, user's included."
+        ax.imshow(x, cmap='gray')
+        ax.contour(st['coarse'], levels=[0.5], colors='c', linewidths=1.2)
+        if 'refined' in st: ax.contour(st['refined'].astype(float), levels=[0.5], colors='r', linewidths=1.4)
+        if 'gt' in st: ax.contour(st['gt'].astype(float), levels=[0.5], colors='y', linewidths=1.2)
+        if 'prompts' in st:
+            pr, k, c = st['prompts'], st['scale'], st['controls']
+            if c['box'] and self.drawn_box is None: _overlay_box(ax, (pr.box[0] / k).tolist(), 'orange', '-', 'box')
+            pts = pr.points[0] / k
+            if c['point']: ax.scatter([pts[0, 0]], [pts[0, 1]], c='lime', marker='*', s=140, label='point')
+            if c['neg_point'] and int(pr.labels[0, 1]) == 0: ax.scatter([pts[1, 0]], [pts[1, 1]], c='red', marker='x', s=70, label='neg. point')
+        for x_, y_, l in self.clicks:
+            ax.scatter([x_], [y_], c='lime' if l else 'magenta', marker='o', s=60, edgecolors='k', label='my click' if l else 'my neg. click')
+        if self.drawn_box is not None: _overlay_box(ax, self.drawn_box, 'white', '-', 'my box')
+        ax.set_xlim(0, x.shape[1] - 1); ax.set_ylim(x.shape[0] - 1, 0); ax.axis('off')
+
     def figure(self):
-        "The matplotlib figure of the current state."
+        "The matplotlib figure of the current state: overlays with Dice on each panel, prompts, SAM's candidates."
         import matplotlib.pyplot as plt
         st = self.state; x = self._coarse(st['controls']['sample'])[0][0, 0].numpy()
-        fig, axs = plt.subplots(2, 4, figsize=(15, 7.5))
-        axs = axs.ravel()
-        axs[0].imshow(x, cmap='gray'); axs[0].imshow(st['coarse'], cmap='magma', alpha=0.45, vmin=0, vmax=1); axs[0].set_title('image + coarse p')
-        axs[1].imshow(x, cmap='gray'); axs[1].set_title('prompts')
+        fig, axs = plt.subplots(2, 4, figsize=(12, 6.2)); axs = axs.ravel()
+        has_gt = 'dice_coarse' in st
+        axs[0].imshow(x, cmap='gray'); axs[0].imshow(st['coarse'], cmap='magma', alpha=0.45, vmin=0, vmax=1)
+        if 'gt' in st: axs[0].contour(st['gt'].astype(float), levels=[0.5], colors='y', linewidths=1)
+        axs[0].set_title('coarse p' + (f" · Dice {st['dice_coarse']:.3f}" if has_gt else ''), fontsize=9)
+        self._draw_overlay(axs[1], st, x); axs[1].set_title('prompts (yours: circles, white box)', fontsize=9)
         if 'prompts' in st:
-            pr, k = st['prompts'], st['scale']
-            _overlay_box(axs[1], pr.hard_box[0] / k, 'orange', '-', 'hard box')
-            _overlay_box(axs[1], pr.soft_box[0] / k, 'cyan', '--', 'soft box')
-            pts = pr.points[0] / k
-            axs[1].scatter([pts[0, 0]], [pts[0, 1]], c='lime', marker='*', s=150, label='positive')
-            if int(pr.labels[0, 1]) == 0: axs[1].scatter([pts[1, 0]], [pts[1, 1]], c='red', marker='x', s=80, label='negative')
-            axs[1].legend(loc='lower left', fontsize=7)
-            ms = st['controls']['mask_scale']
-            axs[2].imshow(pr.mask[0, 0], cmap='RdBu_r', vmin=-ms, vmax=ms); axs[2].set_title(f'mask prompt (2p−1)·{ms:.3g}')
+            pr = st['prompts']; ms = st['controls']['mask_scale']
+            axs[2].imshow(pr.mask[0, 0], cmap='RdBu_r', vmin=-ms, vmax=ms)
+            axs[2].set_title(f"mask prompt (2p−1)·{ms:.3g}" + ('' if st['controls']['mask'] else ' (off)'), fontsize=9)
+            axs[3].imshow(x, cmap='gray'); axs[3].contour(st['refined'].astype(float), levels=[0.5], colors='r', linewidths=1.4)
+            if 'gt' in st: axs[3].contour(st['gt'].astype(float), levels=[0.5], colors='y', linewidths=1.2)
+            axs[3].set_title('refined' + (f" · Dice {st['dice_refined']:.3f}" if has_gt else '') + f" · IoU pred {st['iou']:.2f}", fontsize=9)
             for j in range(3):                                   # three candidates with multimask, one without (LiteMedSAM)
-                if j >= len(st['candidates']): axs[3 + j].axis('off'); continue
-                axs[3 + j].imshow(st['candidates'][j], cmap='gray')
+                ax = axs[4 + j]
+                if j >= len(st['candidates']): ax.axis('off'); continue
+                ax.imshow(st['candidates'][j], cmap='gray')
                 best = ' (chosen)' if len(st['candidates']) > 1 and j == int(np.argmax(st['candidate_iou'])) else ''
-                axs[3 + j].set_title(f"candidate {j}: IoU pred {st['candidate_iou'][j]:.2f}{best}")
-            axs[6].imshow(x, cmap='gray'); axs[6].imshow(np.ma.masked_where(~st['refined'], st['refined']), cmap='autumn', alpha=0.5)
-            axs[6].set_title('refined mask')
+                ax.set_title(f"candidate {j}: IoU pred {st['candidate_iou'][j]:.2f}{best}", fontsize=9)
+            self._draw_overlay(axs[7], st, x)
+            axs[7].set_title('coarse (cyan) · refined (red) · GT (yellow)', fontsize=9)
         else:
-            axs[2].text(0.5, 0.5, st.get('error', ''), ha='center')
-        axs[7].imshow(x, cmap='gray')
-        if 'gt' in st: axs[7].contour(st['gt'], levels=[0.5], colors='y'); axs[7].set_title('ground truth')
-        else: axs[7].set_title('ground truth: none (uploaded)')
+            axs[2].text(0.5, 0.5, st.get('error', ''), ha='center', va='center', wrap=True)
         for a in axs: a.axis('off')
         fig.tight_layout()
         return fig
@@ -178,22 +238,60 @@ class PromptExplorer:
         st = self.state
         if 'dice_coarse' not in st: return f"<b>{st['name']}</b>: {st.get('error', 'no ground truth')}"
         d = st['dice_refined'] - st['dice_coarse']
+        dr = st['dice_refined']
+        contrib = ', '.join(f"{k} " + ('—' if v is None else f"{dr - v:+.3f}") for k, v in st.get('without', {}).items())
         return (f"<b>{st['name']}</b> — Dice coarse <b>{st['dice_coarse']:.3f}</b>, refined <b>{st['dice_refined']:.3f}</b> "
-                f"(<span style='color:{'green' if d >= 0 else 'red'}'>{d:+.3f}</span>), SAM IoU prediction {st['iou']:.2f}")
+                f"(<span style='color:{'green' if d >= 0 else 'red'}'>{d:+.3f}</span>), SAM IoU prediction {st['iou']:.2f}"
+                + (f"<br>what each prompt adds (refined Dice with it − without it): {contrib}" if contrib else ''))
 
     def update(self):
         "Recompute, re-render the figure into the image widget, refresh the metrics line."
         import matplotlib.pyplot as plt
         self.state = self.compute()
-        fig = self.figure(); buf = io.BytesIO(); fig.savefig(buf, format='png', dpi=70); plt.close(fig)
+        fig = self.figure(); buf = io.BytesIO(); fig.savefig(buf, format='png', dpi=110); plt.close(fig)
         self.image.value = buf.getvalue(); self.metrics.value = self.metrics_html(); self.renders += 1
+        if self.canvas is not None: self._redraw_canvas()
+
+    def _redraw_canvas(self):
+        st = self.state; ax = self.canvas.figure.axes[0]; ax.clear()
+        self._draw_overlay(ax, st, self._coarse(st['controls']['sample'])[0][0, 0].numpy())
+        ax.set_title(f"click adds: {self.click_mode.value}" + (f" · refined Dice {st['dice_refined']:.3f}" if 'dice_refined' in st else ''), fontsize=9)
+        self.canvas.draw_idle()
+
+    def interactive_canvas(self):
+        "An ipympl canvas of the image: click to add a point, drag to draw a box (per `click_mode`). None without ipympl."
+        import matplotlib
+        before = matplotlib.get_backend()
+        try:
+            from ipympl.backend_nbagg import Canvas, FigureManager
+        except ImportError: return None
+        if matplotlib.get_backend() != before:             # importing ipympl makes it pyplot's backend: keep the user's
+            import matplotlib.pyplot as plt; plt.switch_backend(before)
+        from matplotlib.figure import Figure
+        from matplotlib.widgets import RectangleSelector
+        fig = Figure(figsize=(3.8, 3.8), dpi=110); fig.add_axes([0, 0, 1, 0.93])
+        self.canvas = Canvas(fig); self._manager = FigureManager(self.canvas, 0)
+        self.canvas.header_visible = False; self.canvas.toolbar_visible = False; self.canvas.resizable = False
+        def on_click(ev):
+            if ev.inaxes is None or ev.xdata is None or self.click_mode.value == 'box' or ev.button != 1: return
+            self.add_point(ev.xdata, ev.ydata, positive=self.click_mode.value == 'positive point')
+        def on_box(e0, e1):
+            if self.click_mode.value == 'box': self.set_box(e0.xdata, e0.ydata, e1.xdata, e1.ydata)
+        self.canvas.mpl_connect('button_press_event', on_click)
+        self._selector = RectangleSelector(fig.axes[0], on_box, useblit=False, button=[1], minspanx=3, minspany=3, interactive=False)
+        self._redraw_canvas()
+        return self.canvas
 
     def widget(self):
         "The whole UI as one ipywidgets box."
         import ipywidgets as W
         c = self.controls
-        return W.VBox([W.HBox([c['sample'], self.upload]), W.HBox([c['temperature'], c['box_threshold'], c['box_mode']]),
-                       W.HBox([c['point'], c['neg_point'], c['box'], c['mask']]), self.metrics, self.image],
+        canvas = self.canvas or self.interactive_canvas()
+        generated = W.VBox([W.HBox([c['sample'], self.upload]), W.HBox([c['temperature'], c['box_threshold']]),
+                            W.HBox([c['box_mode'], c['coarse']]), W.HBox([c['point'], c['neg_point'], c['box'], c['mask']]),
+                            W.HBox([c['neg_mode'], c['component']]), c['mask_scale']])
+        mine = W.VBox([self.click_mode, self.clear] + ([canvas] if canvas is not None else [W.HTML('install ipympl to click prompts')]))
+        return W.VBox([W.HBox([generated, mine]), self.metrics, self.image],
                       layout=W.Layout(border='1px solid #ddd', padding='6px'))
 
 # %% ../nbs/12_viz.ipynb
