@@ -55,3 +55,38 @@ def test_docs_site(site):
             page.screenshot(path=str(ARTIFACTS / 'docs_prompt_explorer.png'), full_page=False)
         finally:
             b.close()
+
+
+@pytest.mark.slow
+def test_docs_offline_search_widgets_and_clean_api_pages(site):
+    """No network at all (every http(s) request aborted): search finds API entries, the explorer page renders its widgets
+    from the saved state, API pages show docstrings without source dumps or empty Out[] prompts, no machine paths."""
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = browser(p)
+        page = b.new_page(viewport={'width': 1300, 'height': 1000})
+        remote = []
+        page.route(lambda url: url.startswith('http'), lambda route: (remote.append(route.request.url), route.abort()))
+        try:
+            page.goto((site / 'index.html').as_uri())
+            page.locator('label.md-search__icon, .md-search__input').first.click()
+            page.fill('input.md-search__input', 'PromptGenerator')
+            page.wait_for_selector('.md-search-result__item', timeout=30_000)
+            hits = page.eval_on_selector_all('.md-search-result__item', 'es => es.map(e => e.innerText)')
+            assert hits and any('PromptGenerator' in h for h in hits), hits
+            page.goto((site / 'explore/prompt_explorer.html').as_uri())
+            page.wait_for_selector('.widget-dropdown, .widget-slider, .widget-toggle-buttons', timeout=60_000)
+            n = page.eval_on_selector_all('.jupyter-widgets .widget-hslider, .jupyter-widgets .widget-dropdown', 'es => es.length')
+            assert n >= 2, n                                             # the sliders and the sample dropdown rendered
+            page.screenshot(path=str(ARTIFACTS / 'docs_explorer_widgets.png'), full_page=False)
+            page.goto((site / '04_prompts.html').as_uri())
+            text = page.inner_text('article')
+            assert 'class PromptGenerator(nn.Module):' not in text, 'API page dumps the source'
+            assert 'Coarse soft mask → differentiable SAM prompts' in text            # the docstring is there
+            assert not page.eval_on_selector_all('.jp-OutputPrompt', 'es => es.filter(e => /Out\\[/.test(e.innerText)).length'), 'empty Out[] prompts'
+        finally:
+            b.close()
+    root = str(ROOT)
+    for f in site.rglob('*.html'):
+        t = f.read_text(encoding='utf-8', errors='replace')
+        assert root not in t, f'{f.relative_to(site)} shows a machine path ({root})'

@@ -44,6 +44,8 @@ def prepare(nb_path, execute=True):
             c.metadata['ur_hide'] = True
         if c.cell_type == 'code':
             c.source = '\n'.join(l for l in c.source.splitlines() if not DIRECTIVE.match(l))
+        if 'export' in d:                                   # the API page shows signatures and docstrings, not source dumps
+            c.metadata['ur_hide_input'] = True
         cells.append(c)
         if 'export' in d:
             for n in public_names(c.source):
@@ -57,10 +59,41 @@ def prepare(nb_path, execute=True):
             c.metadata.setdefault('jupyter', {})['source_hidden'] = True
             c.metadata['tags'] = c.metadata.get('tags', []) + ['hide_code', 'remove_input']
         for o in c.get('outputs', []):                      # Quarto-only link attributes in show_doc's markdown
+            if c.metadata.get('ur_hide_input') and o.get('output_type') == 'execute_result':   # no empty 'Out[n]:' prompt
+                o['output_type'] = 'display_data'; o.pop('execution_count', None)
             md = o.get('data', {}).get('text/markdown')
             if md: o['data']['text/markdown'] = re.sub(r'\{target="_blank"[^}]*\}', '', md)
     nb.cells = [c for c in nb.cells if not c.metadata.get('ur_hide')]
     return nb
+
+
+WIDGETS_CDN = 'https://unpkg.com/@jupyter-widgets/html-manager@*/dist/embed-amd.js'
+
+
+def offline_widgets(site):
+    """Widgets render from their saved state with no network: the html-manager bundle (from the npm registry, cached)
+    is copied into the site and every page loads it by a relative path instead of from a CDN."""
+    pages = [p for p in site.rglob('*.html') if WIDGETS_CDN in p.read_text(encoding='utf-8')]
+    if not pages: return
+    cache = Path(os.environ.get('XDG_CACHE_HOME', Path.home() / '.cache')) / 'ultrarefiner' / 'npm'
+    tgz = sorted(cache.glob('jupyter-widgets-html-manager-1.*.tgz'))
+    if not tgz:
+        cache.mkdir(parents=True, exist_ok=True)
+        r = subprocess.run(['npm', 'pack', '@jupyter-widgets/html-manager@1', '--pack-destination', str(cache)],
+                           capture_output=True, text=True)
+        tgz = sorted(cache.glob('jupyter-widgets-html-manager-1.*.tgz'))
+        if r.returncode or not tgz:
+            print(f'docs: widgets stay on the CDN (npm pack failed: {r.stderr.strip()[-300:]})'); return
+    import tarfile
+    dest = site / 'assets' / 'widgets'; dest.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(tgz[-1]) as t:
+        for m in t.getmembers():
+            if m.isfile() and m.name.startswith('package/dist/') and not m.name.endswith('.map'):
+                (dest / Path(m.name).name).write_bytes(t.extractfile(m).read())
+    for p in pages:
+        rel = os.path.relpath(dest / 'embed.js', p.parent).replace(os.sep, '/')
+        p.write_text(p.read_text(encoding='utf-8').replace(WIDGETS_CDN, rel), encoding='utf-8')
+    print(f'docs: widgets load from {dest.relative_to(site)} ({len(pages)} page(s))')
 
 
 def demo_page(docs):
@@ -87,7 +120,13 @@ def demo_page(docs):
             if 'coarse_dice' in h[0]: ax.plot([r['epoch'] for r in h], [r['coarse_dice'] for r in h], ls='--', c=l.get_color(), alpha=0.6)
         ax.set_title(title, fontsize=10); ax.set_xlabel('epoch'); ax.set_ylim(0, 1); ax.legend(fontsize=7)
     fig.tight_layout(); fig.savefig(docs / 'demo_curves.png', dpi=80); plt.close(fig)
-    return lines + ['## Training curves', '', '![training curves](demo_curves.png)', '']
+    lines += ['## Training curves', '', '![training curves](demo_curves.png)', '']
+    for kind, name in (('transunet', 'phase 1'), ('sam_finetuned', 'phase 2'), ('ultra_refiner', 'phase 3')):
+        png = ROOT / 'checkpoints' / kind / 'PHANTOM' / 'fold_0' / 'progress.png'
+        if png.exists():                                    # nnU-Net-style progress.png of each phase's fold 0
+            shutil.copy(png, docs / f'progress_{kind}.png')
+            lines += [f'### {name}, fold 0: `checkpoints/{kind}/PHANTOM/fold_0/progress.png`', '', f'![{name} progress](progress_{kind}.png)', '']
+    return lines
 
 
 def main():
@@ -111,17 +150,19 @@ def main():
             nbformat.write(nb, dest)
             entries.append({f.stem.replace('_', ' ') if title != 'Home' else 'UltraRefiner': str(rel)})
         nav.append({title: entries} if title != 'Home' else entries[0])
+    if (ROOT / 'nbs/images').is_dir(): shutil.copytree(ROOT / 'nbs/images', docs / 'images')   # screenshots the pages show
     (docs / 'demo.md').write_text('\n'.join(demo_page(docs)))
     nav.append({'Demo results': 'demo.md'})
     cfg = {'site_name': 'UltraRefiner', 'use_directory_urls': False, 'docs_dir': 'docs', 'site_dir': str(OUT),
            'theme': {'name': 'material', 'font': False, 'features': ['navigation.sections']},
-           'plugins': [{'search': {}}, {'mkdocs-jupyter': {'include_source': True, 'execute': False,
+           'plugins': [{'search': {}}, {'offline': {}}, {'mkdocs-jupyter': {'include_source': True, 'execute': False,
                                                            'remove_tag_config': {'remove_input_tags': ['remove_input']}}}],
            'markdown_extensions': ['tables', 'admonition'], 'nav': nav}
     (BUILD / 'mkdocs.yml').write_text(json.dumps(cfg, indent=1))
     shutil.rmtree(OUT, ignore_errors=True)
     subprocess.run([str(Path(sys.executable).parent / 'mkdocs'), 'build', '-q', '-f', str(BUILD / 'mkdocs.yml')],
                    cwd=BUILD, check=True)
+    offline_widgets(OUT)
     print(f'docs: built {OUT}/index.html in {time.time() - t0:.0f}s')
 
 

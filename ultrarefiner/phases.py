@@ -23,7 +23,7 @@ from .refiner import SAMRefiner, UltraRefiner
 from .sam import EmbeddingCache, apply_lora, build_sam
 from .train import Loop, cosine_schedule, dist_info, fold_complete, init_distributed, poly_schedule, shard
 from .transunet import build_transunet
-from .viz import examples_figure
+from .viz import case_strip, examples_figure
 
 # %% auto 0
 __all__ = ['PHASES', 'phase1', 'fold_splits_match', 'oof', 'phase2', 'phase3', 'score_pipeline', 'evaluate', 'Phase', 'get_phase']
@@ -66,10 +66,19 @@ def _config(phase:str, pr:Preset, opts:RunOptions, **recipe) -> dict:
     "What a fold folder's checkpoints and metrics.json record: the phase, the preset (whole), the run options and the resolved recipe."
     return dict(phase=phase, preset=pr.name, preset_settings=pr.asdict(), options=opts.asdict(), seed=opts.seed, **recipe)
 
-def _loop(model, opt, sch, step, evaluate, out_dir, epochs, bs, pr, opts, cfg, tb):
+@torch.no_grad()
+def _tb_images(run, ds, n:int=4) -> dict:
+    "TensorBoard images of the first n validation cases (fixed): image | GT | coarse + prompts | refined, one strip each."
+    if len(ds) == 0: return {}
+    b = torch.utils.data.default_collate([ds[i] for i in range(min(n, len(ds)))])
+    out = {}
+    for j, row in enumerate(run(b)): out[f"val/case_{j}_{b['name'][j]}"] = case_strip(**row)
+    return out
+
+def _loop(model, opt, sch, step, evaluate, out_dir, epochs, bs, pr, opts, cfg, tb, images=None):
     return Loop(model, opt, sch, step, evaluate, out_dir, epochs, bs, opts.seed, config=cfg, tb_dir=tb, verbose=opts.verbose,
                 num_workers=opts.num_workers, amp=opts.amp, compile=opts.compile, preset=pr, channels_last=opts.channels_last,
-                force=opts.force)
+                force=opts.force, images_fn=images)
 
 # %% ../nbs/10_phases.ipynb
 def phase1(dataset:str, fold:int, data_root:str='data', preset:str|Preset='tiny', options:RunOptions|dict|None=None, *,
@@ -95,8 +104,11 @@ def phase1(dataset:str, fold:int, data_root:str='data', preset:str|Preset='tiny'
         return {k: v['mean'] for k, v in t.gathered().summary().items()}
     cfg = _config('phase1', pr, opts, dataset=dataset, fold=fold, splits=splits_digest(root, fold), epochs=epochs, batch_size=bs, lr=lr, momentum=momentum,
                   weight_decay=weight_decay, vit_pretrained=vit_pretrained)
+    def show(b):
+        p = model.eval()(b['image'].to(dev)).softmax(1)[:, 1].cpu()
+        return [dict(image=b['image'][j, 0], gt=b['mask'][j], coarse=p[j]) for j in range(len(p))]
     return _loop(model, opt, sch, step, evaluate, fold_dir('transunet', dataset, fold, ckpt_root), epochs, bs, pr, opts, cfg,
-                 _tb(runs, 'phase1', dataset, fold)).fit(ds, resume=opts.resume, stop_after_steps=stop_after_steps)
+                 _tb(runs, 'phase1', dataset, fold), images=lambda m: _tb_images(show, vds)).fit(ds, resume=opts.resume, stop_after_steps=stop_after_steps)
 
 # %% ../nbs/10_phases.ipynb
 def fold_splits_match(folder:str|Path, root:str|Path, fold:int) -> bool:
@@ -189,8 +201,19 @@ def phase2(datasets:str|Sequence[str], fold:int, data_root:str='data', preset:st
     cfg = _config('phase2', pr, opts, datasets=datasets, fold=fold,
                   splits={d: splits_digest(_processed(data_root, d), fold) for d in datasets}, epochs=epochs, batch_size=bs, lr=lr, weight_decay=weight_decay,
                   encoder=encoder, sam_checkpoint=sam_checkpoint, refiner=refiner.settings())
+    def show(b):
+        m = refiner.eval(); o = m(b['image'].to(dev), b['coarse'].to(dev)[:, 0], target_size=P, frame=b['frame']); pr_ = o['prompts']
+        rows = []
+        for j in range(len(b['name'])):
+            fh, fw = [float(v) for v in b['frame'][j]]; k = torch.tensor([P / fw, P / fh])       # SAM frame → the P×P coarse frame
+            crop = b['image'][j:j + 1, :1, :int(fh), :int(fw)]                    # the image's region of the letterboxed SAM input
+            crop = (crop - crop.min()) / (crop.max() - crop.min() + 1e-8)
+            rows.append(dict(image=F.interpolate(crop, size=(P, P), mode='bilinear', align_corners=False)[0, 0],
+                             gt=_small_mask(b['mask'][j:j + 1], P)[0] > 0.5, coarse=b['coarse'][j, 0], refined=o['masks'][j, 0].cpu() > 0,
+                             box=(pr_.box[j].cpu().view(2, 2) * k).flatten(), points=pr_.points[j].cpu() * k, labels=pr_.labels[j].cpu()))
+        return rows
     return _loop(refiner, opt, sch, step, evaluate, fold_dir('sam_finetuned', tag, fold, ckpt_root), epochs, bs, pr, opts, cfg,
-                 _tb(runs, 'phase2', tag, fold)).fit(ds, resume=opts.resume, stop_after_steps=stop_after_steps)
+                 _tb(runs, 'phase2', tag, fold), images=lambda m: _tb_images(show, vds)).fit(ds, resume=opts.resume, stop_after_steps=stop_after_steps)
 
 # %% ../nbs/10_phases.ipynb
 def phase3(dataset:str, fold:int, data_root:str='data', preset:str|Preset='tiny', options:RunOptions|dict|None=None, *,
@@ -240,8 +263,15 @@ def phase3(dataset:str, fold:int, data_root:str='data', preset:str|Preset='tiny'
                   coarse_loss_terms=list(pr.coarse_loss_terms), refined_iou_weight=pr.refined_iou_weight, augment=augment,
                   transunet_checkpoint=str(tu_ck), sam_checkpoint=str(sam_ck), box_mode=refiner_kw.get('box_mode', 'soft'),
                   refiner=model.refiner.settings())
+    def show(b):
+        o = model.eval()(b['image'].to(dev), b['image_sam'].to(dev), sam_frame=b['sam_frame']); pr_ = o['prompts']; rows = []
+        for j in range(len(b['name'])):
+            fh, fw = [float(v) for v in b['sam_frame'][j]]; k = torch.tensor([P / fw, P / fh])
+            rows.append(dict(image=b['image'][j, 0], gt=b['mask'][j], coarse=o['coarse_prob'][j].cpu(), refined=o['refined_logits'][j, 0].cpu() > 0,
+                             box=(pr_.box[j].cpu().view(2, 2) * k).flatten(), points=pr_.points[j].cpu() * k, labels=pr_.labels[j].cpu()))
+        return rows
     return _loop(model, opt, sch, step, evaluate, fold_dir('ultra_refiner', dataset, fold, ckpt_root), epochs, bs, pr, opts, cfg,
-                 _tb(runs, 'phase3', dataset, fold)).fit(ds, resume=opts.resume, stop_after_steps=stop_after_steps)
+                 _tb(runs, 'phase3', dataset, fold), images=lambda m: _tb_images(show, vds)).fit(ds, resume=opts.resume, stop_after_steps=stop_after_steps)
 
 # %% ../nbs/10_phases.ipynb
 @torch.no_grad()

@@ -139,6 +139,7 @@ class Loop:
     preset:str|None = None           # on CPU, bf16 only for presets measured faster in bf16 (`cpu_bf16`)
     channels_last:bool = False       # convolution weights in channels_last memory format
     force:bool = False               # the folder holds a run with another definition: start afresh instead of refusing
+    images_fn:Callable|None = None   # (model) → {tag: (H,W,3) uint8}: TensorBoard images after each validation
 
     def loader(self, ds, epoch:int, start:int=0) -> DataLoader:
         "This rank's batches of epoch `epoch` from batch `start` on; the order depends only on (seed, epoch, rank)."
@@ -244,6 +245,11 @@ class Loop:
                 if tb:
                     for k, v in metrics.items():
                         if k not in ('epoch', 'step'): tb.add_scalar(f'val/{k}', v, gstep)
+                    if self.images_fn is not None:
+                        try:
+                            for tag, img in self.images_fn(self.model).items(): tb.add_image(tag, img, gstep, dataformats='HWC')
+                        except Exception as e:
+                            import warnings; warnings.warn(f"TensorBoard images not written: {e}")
                 epoch += 1; batch = 0; loss_sum = 0.0
                 improved = metrics[self.monitor] > best[self.monitor]
                 if improved: best = dict(metrics)

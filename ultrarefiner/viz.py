@@ -15,7 +15,7 @@ from .refiner import UltraRefiner, build_ultrarefiner
 
 # %% auto 0
 __all__ = ['phantom_samples', 'dataset_samples', 'synthetic_coarse', 'image_from_bytes', 'PromptExplorer', 'RefinementViewer',
-           'examples_figure', 'progress_figure', 'fold_progress']
+           'examples_figure', 'progress_figure', 'fold_progress', 'case_strip']
 
 # %% ../nbs/12_viz.ipynb
 def phantom_samples(n:int=6, size:int=128, seed:int=0) -> list:
@@ -386,3 +386,34 @@ def fold_progress(kind:str,     # 'transunet', 'sam_finetuned' or 'ultra_refiner
     from ultrarefiner.checkpoint import fold_dir
     p = fold_dir(kind, '+'.join(tag) if isinstance(tag, (list, tuple)) else tag, fold, ckpt_root)/'progress.png'
     return Image(filename=str(p)) if p.exists() else f'{p}: no epoch has finished yet'
+
+# %% ../nbs/12_viz.ipynb
+def _tint(grey:np.ndarray, mask:np.ndarray|None, colour) -> np.ndarray:
+    rgb = np.repeat(grey[..., None], 3, -1).astype(np.float32)
+    if mask is not None and mask.any():
+        m = mask.astype(bool); rgb[m] = 0.6 * rgb[m] + 0.4 * np.array(colour, np.float32)
+        edge = m & ~(np.roll(m, 1, 0) & np.roll(m, -1, 0) & np.roll(m, 1, 1) & np.roll(m, -1, 1)); rgb[edge] = colour
+    return rgb
+
+def case_strip(image,                 # (H,W) grey in [0,1] or 0–255
+               gt=None, coarse=None,  # (H,W) ground truth (bool) and coarse probability
+               refined=None,          # (H,W) refined mask (bool)
+               box=None, points=None, labels=None,   # prompts in this (H,W) frame: (4,), (N,2), (N,)
+              ) -> np.ndarray:        # (H, W·panels, 3) uint8
+    "One case as a row of panels: image | GT (yellow) | coarse (cyan) with its prompts | refined (red)."
+    t = lambda a: None if a is None else np.asarray(a.detach().cpu() if torch.is_tensor(a) else a)
+    img = t(image).astype(np.float32); img = img * 255 if img.max() <= 1.0 else img
+    panels = [_tint(img, None, 0), _tint(img, t(gt), (255, 220, 0))]
+    if coarse is not None:
+        c = _tint(img, t(coarse) > 0.5, (0, 220, 255)); H, W = img.shape
+        if box is not None:
+            x0, y0, x1, y1 = [int(round(float(v))) for v in t(box)]
+            x0, x1 = np.clip([x0, x1], 0, W - 1); y0, y1 = np.clip([y0, y1], 0, H - 1)
+            c[y0, x0:x1 + 1] = c[y1, x0:x1 + 1] = c[y0:y1 + 1, x0] = c[y0:y1 + 1, x1] = (255, 140, 0)
+        for (x, y), l in zip(t(points) if points is not None else [], t(labels) if labels is not None else []):
+            if l < 0: continue
+            x, y = int(np.clip(round(float(x)), 1, W - 2)), int(np.clip(round(float(y)), 1, H - 2))
+            c[y - 1:y + 2, x - 1:x + 2] = (0, 255, 0) if l == 1 else (255, 0, 255)
+        panels.append(c)
+    if refined is not None: panels.append(_tint(img, t(refined), (255, 40, 40)))
+    return np.concatenate(panels, 1).clip(0, 255).astype(np.uint8)
