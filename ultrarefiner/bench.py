@@ -19,6 +19,7 @@ MODES = ('encoder', 'p2_recompute', 'p2_cached', 'pipeline', 'naive', 'p3_step')
 def _sync(dev):
     if dev.type == 'cuda': torch.cuda.synchronize()
 
+# %% ../nbs/14_bench.ipynb
 def measure(mode:str, preset:str='tiny', batch:int=4, iters:int=3, device:str|None=None, amp:bool=False,
             channels_last:bool=False) -> dict:
     "Time one mode in this process: {'mode', 'seconds_per_batch', 'images_per_s', 'peak_mb', ...}."
@@ -104,6 +105,7 @@ def measure(mode:str, preset:str='tiny', batch:int=4, iters:int=3, device:str|No
             'batch': batch, 'preset': preset, 'precision': precision_name(dev, amp),
             'channels_last': channels_last}
 
+# %% ../nbs/14_bench.ipynb
 def run_bench(preset:str='tiny', batch:int=4, iters:int=3, device:str|None=None, amp:bool=False,
               modes:tuple=MODES, out:str|None=None, verbose:bool=True, channels_last:bool=False) -> dict:
     "Every mode in a fresh process; returns the results and the ratios (and writes them to `out` as JSON)."

@@ -263,17 +263,17 @@ def _stored_preset(path) -> str|None:
 
 # %% ../nbs/13_cli.ipynb
 def _recipe(pr, phase:str, a) -> dict:
-    "The recipe a phase will run with: the preset's values, overridden by the flags given."
-    get = lambda k, default: default if getattr(a, k, None) is None else getattr(a, k)
-    if phase == '1': return dict(epochs=get('max_epochs', pr.epochs[0]), batch_size=get('batch_size', pr.batch_size[0]), lr=get('base_lr', pr.lr),
-                                 optimizer='SGD momentum 0.9 wd 1e-4, poly 0.9', loss='0.5 CE + 0.5 Dice')
-    if phase == '2': return dict(epochs=get('max_epochs', pr.epochs[1]), batch_size=get('batch_size', pr.batch_size[1]),
-                                 lr=get('base_lr', pr.sam_finetune_lr), optimizer='AdamW wd 1e-4, cosine', loss='BCE + Dice + IoU-MSE',
-                                 encoder=a.encoder, refiner=dict(pr.refiner, **({'box_mode': a.box_mode} if a.box_mode else {})))
-    return dict(epochs=get('max_epochs', pr.epochs[2]), batch_size=get('batch_size', pr.batch_size[2]), transunet_lr=get('transunet_lr', pr.transunet_lr),
-                sam_lr=get('sam_lr', pr.sam_lr), coarse_loss_weight=get('coarse_loss_weight', pr.coarse_loss_weight),
-                refined_loss_weight=get('refined_loss_weight', pr.refined_loss_weight), coarse_loss_terms=list(pr.coarse_loss_terms),
-                refined_iou_weight=pr.refined_iou_weight, optimizer='AdamW wd 1e-4 (two groups), cosine', box_mode=a.box_mode or 'from phase 2')
+    "The recipe a phase will run with (`Preset.recipe`: the preset's values, overridden by the flags given) and what it trains."
+    get = lambda k: getattr(a, k, None)
+    if phase == '1':
+        return dict(pr.recipe(1, epochs=get('max_epochs'), batch_size=get('batch_size'), lr=get('base_lr')),
+                    optimizer='SGD momentum 0.9 wd 1e-4, poly 0.9', loss='0.5 CE + 0.5 Dice')
+    if phase == '2':
+        return dict(pr.recipe(2, epochs=get('max_epochs'), batch_size=get('batch_size'), lr=get('base_lr'), box_mode=get('box_mode')),
+                    optimizer='AdamW wd 1e-4, cosine', loss='BCE + Dice + IoU-MSE', encoder=a.encoder)
+    return dict(pr.recipe(3, epochs=get('max_epochs'), batch_size=get('batch_size'), transunet_lr=get('transunet_lr'), sam_lr=get('sam_lr'),
+                          coarse_loss_weight=get('coarse_loss_weight'), refined_loss_weight=get('refined_loss_weight')),
+                optimizer='AdamW wd 1e-4 (two groups), cosine', box_mode=get('box_mode') or 'from phase 2')
 
 def _model_sizes(pr, transunet:bool=True, sam:bool=True) -> dict:
     "Build the preset's models and report their types and parameter counts."
@@ -353,6 +353,7 @@ def _cmd_train_e2e(a):
                    refined_loss_weight=a.refined_loss_weight, transunet_checkpoint=a.transunet_checkpoint,
                    sam_checkpoint=a.sam_checkpoint, box_mode=a.box_mode, ckpt_root=_ckpt_root(a))
 
+# %% ../nbs/13_cli.ipynb
 def _cmd_inference(a):
     from ultrarefiner.infer import build_inference_model, infer_images, list_images
     if a.batch_size < 1: raise UltraRefinerError(f"--batch_size must be at least 1, got {a.batch_size}.")
@@ -489,7 +490,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument('--out', '--output_dir', default=None, help='output root (default: data_root); writes {out}/processed/{D}')
     s.add_argument('--seed', type=int, default=None, help="split seed (default: 42, or the existing splits.json's)")
     s.add_argument('--test_frac', type=float, default=None, help='fraction of cases held out as the test split (default: 0.2)')
-    s.add_argument('--folds', type=int, default=None, help='number of cross-validation folds, ≥ 2 (default: 5, or the existing splits.json\'s)')
+    s.add_argument('--n_folds', '--folds', dest='folds', type=int, default=None, help='number of cross-validation folds, ≥ 2 (default: 5, or the existing splits.json\'s)')
     s.add_argument('--skip_bad', action='store_true', help='drop unreadable image/mask files with a warning instead of failing')
     s.set_defaults(func=_cmd_prepare)
     s = sub.add_parser('run-folds', help='execute the phase templates per dataset × fold through papermill')

@@ -89,6 +89,31 @@ class Preset:
         d = dataclasses.asdict(self)
         return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
 
+    def recipe(self, phase:str|int, **overrides) -> dict:
+        "The resolved recipe of phase 1, 2 or 3: this preset's values with the given overrides (None: keep); non-positive values are errors."
+        ph = str(phase); k = {'1': 0, '2': 1, '3': 2}.get(ph)
+        if k is None: raise UltraRefinerError(f"phase must be 1, 2 or 3, got {phase!r}.")
+        base = dict(epochs=self.epochs[k], batch_size=self.batch_size[k])
+        if ph == '1': base.update(lr=self.lr)
+        elif ph == '2': base.update(lr=self.sam_finetune_lr, refiner=dict(self.refiner))
+        else: base.update(transunet_lr=self.transunet_lr, sam_lr=self.sam_lr, coarse_loss_weight=self.coarse_loss_weight,
+                          refined_loss_weight=self.refined_loss_weight, coarse_loss_terms=list(self.coarse_loss_terms),
+                          refined_iou_weight=self.refined_iou_weight)
+        unknown = sorted(set(overrides) - set(base) - {'box_mode'})
+        if unknown: raise UltraRefinerError(f"phase {ph} has no setting(s) {unknown}; it has {sorted(base)}.")
+        for name, v in overrides.items():
+            if v is None: continue
+            if name == 'box_mode':
+                if ph == '2': base['refiner']['box_mode'] = v
+                else: base['box_mode'] = v
+                continue
+            nonneg = name.endswith('_weight')
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (v >= 0 if nonneg else v > 0):
+                raise UltraRefinerError(f"{name} must be {'≥ 0' if nonneg else 'a positive number'}, got {v!r} "
+                                        f"(leave it out for the preset's {base[name]}).")
+            base[name] = v
+        return base
+
     @classmethod
     def from_dict(cls, d:dict) -> Preset:
         "The preset stored in a checkpoint (unknown keys of newer versions are ignored)."
@@ -280,6 +305,7 @@ def clean_stale_temps(folder:str|Path, name:str) -> list:
             gone.append(p)
     return gone
 
+# %% ../nbs/00_core.ipynb
 def atomic_write_bytes(path:str|Path, # final file path
                        data:bytes     # content
                       ) -> Path:
@@ -303,10 +329,12 @@ def atomic_write_bytes(path:str|Path, # final file path
     _fsync_dir(path.parent)
     return path
 
+# %% ../nbs/00_core.ipynb
 def atomic_write_text(path:str|Path, text:str) -> Path:
     "Write text atomically (UTF-8)."
     return atomic_write_bytes(path, text.encode('utf-8'))
 
+# %% ../nbs/00_core.ipynb
 @contextlib.contextmanager
 def atomic_dir(final:str|Path # folder that appears only if the block succeeds
               ) -> Iterator[Path]:

@@ -125,6 +125,7 @@ def _pair(img_dir:Path, mask_dir:Path, warn:list, key:Callable=_mask_key, **kw) 
     for k, ms in masks.items(): warn.extend(f"{m}: mask without an image in {img_dir}; ignored." for m in ms)
     return recs
 
+# %% ../nbs/01_data.ipynb
 def scan_busi(root:Path, warn:list) -> list:
     "BUSI: {benign,malignant,normal}/x (k).png with x (k)_mask.png and x (k)_mask_N.png."
     recs = []
@@ -170,12 +171,14 @@ def _busbra_case(r:Record, labels:dict) -> Record:
     r.group, r.label = (m.group(1).lower() if m else r.name), labels.get(r.name, '')
     return r
 
+# %% ../nbs/01_data.ipynb
 def scan_busbra(root:Path, warn:list) -> list:
     "BUSBRA: Images/bus_*.png, Masks/mask_*.png, bus_data.csv (Pathology column). Case id = bus_NNNN."
     labels = _csv_labels(_children(root).get('bus_data.csv'))
     recs = _pair(_sub(root, 'Images'), _sub(root, 'Masks'), warn, key=lambda s: re.sub(r'^(bus|mask)_', '', s.lower()))
     return [_busbra_case(r, labels) for r in recs]
 
+# %% ../nbs/01_data.ipynb
 def scan_train_val(root:Path, warn:list) -> list:
     """The seed README's tree: {train,val}/{images,masks} (how the seed lays out BUSBRA), optionally test/. Train and val
     are pooled for our grouped, stratified folds; a test/ part stays the test split."""
@@ -189,6 +192,7 @@ def scan_train_val(root:Path, warn:list) -> list:
             recs.append(_busbra_case(r, labels))
     return recs
 
+# %% ../nbs/01_data.ipynb
 def scan_bus_uclm(root:Path, warn:list) -> list:
     "BUS_UCLM: images/ + RGB masks/ (green = benign, red = malignant), INFO.csv (';'). Patient id = first 4 characters."
     recs = _pair(_sub(root, 'images'), _sub(root, 'masks'), warn)
@@ -198,6 +202,7 @@ def scan_bus_uclm(root:Path, warn:list) -> list:
         r.label = labels.get(r.name) or mask_colour_label(r.masks[0])
     return recs
 
+# %% ../nbs/01_data.ipynb
 def scan_processed(root:Path, warn:list) -> list:
     "An already-processed {train,test}/{images,masks} tree: the test split is kept as given."
     recs = []
@@ -223,6 +228,7 @@ LAYOUTS = {
                   lambda r, w: _pair(_sub(r, 'images'), _sub(r, 'masks'), w)),
 }
 
+# %% ../nbs/01_data.ipynb
 def detect_layout(root:str|Path # raw dataset folder
                  ) -> str:
     "Name of the layout of `root` (a key of `LAYOUTS`); a clear error when none matches."
@@ -237,6 +243,7 @@ def detect_layout(root:str|Path # raw dataset folder
         "BUSI {benign,malignant,normal}/*_mask.png; BUSBRA Images/+Masks/ (or the seed's {train,val}/{images,masks}); BUS original/+GT/; BUS_UC All/images+All/masks; "
         "BUS_UCLM images/+masks/+INFO.csv; processed {train,test}/{images,masks}; or a plain images/+masks/ pair.")
 
+# %% ../nbs/01_data.ipynb
 def scan(root:str|Path, warn:list|None=None) -> tuple:
     "(layout, records) for a raw dataset folder; `warn` collects skipped/unmatched files."
     root = Path(root); warn = [] if warn is None else warn
@@ -265,6 +272,7 @@ def merge_duplicate_groups(names:Sequence[str], groups:Sequence[str], hashes:Seq
     roots = [find(g) for g in groups]
     return roots, sorted(dups)
 
+# %% ../nbs/01_data.ipynb
 def make_splits(names:Sequence[str],    # sample names
                 labels:Sequence[str],   # class per name ('' when unknown)
                 groups:Sequence[str],   # patient/case group per name
@@ -296,6 +304,7 @@ def make_splits(names:Sequence[str],    # sample names
     return {'seed': int(seed), 'test_frac': None if fixed_test is not None else float(test_frac),
             'test': sorted(names[i] for i in te), 'folds': folds}
 
+# %% ../nbs/01_data.ipynb
 def check_splits(splits:dict, groups:dict # name → group
                 ) -> None:
     "Raise if a group straddles test/train or a fold's train/val, or if folds do not partition train."
@@ -366,6 +375,7 @@ def _check_split_args(folds, test_frac):
     if test_frac is not None and not 0 < float(test_frac) < 1:
         raise DataError(f"--test_frac must be between 0 and 1 (exclusive), got {test_frac!r}.")
 
+# %% ../nbs/01_data.ipynb
 def prepare_dataset(src:str|Path,         # raw dataset folder
                     out:str|Path,         # output root; writes {out}/processed/{name}
                     name:str|None=None,   # dataset name (defaults to the folder name)
@@ -448,6 +458,7 @@ def prepare_dataset(src:str|Path,         # raw dataset folder
     rep.splits = splits
     return rep
 
+# %% ../nbs/01_data.ipynb
 def prepare(data_root:str|Path,        # folder holding one raw folder per dataset
             datasets:Sequence[str],    # dataset folder names under data_root
             out:str|Path|None=None,    # output root (defaults to data_root)
@@ -505,6 +516,7 @@ def load_splits(root:str|Path, guard:bool=True) -> dict:
         except DataError as e: raise DataError(f"{p}: {e}") from None
     return s
 
+# %% ../nbs/01_data.ipynb
 def split_names(root:str|Path,   # processed/{D}
                 part:str='train', # 'train', 'val' or 'test'
                 fold:int|None=None # fold index for 'train'/'val' within cross-validation; None = whole train split
@@ -548,6 +560,7 @@ def _sam_item(img:np.ndarray, sam_type:str, size:int) -> dict:
     x, hw = sam_preprocess(img, sam_type, size)
     return {'image_sam': x, 'sam_frame': torch.tensor(hw)}
 
+# %% ../nbs/01_data.ipynb
 class TransUNetDataset(_Processed):
     """Items: {'image': (1,P,P) grey in [0,1], 'mask': (P,P) long in {0,1}, 'name'} with P = img_size (224); with `sam_type`
     also SAM's input made from the original image, {'image_sam': (3,S,S), 'sam_frame': (2,) valid (h, w)}."""
@@ -567,6 +580,7 @@ class TransUNetDataset(_Processed):
             else: x, y = self.augment(x, y)
         return {'image': x, 'mask': y, 'name': self.names[i], **item}
 
+# %% ../nbs/01_data.ipynb
 class SAMDataset(_Processed):
     """Items: {'image': (3,S,S) SAM input (`sam.sam_preprocess` for `sam_type`), 'frame': (2,) its valid (h, w),
     'mask': (S,S) long over the whole image, 'name'} with S = img_size (1024)."""
@@ -590,6 +604,7 @@ class SAMDataset(_Processed):
         x, hw, y, _ = self._item(img, mk)
         return {'image': x, 'frame': hw, 'mask': y, 'name': self.names[i]}
 
+# %% ../nbs/01_data.ipynb
 def check_predictions(pred_dir:str|Path, names:Sequence[str], known:Sequence[str]|None=None) -> None:
     "Raise listing the names whose `{name}.npy` is missing, and the `.npy` files that match no known sample."
     pred_dir = Path(pred_dir)
@@ -603,6 +618,8 @@ def check_predictions(pred_dir:str|Path, names:Sequence[str], known:Sequence[str
     if extra: msg.append(f"{len(extra)} extra that match no sample ({', '.join(extra[:10])}{', ...' if len(extra) > 10 else ''})")
     if msg: raise DataError(f"Prediction files in {pred_dir} do not match the dataset: {'; '.join(msg)}. "
                             f"Re-write them with `ultrarefiner oof` for this dataset, or remove stale files.")
+
+# %% ../nbs/01_data.ipynb
 def load_prediction(path:str|Path) -> np.ndarray:
     "A coarse prediction `.npy`: (H,W) float32 foreground probabilities in [0,1]; clear error if corrupt or non-finite."
     path = Path(path)
@@ -617,6 +634,7 @@ def load_prediction(path:str|Path) -> np.ndarray:
                                                    f"store foreground probabilities, not logits.")
     return a
 
+# %% ../nbs/01_data.ipynb
 class PairedDataset(SAMDataset):
     "Phase-2 items: SAMDataset's plus 'coarse': (1,P,P) foreground probabilities from `{pred_dir}/{name}.npy` (P = pred_size)."
     def __init__(self, root, pred_dir, names=None, img_size=1024, pred_size=224, augment=None, sam_type:str='vit_b'):
@@ -633,6 +651,7 @@ class PairedDataset(SAMDataset):
         x, hw, y, p = self._item(img, mk, p)
         return {'image': x, 'frame': hw, 'mask': y, 'coarse': p, 'name': n}
 
+# %% ../nbs/01_data.ipynb
 def splits_digest(root:str|Path, fold:int|None=None) -> str:
     "A short hash of the test split and of fold `fold`'s train/val names: a fold's checkpoints record it, so a re-split is noticed."
     s = load_splits(root)

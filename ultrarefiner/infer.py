@@ -30,6 +30,7 @@ def overlay(grey:np.ndarray, mask:np.ndarray, colour=(255, 40, 40), alpha:float=
     rgb[edge] = colour
     return rgb.clip(0, 255).astype(np.uint8)
 
+# %% ../nbs/11_infer.ipynb
 def list_images(image_path:str|None=None, image_dir:str|None=None) -> list:
     "The input files: one path, or every image in a folder (masks named *_mask* are skipped)."
     if bool(image_path) == bool(image_dir): raise UltraRefinerError("Give exactly one of --image_path or --image_dir.")
@@ -45,6 +46,7 @@ def list_images(image_path:str|None=None, image_dir:str|None=None) -> list:
     if not files: raise UltraRefinerError(f"{d}: no images ({', '.join(IMG_EXTS)}) found.")
     return files
 
+# %% ../nbs/11_infer.ipynb
 def resolve_model_checkpoint(path:str|Path, kind:str) -> Path:
     "A checkpoint file; or a phase folder / the seed's `checkpoints/{kind}/best.pth` when exactly one fold run lies under it."
     p = Path(path)
@@ -58,6 +60,7 @@ def resolve_model_checkpoint(path:str|Path, kind:str) -> Path:
                                 f"{': ' + ', '.join(map(str, hits[:8])) if hits else ''}. Pass the one to use.")
     return hits[0]
 
+# %% ../nbs/11_infer.ipynb
 def build_inference_model(mode:str='full', preset:str|None=None, model_checkpoint:str|None=None,
                           transunet_checkpoint:str|None=None, sam_checkpoint:str|None=None, **refiner_kw):
     "TransUNet (mode 'transunet') or UltraRefiner (mode 'full') rebuilt as trained: the checkpoints' preset and prompt settings (`refiner_kw` overrides, e.g. box_mode)."
@@ -74,6 +77,7 @@ def build_inference_model(mode:str='full', preset:str|None=None, model_checkpoin
     kw = {k: v for k, v in refiner_kw.items() if v is not None}
     return UltraRefiner(tu, SAMRefiner(sam, **dict(refiner_settings(sam_ck), **kw)))
 
+# %% ../nbs/11_infer.ipynb
 def sam_input(image:np.ndarray, refiner:SAMRefiner) -> tuple:
     "((3,S,S) SAM input, (h, w) valid frame) of an image as read: the one SAM-input policy of phases 2, 3 and inference."
     x, hw = sam_preprocess(image, refiner.sam_type, refiner.img_size)
@@ -90,6 +94,7 @@ def _output_stems(files:Sequence[Path]) -> list:
     stems = [f.stem.lower() for f in files]
     return [f"{f.stem}_{f.suffix.lstrip('.').lower()}" if stems.count(f.stem.lower()) > 1 else f.stem for f in files]
 
+# %% ../nbs/11_infer.ipynb
 @torch.no_grad()
 def infer_images(files:Sequence[str|Path], model, output_dir:str|Path, preset:str|None=None, device:str|None=None,
                  batch_size:int=8, amp:bool=False) -> list:

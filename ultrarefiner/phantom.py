@@ -68,6 +68,7 @@ def _speckle(rng, H, W):
     "Fine multiplicative speckle, mean 1, correlated a little longer laterally (log-compressed B-mode look)."
     return np.clip(1 + 0.15 * _streaks(rng, H, W, 0.8, 1.6), 0.4, None)
 
+# %% ../nbs/02_phantom.ipynb
 def make_phantom(rng:np.random.Generator, # source of randomness
                  label:str='benign',      # 'benign', 'malignant' or 'normal'
                  size:tuple=(256, 320),   # (H, W)
@@ -100,7 +101,7 @@ def make_phantom(rng:np.random.Generator, # source of randomness
     img = img * (90 / np.median(img)) * rng.uniform(0.85, 1.15)
     return np.clip(img, 0, 255).astype(np.uint8), masks
 
-
+# %% ../nbs/02_phantom.ipynb
 def write_phantoms(out:str|Path='data', # data root; writes {out}/{name}/{benign,malignant,normal}/
                    n:int=120,           # number of images
                    seed:int=0,          # same seed → same files

@@ -55,13 +55,6 @@ def _setup(opts:RunOptions):
     if opts.device is None and world > 1 and torch.cuda.is_available(): return torch.device('cuda', torch.cuda.current_device())
     return get_device(opts.device)
 
-def _positive(name:str, value, default):
-    "A hyper-parameter override: None → the preset's value; zero or negative → a clear error (never a silent default)."
-    if value is None: return default
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise UltraRefinerError(f"{name} must be a positive number, got {value!r} (leave it out for the preset's {default}).")
-    return value
-
 def _config(phase:str, pr:Preset, opts:RunOptions, **recipe) -> dict:
     "What a fold folder's checkpoints and metrics.json record: the phase, the preset (whole), the run options and the resolved recipe."
     return dict(phase=phase, preset=pr.name, preset_settings=pr.asdict(), options=opts.asdict(), seed=opts.seed, **recipe)
@@ -88,8 +81,7 @@ def phase1(dataset:str, fold:int, data_root:str='data', preset:str|Preset='tiny'
     "Train TransUNet on one fold (SGD, poly 0.9, 0.5 CE + 0.5 Dice); best by validation Dice. `run`: RunOptions fields (device, amp, seed…)."
     opts = RunOptions.of(options, **run); dev = _setup(opts); pr = get_preset(preset)
     root = _processed(data_root, dataset)
-    epochs = _positive('epochs', epochs, pr.epochs[0]); bs = _positive('batch_size', batch_size, pr.batch_size[0])
-    lr = _positive('lr', lr, pr.lr)
+    r = pr.recipe(1, epochs=epochs, batch_size=batch_size, lr=lr); epochs, bs, lr = r['epochs'], r['batch_size'], r['lr']
     ds = TransUNetDataset(root, split_names(root, 'train', fold), pr.img_size, augment=JointAugment())
     vds = TransUNetDataset(root, split_names(root, 'val', fold), pr.img_size)
     model = build_transunet(pr.transunet, pretrained=vit_pretrained, img_size=pr.img_size).to(dev)
@@ -160,6 +152,7 @@ def _refiner_eval(refiner_fn, ds, title, verbose, bs=8):
 
 def _small_mask(mask, size): return F.interpolate(mask[:, None].float(), size=(size, size), mode='nearest')[:, 0]
 
+# %% ../nbs/10_phases.ipynb
 def phase2(datasets:str|Sequence[str], fold:int, data_root:str='data', preset:str|Preset='tiny', options:RunOptions|dict|None=None, *,
            epochs:int|None=None, batch_size:int|None=None, lr:float|None=None, weight_decay:float=1e-4, encoder:str='frozen',
            sam_checkpoint:str|None=None, box_mode:str|None=None, refiner_kw:dict|None=None, ckpt_root:str='checkpoints',
@@ -169,8 +162,7 @@ def phase2(datasets:str|Sequence[str], fold:int, data_root:str='data', preset:st
     datasets = [datasets] if isinstance(datasets, str) else list(datasets); tag = '+'.join(datasets)
     opts = RunOptions.of(options, **run); dev = _setup(opts); pr = get_preset(preset)
     S, P = pr.sam_img_size, pr.img_size
-    epochs = _positive('epochs', epochs, pr.epochs[1]); bs = _positive('batch_size', batch_size, pr.batch_size[1])
-    lr = _positive('lr', lr, pr.sam_finetune_lr)
+    r = pr.recipe(2, epochs=epochs, batch_size=batch_size, lr=lr); epochs, bs, lr = r['epochs'], r['batch_size'], r['lr']
     def make(part, aug):
         return ConcatDataset([PairedDataset(r, Paths(pred_root=pred_root).oof(d), split_names(r, part, fold), S, P, augment=aug,
                                             sam_type=pr.sam)
@@ -238,10 +230,10 @@ def phase3(dataset:str, fold:int, data_root:str='data', preset:str|Preset='tiny'
     sam_data = dict(sam_type=pr.sam, sam_size=pr.sam_img_size)
     ds = TransUNetDataset(root, split_names(root, 'train', fold), P, augment=JointAugment() if augment else None, **sam_data)
     vds = TransUNetDataset(root, split_names(root, 'val', fold), P, **sam_data)
-    epochs = _positive('epochs', epochs, pr.epochs[2]); bs = _positive('batch_size', batch_size, pr.batch_size[2])
-    transunet_lr = _positive('transunet_lr', transunet_lr, pr.transunet_lr); sam_lr = _positive('sam_lr', sam_lr, pr.sam_lr)
-    w_coarse = pr.coarse_loss_weight if coarse_loss_weight is None else coarse_loss_weight
-    w_refined = pr.refined_loss_weight if refined_loss_weight is None else refined_loss_weight
+    r = pr.recipe(3, epochs=epochs, batch_size=batch_size, transunet_lr=transunet_lr, sam_lr=sam_lr,
+                  coarse_loss_weight=coarse_loss_weight, refined_loss_weight=refined_loss_weight)
+    epochs, bs, transunet_lr, sam_lr = r['epochs'], r['batch_size'], r['transunet_lr'], r['sam_lr']
+    w_coarse, w_refined = r['coarse_loss_weight'], r['refined_loss_weight']
     ce_w, dice_w = pr.coarse_loss_terms
     sam_params = [p for p in model.refiner.parameters() if p.requires_grad]
     opt = torch.optim.AdamW([{'params': list(model.transunet.parameters()), 'lr': transunet_lr},

@@ -129,6 +129,7 @@ class Prompts:
     hard_box:torch.Tensor     # (B,4) both boxes, for display
     soft_box:torch.Tensor     # (B,4)
 
+# %% ../nbs/04_prompts.ipynb
 class PromptGenerator(nn.Module):
     "Coarse soft mask → differentiable SAM prompts (see the top of this page)."
     def __init__(self,

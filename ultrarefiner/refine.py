@@ -203,6 +203,7 @@ def refine_folder(image_dir:str|Path, coarse_dir:str|Path, output_dir:str|Path,
     if verbose: print(f"refine: wrote {len(records)} refined masks, overlays and {out/'prompts.json'}")
     return result
 
+# %% ../nbs/16_refine.ipynb
 def _resize_prob(a:np.ndarray, hw:tuple) -> np.ndarray:
     import cv2
     return cv2.resize(a.astype(np.float32), (hw[1], hw[0]), interpolation=cv2.INTER_LINEAR).clip(0, 1)

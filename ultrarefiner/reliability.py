@@ -68,6 +68,7 @@ def _c_16bit_rgba(d):
     out = next((Path(d)/'out/processed/D').rglob('images/c0.png'))
     return f"kept {rep.n_kept}; c0 stored as {Image.open(out).mode}"
 
+# %% ../nbs/15_reliability.ipynb
 def _c_small_elongated(d):
     from ultrarefiner.data import TransUNetDataset
     root = Path(d)/'raw'/'D'
@@ -124,6 +125,7 @@ def _c_pred_missing(d):
     (Path(d)/'pred').mkdir(); np.save(Path(d)/'pred'/'a.npy', np.zeros((4, 4)))
     return _err(lambda: check_predictions(Path(d)/'pred', ['a', 'b']))
 
+# %% ../nbs/15_reliability.ipynb
 def _c_ckpt_keys(d):
     from ultrarefiner.sam import build_sam, load_sam_weights
     sd = build_sam('tiny').state_dict(); sd['bogus.weight'] = torch.zeros(1); sd.pop('mask_decoder.iou_token.weight')
@@ -176,6 +178,7 @@ def _c_all_background(d):
     g = [p.grad for p in m.parameters() if p.grad is not None]
     return f"loss finite: {bool(torch.isfinite(loss))}; grads finite: {all(torch.isfinite(t).all() for t in g)}; non-zero: {sum(float(t.abs().sum()) for t in g) > 0}"
 
+# %% ../nbs/15_reliability.ipynb
 def _c_leak_busi(d):
     from ultrarefiner.core import shared_data_dir
     from ultrarefiner.data import scan, check_splits, merge_duplicate_groups, read_image
@@ -224,6 +227,7 @@ CASES = [
     Case('leakage', 'one patient in test and train', 'refused by the split guard', r"DataError: Leakage: groups \['P01'\] appear in both test and train", _c_leak_patient),
 ]
 
+# %% ../nbs/15_reliability.ipynb
 def run_case(c:Case) -> tuple:
     "(passed, observed message) for one case, in a fresh scratch folder; passed is None when the case was skipped."
     with tempfile.TemporaryDirectory() as d:
@@ -232,6 +236,7 @@ def run_case(c:Case) -> tuple:
     if msg.startswith('skipped:'): return None, msg
     return bool(re.search(c.pattern, msg, re.S)), msg
 
+# %% ../nbs/15_reliability.ipynb
 def cases_markdown(results:dict|None=None) -> str:
     "The docs table of every case and its behaviour (with the observed message when `results` are given)."
     rows = ['| category | case | behaviour | observed |', '|---|---|---|---|']
@@ -364,6 +369,7 @@ def _c_infer_into_input(d):
     tu = build_inference_model('transunet', 'tiny', model_checkpoint=_pipeline_ckpt(d))
     return _err(lambda: infer_images(list_images(image_dir=Path(d)/'in'), tu, Path(d)/'in'))
 
+# %% ../nbs/15_reliability.ipynb
 def _c_infer_own_outputs(d):
     from ultrarefiner.infer import list_images
     _images(d, ['a.png', 'a_overlay.png', 'a_mask.png'])
@@ -477,6 +483,7 @@ def _c_sam_keys_summary(d):
     msg = _err(lambda: load_sam_weights(build_sam('tiny'), Path(d)/'lite.pth'))
     return f"{msg} | length {len(msg)}"
 
+# %% ../nbs/15_reliability.ipynb
 def _c_image_path_folder(d):
     _images(d, ['a.png']); ck = _pipeline_ckpt(d)
     return _cli(d, 'inference', '--mode', 'transunet', '--model_checkpoint', ck, '--image_path', 'in', '--output_dir', 'out')
@@ -509,6 +516,7 @@ def _c_folder_mode(d):
 def _umask():
     m = os.umask(0); os.umask(m); return m
 
+# %% ../nbs/15_reliability.ipynb
 CASES += [
     Case('unwritable output', '--out below a file', 'a sentence naming the path, rc 2', r"rc 2: .*Could not create .*afile.*Choose another output folder", _c_out_is_file),
     Case('unwritable output', 'read-only output folder (EROFS)', 'error naming the file and the real cause', r"UltraRefinerError: Could not write .*best\.pth: Read-only file system", _c_readonly_out),

@@ -97,6 +97,7 @@ def run_definition(config:dict) -> dict:
     "What defines a fold's run (preset, recipe, seed, splits digest …): its config without the run options, as plain JSON types."
     return json.loads(json.dumps(_to_py({k: v for k, v in config.items() if k not in _NOT_DEFINING}), default=str))
 
+# %% ../nbs/09_train.ipynb
 def definition_changes(old:dict, new:dict, prefix:str='') -> list:
     "['key: old → new', …] where two run definitions differ (nested dicts compared key by key)."
     out = []
@@ -116,6 +117,7 @@ def _stored_config(out:Path) -> dict|None:
         if (out/name).exists(): return load_checkpoint(out/name).get('config') or {}
     return None
 
+# %% ../nbs/09_train.ipynb
 @dataclass
 class Loop:
     "Train / evaluate / checkpoint / resume for one model."
@@ -267,6 +269,7 @@ class Loop:
         _barrier()
         return {'best': best, 'history': history, 'complete': True}
 
+# %% ../nbs/09_train.ipynb
 def fold_complete(out_dir:str|Path) -> bool:
     "True when `out_dir/metrics.json` says training finished and best.pth exists."
     f = Path(out_dir)/'metrics.json'

@@ -142,6 +142,7 @@ class ConvBNReLU(nn.Sequential):
     def __init__(self, cin, cout):
         super().__init__(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
+# %% ../nbs/03_transunet.ipynb
 class DecoderBlock(nn.Module):
     "×2 bilinear upsampling, concatenation with the skip (if any), two 3×3 conv-BN-ReLU."
     def __init__(self, cin, cskip, cout):
@@ -151,6 +152,7 @@ class DecoderBlock(nn.Module):
         if skip is not None: x = torch.cat([x, skip], 1)
         return self.conv2(self.conv1(x))
 
+# %% ../nbs/03_transunet.ipynb
 class TransUNet(nn.Module):
     "TransUNet: (B,1|3,H,W) image → (B,n_classes,H,W) logits."
     def __init__(self, config:TransUNetConfig|str='R50-ViT-B_16'):
@@ -190,6 +192,7 @@ class TransUNet(nn.Module):
             x = blk(x, skips[i] if i < len(skips) and self.config.skip_channels[i] else None)
         return self.seg_head(x)
 
+# %% ../nbs/03_transunet.ipynb
 def resize_pos_embed(pos:torch.Tensor, # (1,N,C) on a square grid
                      hw:tuple) -> torch.Tensor:
     "Bilinear resize of a square grid of position embeddings to (h,w)."
@@ -198,6 +201,7 @@ def resize_pos_embed(pos:torch.Tensor, # (1,N,C) on a square grid
     g = F.interpolate(g, size=hw, mode='bilinear', align_corners=False)
     return g.permute(0, 2, 3, 1).reshape(1, hw[0] * hw[1], -1)
 
+# %% ../nbs/03_transunet.ipynb
 def build_transunet(name:str='R50-ViT-B_16', pretrained:str|Path|None=None, **overrides) -> TransUNet:
     "A TransUNet from the registry, optionally with the encoder loaded from a Google-ViT `.npz`."
     m = TransUNet(get_transunet_config(name, **overrides))
@@ -258,6 +262,7 @@ def save_vit_npz(m:TransUNet, path:str|Path) -> Path:
     np.savez(path, **{k: _to_numpy(sd[p], kind, m.config.heads) for k, p, kind in _npz_keys(m)})
     return Path(path)
 
+# %% ../nbs/03_transunet.ipynb
 def load_vit_npz(m:TransUNet,              # model to load into (encoder only; the decoder stays as initialised)
                  src:str|Path|dict,        # path to R50+ViT-B_16.npz / ViT-B_16.npz, or a loaded mapping
                 ) -> TransUNet:

@@ -59,6 +59,7 @@ def _overlay_box(ax, b, colour, ls, label):
     x0, y0, x1, y1 = [float(v) for v in b]
     ax.add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec=colour, ls=ls, lw=1.5, label=label))
 
+# %% ../nbs/12_viz.ipynb
 class PromptExplorer:
     "Sliders and toggles for the prompt generator; shows coarse p, prompts, SAM's 3 candidates, refined mask, GT and Dice."
     def __init__(self, model:UltraRefiner|None=None, samples:list|None=None, preset:str='lite',
