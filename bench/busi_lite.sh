@@ -6,16 +6,12 @@
 # Usage: bash bench/busi_lite.sh [P1] [P1_OTHER] [P2] [P3]   (from the repository root, after make test)
 set -euo pipefail
 P1=${1:-8}; P1_OTHER=${2:-5}; P2=${3:-4}; P3=${4:-2}
-BIN=.venv/bin
 OUT=bench_runs/busi_lite
-SHARED=${ULTRAREFINER_SHARED:-../shared}
-mkdir -p "$OUT"
-start=$(date +%s)
-$BIN/ultrarefiner prepare --data_root "$SHARED/data" --datasets BUSI --out "$OUT/data"
+source "$(dirname "$0")/common.sh"
 for k in 0 1 2 3 4; do
   E=$P1_OTHER; [ "$k" = 0 ] && E=$P1
   $BIN/ultrarefiner train-transunet --data_root "$OUT/data" --datasets BUSI --preset lite --vit_name small --max_epochs "$E" \
       --fold "$k" --output_dir "$OUT/checkpoints" --pred_root "$OUT/predictions" --no-amp
 done
 $BIN/python bench/busi_lite.py "$OUT" "$P2" "$P3"
-echo "wall time: $(( $(date +%s) - start )) s on $(nproc) cores"
+finish

@@ -17,8 +17,8 @@ from .core import DataError, Paths, atomic_dir, atomic_write_text
 # %% auto 0
 __all__ = ['IMG_EXTS', 'BUSI_CLASSES', 'LAYOUTS', 'read_image', 'read_mask', 'mask_colour_label', 'Record', 'scan_busi',
            'scan_busbra', 'scan_train_val', 'scan_bus_uclm', 'scan_processed', 'detect_layout', 'scan',
-           'merge_duplicate_groups', 'make_splits', 'check_splits', 'PrepareReport', 'prepare_dataset', 'prepare',
-           'report_table', 'print_report', 'load_splits', 'split_names', 'TransUNetDataset', 'SAMDataset',
+           'merge_duplicate_groups', 'make_splits', 'check_splits', 'PrepareReport', 'mask_outline', 'prepare_dataset',
+           'prepare', 'report_table', 'print_report', 'load_splits', 'split_names', 'TransUNetDataset', 'SAMDataset',
            'check_predictions', 'load_prediction', 'PairedDataset', 'splits_digest', 'JointAugment']
 
 # %% ../nbs/01_data.ipynb
@@ -360,6 +360,11 @@ def _mask_doubt(mk:np.ndarray, files:list) -> str|None:
         return f"{files[0]}: mask looks like noise ({n} separate regions, {frac:.0%} foreground); check the file."
     if frac > 0.9: return f"{files[0]}: mask covers {frac:.0%} of the image; check the file (inverted mask?)."
     return None
+
+def mask_outline(m:np.ndarray) -> np.ndarray:
+    "(H,W) bool: the mask's boundary pixels (4-neighbourhood); the one outline every overlay draws."
+    m = np.asarray(m).astype(bool)
+    return m & ~(np.roll(m, 1, 0) & np.roll(m, -1, 0) & np.roll(m, 1, 1) & np.roll(m, -1, 1))
 
 def _png(a:np.ndarray) -> bytes:
     b = io.BytesIO(); Image.fromarray(a).save(b, format='PNG', compress_level=1); return b.getvalue()

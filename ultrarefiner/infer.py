@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from .core import UltraRefinerError, atomic_write_bytes, atomic_write_text, autocast, get_device, get_preset, precision_name
-from .data import IMG_EXTS, _png, read_image
+from .data import IMG_EXTS, _png, mask_outline, read_image
 from .checkpoint import load_sam, load_transunet, refiner_settings
 from .sam import sam_preprocess
 from .refiner import SAMRefiner, UltraRefiner
@@ -26,8 +26,7 @@ def overlay(grey:np.ndarray, mask:np.ndarray, colour=(255, 40, 40), alpha:float=
     rgb = np.repeat(grey[..., None], 3, -1).astype(np.float32) if grey.ndim == 2 else grey.astype(np.float32)
     m = mask.astype(bool)
     rgb[m] = (1 - alpha) * rgb[m] + alpha * np.array(colour, np.float32)
-    edge = m & ~(np.roll(m, 1, 0) & np.roll(m, -1, 0) & np.roll(m, 1, 1) & np.roll(m, -1, 1))
-    rgb[edge] = colour
+    rgb[mask_outline(m)] = colour
     return rgb.clip(0, 255).astype(np.uint8)
 
 # %% ../nbs/11_infer.ipynb

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from .core import DataError, UltraRefinerError, atomic_write_bytes, atomic_write_text, get_device, get_preset, load_checkpoint
-from .data import IMG_EXTS, _png, read_image, read_mask
+from .data import IMG_EXTS, _png, mask_outline, read_image, read_mask
 from .metrics import MetricTracker, delta_markdown, delta_table, dice_score
 from .refiner import SAMRefiner
 from .sam import build_sam, encode_chunked, sam_preprocess
@@ -127,14 +127,11 @@ def load_refiner(checkpoint:str|Path|None=None, # phase-2/3 checkpoint or LiteMe
     pr = stored_preset(cfg, preset or (None if cfg else 'lite'), checkpoint)
     return SAMRefiner(load_sam(pr, checkpoint), **dict(refiner_settings(checkpoint) or REFINE_DEFAULTS, **prompt_kw)).eval()
 
-def _outline(m:np.ndarray) -> np.ndarray:
-    return m & ~(np.roll(m, 1, 0) & np.roll(m, -1, 0) & np.roll(m, 1, 1) & np.roll(m, -1, 1))
-
 def refine_overlay(image:np.ndarray, coarse:np.ndarray, refined:np.ndarray) -> np.ndarray:
     "(H,W,3) uint8: refined mask tinted red with its outline, coarse outline in cyan."
     rgb = (np.repeat(image[..., None], 3, -1) if image.ndim == 2 else image[..., :3]).astype(np.float32)
     rgb[refined] = 0.6 * rgb[refined] + 0.4 * np.array([255, 40, 40], np.float32)
-    rgb[_outline(refined)] = (255, 40, 40); rgb[_outline(coarse)] = (0, 230, 255)
+    rgb[mask_outline(refined)] = (255, 40, 40); rgb[mask_outline(coarse)] = (0, 230, 255)
     return rgb.clip(0, 255).astype(np.uint8)
 
 # %% ../nbs/16_refine.ipynb

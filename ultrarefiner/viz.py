@@ -10,6 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from .core import get_preset
+from .data import mask_outline
 from .metrics import dice_score
 from .refiner import UltraRefiner, build_ultrarefiner
 
@@ -393,7 +394,7 @@ def _tint(grey:np.ndarray, mask:np.ndarray|None, colour) -> np.ndarray:
     rgb = np.repeat(grey[..., None], 3, -1).astype(np.float32)
     if mask is not None and mask.any():
         m = mask.astype(bool); rgb[m] = 0.6 * rgb[m] + 0.4 * np.array(colour, np.float32)
-        edge = m & ~(np.roll(m, 1, 0) & np.roll(m, -1, 0) & np.roll(m, 1, 1) & np.roll(m, -1, 1)); rgb[edge] = colour
+        rgb[mask_outline(m)] = colour
     return rgb
 
 def case_strip(image,                 # (H,W) grey in [0,1] or 0–255
