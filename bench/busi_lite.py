@@ -7,7 +7,8 @@ Usage (after phase 1 of all folds + OOF, which bench/busi_lite.sh runs first):
 import json, sys, time
 from pathlib import Path
 import torch
-from ultrarefiner.data import TransUNetDataset, split_names
+from ultrarefiner.splits import split_names
+from ultrarefiner.datasets import TransUNetDataset
 from ultrarefiner.phases import evaluate, fold_dir, load_transunet, phase2, phase3, score_pipeline
 from ultrarefiner.refiner import SAMRefiner, UltraRefiner
 from ultrarefiner.sam import EmbeddingCache, build_sam

@@ -2,7 +2,8 @@
 import json
 import pytest
 from ultrarefiner.core import shared_data_dir
-from ultrarefiner.data import prepare_dataset, check_splits
+from ultrarefiner.data import prepare_dataset
+from ultrarefiner.splits import check_splits
 
 BUSI = shared_data_dir() / 'BUSI'
 pytestmark = pytest.mark.skipif(not BUSI.is_dir(), reason=f"real BUSI not found at {BUSI} (set ULTRAREFINER_SHARED); skipped")

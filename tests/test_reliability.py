@@ -78,7 +78,7 @@ def test_kill9_during_training_then_resume(tmp_path):
 
 def test_edited_split_that_leaks_is_refused_at_training_time(tmp_path):
     from ultrarefiner.core import DataError
-    from ultrarefiner.data import load_splits
+    from ultrarefiner.splits import load_splits
     subprocess.run([str(BIN / 'ultrarefiner'), 'phantoms', '--out', 'data', '--n', '20', '--height', '64', '--width', '80'],
                    cwd=tmp_path, check=True, capture_output=True)
     subprocess.run([str(BIN / 'ultrarefiner'), 'prepare', '--data_root', 'data', '--datasets', 'PHANTOM', '--folds', '2'],

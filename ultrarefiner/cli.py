@@ -64,7 +64,7 @@ def templates_dir() -> Path:
 def check_inputs(phases:Sequence[str], datasets:Sequence[str], folds:Sequence[int], phase1_folds:Sequence[int]|None=None,
                  data_root:str='data', ckpt_root:str='checkpoints', pred_root:str='predictions', preset:str='lite'):
     "Raise one error listing every input a planned phase would miss (and the command that makes it); phases planned earlier count as made."
-    from ultrarefiner.data import load_splits
+    from ultrarefiner.splits import load_splits
     from ultrarefiner.phases import PHASES
     from ultrarefiner.checkpoint import find_fold_checkpoint
     problems, p1 = [], set(folds if phase1_folds is None else phase1_folds) if '1' in phases else set()
@@ -228,7 +228,7 @@ def _execute(ph:str, jobs_list:list, jobs:int, log) -> list:
 
 # %% ../nbs/13_cli.ipynb
 def _folds_of(a, d:str) -> list:
-    from ultrarefiner.data import load_splits
+    from ultrarefiner.splits import load_splits
     from ultrarefiner.phases import _processed
     if a.fold is not None: return [a.fold]
     if getattr(a, 'dry_run', False) and not Paths(a.data_root).splits(d).exists(): return list(range(5))  # prepare's default
@@ -371,7 +371,7 @@ def _cmd_inference(a):
 def _cmd_run_folds(a):
     folds1 = None
     if a.phase1_folds:
-        from ultrarefiner.data import load_splits
+        from ultrarefiner.splits import load_splits
         from ultrarefiner.phases import _processed
         folds1 = (list(range(len(load_splits(_processed(a.data_root, a.datasets[0]))['folds']))) if a.phase1_folds == ['all']
                   else [int(k) for k in a.phase1_folds])

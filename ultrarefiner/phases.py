@@ -16,7 +16,8 @@ from .core import (Paths, Preset, RunOptions, UltraRefinerError, atomic_write_by
                                get_preset, seed_everything)
 from .checkpoint import (PHASE_FOLDERS, find_fold_checkpoint, fold_dir, load_pipeline, load_sam, load_transunet,
                                      pipeline_checkpoints, read_checkpoint, refiner_settings, resolve_checkpoint, stored_preset)
-from .data import JointAugment, PairedDataset, TransUNetDataset, load_splits, split_names, splits_digest
+from .splits import load_splits, split_names, splits_digest
+from .datasets import JointAugment, PairedDataset, TransUNetDataset
 from .losses import bce_dice_loss, ce_dice_loss, iou_mse_loss
 from .metrics import METRICS, MetricTracker, delta_markdown, delta_table
 from .refiner import SAMRefiner, UltraRefiner

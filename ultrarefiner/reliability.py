@@ -70,7 +70,7 @@ def _c_16bit_rgba(d):
 
 # %% ../nbs/15_reliability.ipynb
 def _c_small_elongated(d):
-    from ultrarefiner.data import TransUNetDataset
+    from ultrarefiner.datasets import TransUNetDataset
     root = Path(d)/'raw'/'D'
     for i, (h, w) in enumerate([(20, 30), (16, 400), (300, 12), (50, 60), (64, 64), (40, 900)]):
         m = np.zeros((h, w), np.uint8); m[h // 4:3 * h // 4, w // 4:3 * w // 4] = 255
@@ -111,17 +111,17 @@ def _c_no_mask(d):
     return '; '.join(w for w in _prep(d).warnings if 'lonely' in w)
 
 def _c_pred_nan(d):
-    from ultrarefiner.data import load_prediction
+    from ultrarefiner.datasets import load_prediction
     a = np.full((8, 8), 0.5, np.float32); a[2, 2] = np.nan; np.save(Path(d)/'case.npy', a)
     return _err(lambda: load_prediction(Path(d)/'case.npy'))
 
 def _c_pred_inf(d):
-    from ultrarefiner.data import load_prediction
+    from ultrarefiner.datasets import load_prediction
     a = np.full((8, 8), 0.5, np.float32); a[0, 0] = np.inf; np.save(Path(d)/'case.npy', a)
     return _err(lambda: load_prediction(Path(d)/'case.npy'))
 
 def _c_pred_missing(d):
-    from ultrarefiner.data import check_predictions
+    from ultrarefiner.datasets import check_predictions
     (Path(d)/'pred').mkdir(); np.save(Path(d)/'pred'/'a.npy', np.zeros((4, 4)))
     return _err(lambda: check_predictions(Path(d)/'pred', ['a', 'b']))
 
@@ -181,7 +181,8 @@ def _c_all_background(d):
 # %% ../nbs/15_reliability.ipynb
 def _c_leak_busi(d):
     from ultrarefiner.core import shared_data_dir
-    from ultrarefiner.data import scan, check_splits, merge_duplicate_groups, read_image
+    from ultrarefiner.data import scan, read_image
+    from ultrarefiner.splits import check_splits, merge_duplicate_groups
     import hashlib
     root = shared_data_dir()/'BUSI'
     a, b = root/'benign'/'benign (433).png', root/'malignant'/'malignant (145).png'
@@ -194,7 +195,7 @@ def _c_leak_busi(d):
     return _err(lambda: check_splits(bad, dict(zip(names, groups))))
 
 def _c_leak_patient(d):
-    from ultrarefiner.data import check_splits
+    from ultrarefiner.splits import check_splits
     bad = {'seed': 0, 'test': ['P01_a'], 'folds': []}
     return _err(lambda: check_splits(bad, {'P01_a': 'P01', 'P01_b': 'P01', 'P02_a': 'P02'}))
 

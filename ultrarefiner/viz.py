@@ -31,7 +31,9 @@ def phantom_samples(n:int=6, size:int=128, seed:int=0) -> list:
 
 def dataset_samples(root:str|Path, part:str='test', limit:int|None=50) -> list:
     "[(name, grey, gt)] from a processed dataset (default: its test split)."
-    from ultrarefiner.data import split_names, read_image, read_mask, _locate
+    from ultrarefiner.data import read_image, read_mask
+    from ultrarefiner.splits import split_names
+    from ultrarefiner.datasets import _locate
     root = Path(root); out = []
     for n in split_names(root, part)[:limit]:
         img = read_image(_locate(root, n, 'images')); img = img if img.ndim == 2 else img.mean(-1).astype(np.uint8)
