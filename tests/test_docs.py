@@ -83,7 +83,10 @@ def test_docs_offline_search_widgets_and_clean_api_pages(site):
             text = page.inner_text('article')
             assert 'class PromptGenerator(nn.Module):' not in text, 'API page dumps the source'
             assert 'Coarse soft mask → differentiable SAM prompts' in text            # the docstring is there
-            assert not page.eval_on_selector_all('.jp-OutputPrompt', 'es => es.filter(e => /Out\\[/.test(e.innerText)).length'), 'empty Out[] prompts'
+            empty_out = page.evaluate("""() => [...document.querySelectorAll('.jp-OutputArea-child')].filter(c => {
+                const p = c.querySelector('.jp-OutputPrompt'), o = c.querySelector('.jp-OutputArea-output');
+                return p && /Out\\[/.test(p.innerText) && o && !o.innerText.trim() && !o.querySelector('img, svg, table'); }).length""")
+            assert empty_out == 0, f'{empty_out} empty Out[] prompts'
         finally:
             b.close()
     root = str(ROOT)
