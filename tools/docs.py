@@ -44,6 +44,8 @@ def prepare(nb_path, execute=True):
             c.metadata['ur_hide'] = True
         if c.cell_type == 'code':
             c.source = '\n'.join(l for l in c.source.splitlines() if not DIRECTIVE.match(l))
+        elif nb_path.parent.name == 'nbs':                  # README-relative image paths → the site's images/ folder
+            c.source = c.source.replace('](nbs/images/', '](images/')
         if 'export' in d:                                   # the API page shows signatures and docstrings, not source dumps
             c.metadata['ur_hide_input'] = True
         cells.append(c)
@@ -72,23 +74,42 @@ def prepare(nb_path, execute=True):
 WIDGETS_CDN = 'https://unpkg.com/@jupyter-widgets/html-manager@*/dist/embed-amd.js'
 
 
+def npm_package(spec, pattern):
+    """A package tarball from the npm registry (`npm pack`), cached under ~/.cache/ultrarefiner/npm; None without npm."""
+    cache = Path(os.environ.get('XDG_CACHE_HOME', Path.home() / '.cache')) / 'ultrarefiner' / 'npm'
+    found = sorted(cache.glob(pattern))
+    if not found:
+        cache.mkdir(parents=True, exist_ok=True)
+        try:
+            r = subprocess.run(['npm', 'pack', spec, '--pack-destination', str(cache)], capture_output=True, text=True, timeout=300)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            print(f'docs: npm pack {spec} failed ({e})'); return None
+        found = sorted(cache.glob(pattern))
+        if r.returncode or not found: print(f'docs: npm pack {spec} failed: {r.stderr.strip()[-300:]}'); return None
+    return found[-1]
+
+
+def offline_search_shim(docs):
+    """mkdocs-material's offline search needs the iframe-worker shim; its plugin would load it from unpkg. Serve it
+    from the site instead (npm registry, cached), so search works from file:// with no network."""
+    tgz = npm_package('iframe-worker@1', 'iframe-worker-1.*.tgz')
+    if tgz is None: return []
+    import tarfile
+    dest = docs / 'assets' / 'iframe-worker'; dest.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(tgz) as t: (dest / 'shim.js').write_bytes(t.extractfile('package/shim/index.js').read())
+    return ['assets/iframe-worker/shim.js']
+
+
 def offline_widgets(site):
     """Widgets render from their saved state with no network: the html-manager bundle (from the npm registry, cached)
     is copied into the site and every page loads it by a relative path instead of from a CDN."""
     pages = [p for p in site.rglob('*.html') if WIDGETS_CDN in p.read_text(encoding='utf-8')]
     if not pages: return
-    cache = Path(os.environ.get('XDG_CACHE_HOME', Path.home() / '.cache')) / 'ultrarefiner' / 'npm'
-    tgz = sorted(cache.glob('jupyter-widgets-html-manager-1.*.tgz'))
-    if not tgz:
-        cache.mkdir(parents=True, exist_ok=True)
-        r = subprocess.run(['npm', 'pack', '@jupyter-widgets/html-manager@1', '--pack-destination', str(cache)],
-                           capture_output=True, text=True)
-        tgz = sorted(cache.glob('jupyter-widgets-html-manager-1.*.tgz'))
-        if r.returncode or not tgz:
-            print(f'docs: widgets stay on the CDN (npm pack failed: {r.stderr.strip()[-300:]})'); return
+    tgz = npm_package('@jupyter-widgets/html-manager@1', 'jupyter-widgets-html-manager-1.*.tgz')
+    if tgz is None: print('docs: widgets stay on the CDN (npm pack failed)'); return
     import tarfile
     dest = site / 'assets' / 'widgets'; dest.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(tgz[-1]) as t:
+    with tarfile.open(tgz) as t:
         for m in t.getmembers():
             if m.isfile() and m.name.startswith('package/dist/') and not m.name.endswith('.map'):
                 (dest / Path(m.name).name).write_bytes(t.extractfile(m).read())
@@ -159,7 +180,8 @@ def main():
            'theme': {'name': 'material', 'font': False, 'features': ['navigation.sections']},
            'plugins': [{'search': {}}, {'offline': {}}, {'mkdocs-jupyter': {'include_source': True, 'execute': False,
                                                            'remove_tag_config': {'remove_input_tags': ['remove_input']}}}],
-           'markdown_extensions': ['tables', 'admonition'], 'nav': nav}
+           'markdown_extensions': ['tables', 'admonition'], 'nav': nav,
+           'extra': {'polyfills': offline_search_shim(docs)}}
     (BUILD / 'mkdocs.yml').write_text(json.dumps(cfg, indent=1))
     shutil.rmtree(OUT, ignore_errors=True)
     subprocess.run([str(Path(sys.executable).parent / 'mkdocs'), 'build', '-q', '-f', str(BUILD / 'mkdocs.yml')],
