@@ -313,14 +313,14 @@ class RefinementViewer:
             rows.append(dict(name=name, image=x[0, 0].numpy(), gt=g[0].numpy(), coarse=c[0].numpy(), refined=r[0].numpy(),
                              dice_coarse=dc, dice_refined=dr, delta=dr - dc))
         self.rows = sorted(rows, key=lambda r: r['delta'])
-        self.index = W.IntSlider(value=0, min=0, max=max(len(self.rows) - 1, 0), description='rank')
+        self.index = W.IntSlider(value=1, min=1, max=max(len(self.rows), 1), description='rank')   # 1-based: the slider reads what the label says
         self.image = W.Image(format='png'); self.info = W.HTML(); self.renders = 0
         self.index.observe(lambda ch: self.update(), names='value')
         self.update()
 
     def figure(self, rows=None):
         import matplotlib.pyplot as plt
-        rows = rows or [self.rows[self.index.value]]
+        rows = rows or [self.rows[self.index.value - 1]]
         fig, axs = plt.subplots(len(rows), 3, figsize=(10, 3.4 * len(rows)), squeeze=False)
         for i, r in enumerate(rows):
             for j, (k, col) in enumerate((('gt', 'y'), ('coarse', 'c'), ('refined', 'r'))):
@@ -333,8 +333,8 @@ class RefinementViewer:
     def update(self):
         import matplotlib.pyplot as plt
         fig = self.figure(); buf = io.BytesIO(); fig.savefig(buf, format='png', dpi=70); plt.close(fig)
-        self.image.value = buf.getvalue(); r = self.rows[self.index.value]
-        self.info.value = f"rank {self.index.value + 1}/{len(self.rows)} by Delta Dice: <b>{r['name']}</b> Δ {r['delta']:+.3f}"
+        self.image.value = buf.getvalue(); r = self.rows[self.index.value - 1]
+        self.info.value = f"rank {self.index.value}/{len(self.rows)} by Delta Dice: <b>{r['name']}</b> Δ {r['delta']:+.3f}"
         self.renders += 1
 
     def widget(self):
