@@ -132,7 +132,7 @@ def run_folds(phase:str='all', datasets:Sequence[str]=('PHANTOM',), folds:Sequen
                 if ph in ('1', '2'): base['pred_root'] = str(pred_root)
                 jobs_list.append((nb, _phase_parameters(ph, base, overrides, epochs), d, k))
         plan.append((ph, jobs_list))
-    return [nb for ph, jl in plan for nb in _execute(ph, jl, jobs, log)]
+    with _quiet_kernels(): return [nb for ph, jl in plan for nb in _execute(ph, jl, jobs, log)]
 
 # %% ../nbs/13_cli.ipynb
 class EpochWatcher:
@@ -176,6 +176,18 @@ class EpochWatcher:
         return False
 
 # %% ../nbs/13_cli.ipynb
+def _quiet_kernels():
+    "While run-folds runs: the kernels' own tqdm bars off (they would freeze in the executed notebooks); restored after."
+    import contextlib, os
+    @contextlib.contextmanager
+    def ctx():
+        old = os.environ.get('ULTRAREFINER_PROGRESS'); os.environ['ULTRAREFINER_PROGRESS'] = '0'
+        try: yield
+        finally:
+            if old is None: os.environ.pop('ULTRAREFINER_PROGRESS', None)
+            else: os.environ['ULTRAREFINER_PROGRESS'] = old
+    return ctx()
+
 def _kernel_manager() -> dict:
     "papermill kwargs for a kernel on local IPC sockets (POSIX): no network port, and no 'kernel over TCP without encryption' warning per fold."
     import os, tempfile, uuid
@@ -193,7 +205,6 @@ def _execute(ph:str, jobs_list:list, jobs:int, log) -> list:
     from concurrent.futures import ThreadPoolExecutor
     from ultrarefiner.phases import PHASES
     from ultrarefiner.checkpoint import fold_dir
-    os.environ['ULTRAREFINER_PROGRESS'] = '0'          # the kernels' own bars would freeze in the executed notebooks
     tdir = templates_dir()
     def execute(job):
         nb, par, d, k = job
