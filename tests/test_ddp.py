@@ -40,7 +40,7 @@ def test_two_processes_equal_one_with_double_batch(tmp_path):
     ha = json.loads((tmp_path / 'one/metrics.json').read_text())['history']
     hb = json.loads((tmp_path / 'two/metrics.json').read_text())['history']
     assert all(abs(x['dice'] - y['dice']) < TOL for x, y in zip(ha, hb)) and len(ha) == len(hb) == 3
-    assert sorted(p.name for p in (tmp_path / 'two').iterdir()) == ['best.pth', 'last.pth', 'metrics.json']
+    assert sorted(p.name for p in (tmp_path / 'two').iterdir()) == ['best.pth', 'last.pth', 'metrics.json', 'progress.png']   # rank 0 only
 
 
 @pytest.mark.slow
