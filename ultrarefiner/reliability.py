@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 import torch
 from PIL import Image
-from .core import CheckpointError, DataError, UltraRefinerError, atomic_write_bytes, load_checkpoint, save_checkpoint
+from .core import CheckpointError, DataError, UltraRefinerError, _umask, atomic_write_bytes, load_checkpoint, save_checkpoint
 
 # %% auto 0
 __all__ = ['CASES', 'Case', 'run_case', 'cases_markdown']
@@ -36,9 +36,9 @@ def _dataset(d, n=8, size=(40, 48)):
         _img(d, f'raw/D/images/c{i}.png', rng.integers(0, 255, size, dtype=np.uint8)); _img(d, f'raw/D/masks/c{i}.png', m)
     return Path(d)/'raw'/'D'
 
-def _prep(d, **kw):
+def _prep(d, folds=2, **kw):
     from ultrarefiner.data import prepare_dataset
-    return prepare_dataset(Path(d)/'raw'/'D', Path(d)/'out', 'D', folds=2, **kw)
+    return prepare_dataset(Path(d)/'raw'/'D', Path(d)/'out', 'D', folds=folds, **kw)
 
 def _err(fn):
     try: r = fn()
@@ -339,11 +339,10 @@ def _c_noop_rerun(d):
 
 def _c_prepare_other_folds(d):
     _dataset(d); _prep(d)
-    return _err(lambda: _prep(d, folds=3) if False else __import__('ultrarefiner.data', fromlist=['x']).prepare_dataset(
-        Path(d)/'raw'/'D', Path(d)/'out', 'D', folds=3))
+    return _err(lambda: _prep(d, folds=3))
 
 def _c_prepare_folds(n):
-    def run(d): _dataset(d); return _err(lambda: __import__('ultrarefiner.data', fromlist=['x']).prepare_dataset(Path(d)/'raw'/'D', Path(d)/'out', 'D', folds=n))
+    def run(d): _dataset(d); return _err(lambda: _prep(d, folds=n))
     return run
 
 def _c_noise_mask(d):
@@ -513,9 +512,6 @@ def _c_stale_temps(d):
 def _c_folder_mode(d):
     _dataset(d); _prep(d)
     return f"mode {oct((Path(d)/'out/processed/D').stat().st_mode & 0o777)}, umask {oct(0o777 & ~_umask())}"
-
-def _umask():
-    m = os.umask(0); os.umask(m); return m
 
 # %% ../nbs/15_reliability.ipynb
 CASES += [
