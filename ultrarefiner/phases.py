@@ -60,6 +60,11 @@ def _config(phase:str, pr:Preset, opts:RunOptions, **recipe) -> dict:
     "What a fold folder's checkpoints and metrics.json record: the phase, the preset (whole), the run options and the resolved recipe."
     return dict(phase=phase, preset=pr.name, preset_settings=pr.asdict(), options=opts.asdict(), seed=opts.seed, **recipe)
 
+def _prompt_panel(prompts, j:int, frame, P:int) -> dict:
+    "Image j's prompts moved from SAM's frame (its valid region `frame` = (h, w)) to the P×P coarse frame, for `case_strip`."
+    fh, fw = [float(v) for v in frame]; k = torch.tensor([P / fw, P / fh])
+    return dict(box=(prompts.box[j].cpu().view(2, 2) * k).flatten(), points=prompts.points[j].cpu() * k, labels=prompts.labels[j].cpu())
+
 @torch.no_grad()
 def _tb_images(run, ds, n:int=4) -> dict:
     "TensorBoard images of the first n validation cases (fixed): image | GT | coarse + prompts | refined, one strip each."
@@ -198,12 +203,12 @@ def phase2(datasets:str|Sequence[str], fold:int, data_root:str='data', preset:st
         m = refiner.eval(); o = m(b['image'].to(dev), b['coarse'].to(dev)[:, 0], target_size=P, frame=b['frame']); pr_ = o['prompts']
         rows = []
         for j in range(len(b['name'])):
-            fh, fw = [float(v) for v in b['frame'][j]]; k = torch.tensor([P / fw, P / fh])       # SAM frame → the P×P coarse frame
-            crop = b['image'][j:j + 1, :1, :int(fh), :int(fw)]                    # the image's region of the letterboxed SAM input
+            fh, fw = [int(v) for v in b['frame'][j]]
+            crop = b['image'][j:j + 1, :1, :fh, :fw]                               # the image's region of the letterboxed SAM input
             crop = (crop - crop.min()) / (crop.max() - crop.min() + 1e-8)
             rows.append(dict(image=F.interpolate(crop, size=(P, P), mode='bilinear', align_corners=False)[0, 0],
                              gt=_small_mask(b['mask'][j:j + 1], P)[0] > 0.5, coarse=b['coarse'][j, 0], refined=o['masks'][j, 0].cpu() > 0,
-                             box=(pr_.box[j].cpu().view(2, 2) * k).flatten(), points=pr_.points[j].cpu() * k, labels=pr_.labels[j].cpu()))
+                             **_prompt_panel(pr_, j, b['frame'][j], P)))
         return rows
     return _loop(refiner, opt, sch, step, evaluate, fold_dir('sam_finetuned', tag, fold, ckpt_root), epochs, bs, pr, opts, cfg,
                  _tb(runs, 'phase2', tag, fold), images=lambda m: _tb_images(show, vds)).fit(ds, resume=opts.resume, stop_after_steps=stop_after_steps)
@@ -259,9 +264,8 @@ def phase3(dataset:str, fold:int, data_root:str='data', preset:str|Preset='tiny'
     def show(b):
         o = model.eval()(b['image'].to(dev), b['image_sam'].to(dev), sam_frame=b['sam_frame']); pr_ = o['prompts']; rows = []
         for j in range(len(b['name'])):
-            fh, fw = [float(v) for v in b['sam_frame'][j]]; k = torch.tensor([P / fw, P / fh])
             rows.append(dict(image=b['image'][j, 0], gt=b['mask'][j], coarse=o['coarse_prob'][j].cpu(), refined=o['refined_logits'][j, 0].cpu() > 0,
-                             box=(pr_.box[j].cpu().view(2, 2) * k).flatten(), points=pr_.points[j].cpu() * k, labels=pr_.labels[j].cpu()))
+                             **_prompt_panel(pr_, j, b['sam_frame'][j], P)))
         return rows
     return _loop(model, opt, sch, step, evaluate, fold_dir('ultra_refiner', dataset, fold, ckpt_root), epochs, bs, pr, opts, cfg,
                  _tb(runs, 'phase3', dataset, fold), images=lambda m: _tb_images(show, vds)).fit(ds, resume=opts.resume, stop_after_steps=stop_after_steps)
