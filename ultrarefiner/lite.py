@@ -17,7 +17,8 @@ from .sam import EmbeddingCache, build_sam, encoder_fingerprint, sam_preprocess
 
 # %% auto 0
 __all__ = ['TinyViTFeatures', 'FeatureCache', 'TinyViTUNet', 'valid_mask', 'flip_frame', 'to_native', 'LiteUltraRefiner',
-           'coarse_grad_norm']
+           'coarse_grad_norm', 'FeatureBank', 'native_dice', 'frame_dice', 'predict_coarse', 'fit_coarse',
+           'perturb_coarse', 'refine_bank', 'fit_refiner', 'fit_joint', 'evaluate_bank']
 
 # %% ../nbs/06a_lite.ipynb
 class TinyViTFeatures(nn.Module):
@@ -169,25 +170,27 @@ class LiteUltraRefiner(nn.Module):
         frozen = not any(p.requires_grad for p in self.features.encoder.parameters())
         with torch.set_grad_enabled(torch.is_grad_enabled() and not frozen): return self.features(image_sam)
 
-    def coarse_logits(self, emb, skip, frame=None, image_sam=None, flip=None) -> torch.Tensor:
-        "(B,2,S,S) coarse logits; with `flip`, averaged with the mirrored image's (which needs `image_sam` and `frame`)."
+    def coarse_logits(self, emb, skip, frame=None, image_sam=None, flip=None, flip_feats=None) -> torch.Tensor:
+        "(B,2,S,S) coarse logits; with `flip`, averaged with the mirrored image's (from `flip_feats`, or by encoding `image_sam` mirrored)."
         lg = self.coarse(emb, skip)
         if self.flip if flip is None else flip:
-            if image_sam is None or frame is None: raise ValueError("flip needs the SAM input and its frame.")
-            fe, fs = self.encode(flip_frame(image_sam, frame))
+            if frame is None or (image_sam is None and flip_feats is None):
+                raise ValueError("flip needs the frame and the SAM input (or the mirrored image's features).")
+            fe, fs = flip_feats if flip_feats is not None else self.encode(flip_frame(image_sam, frame))
             lg = (lg + flip_frame(self.coarse(fe, fs), frame)) / 2
         return lg
 
     def forward(self, image_sam:torch.Tensor|None=None, # (B,3,256,256) LiteMedSAM input; None when `feats` given
                 frame:torch.Tensor|None=None,          # (B,2) valid (h, w) in the frame; None: the whole frame
                 feats:tuple|None=None,                 # precomputed (emb, skip)
-                rounds:int|None=None, flip:bool|None=None) -> dict:
+                rounds:int|None=None, flip:bool|None=None,
+                flip_feats:tuple|None=None) -> dict:          # precomputed features of the mirrored images (`flip`)
         "{'coarse_logits', 'coarse_prob', 'refined_logits', 'iou', 'low_res', 'prompts', 'rounds': [refined logits per round]}"
         emb, skip = feats if feats is not None else self.encode(image_sam)
         S = self.refiner.img_size
         if frame is None: frame = torch.full((emb.shape[0], 2), S, dtype=torch.long, device=emb.device)
         inside = valid_mask(frame.to(emb.device), S)
-        logits = self.coarse_logits(emb, skip, frame, image_sam, flip)
+        logits = self.coarse_logits(emb, skip, frame, image_sam, flip, flip_feats)
         p = logits.softmax(1)[:, 1] * inside
         out = self.refiner(None, p, embeddings=emb, target_size=S)
         history = [out['masks']]
@@ -205,3 +208,220 @@ def coarse_grad_norm(model:LiteUltraRefiner, feats:tuple, target:torch.Tensor) -
     bce_dice_loss(out['refined_logits'], target[:, None].float()).backward()
     gs = [p.grad.norm() for p in model.coarse.parameters() if p.grad is not None]
     return float(torch.stack(gs).norm()) if gs else 0.0
+
+# %% ../nbs/06a_lite.ipynb
+class FeatureBank:
+    "Cached TinyViT features + letterboxed masks of processed images, in memory."
+    def __init__(self, names, emb, skip, mask, frame, native):
+        self.names, self.emb, self.skip, self.mask, self.frame, self.native = list(names), emb, skip, mask, frame, native
+    def __len__(self): return len(self.names)
+
+    @classmethod
+    def build(cls, root:str|Path,        # processed/{D}
+              names:list,                # sample names in it
+              cache:FeatureCache,
+              flip:bool=False,           # the mirrored images (`flip_frame` of each SAM input)
+              log=None) -> FeatureBank:  # log(str) for progress, e.g. print
+        "Encode (or read from the cache) every image once; masks letterboxed like the image."
+        import cv2
+        from ultrarefiner.datasets import _Processed
+        src = _Processed(root, names, 256)
+        emb, skip, mask, frame, native = [], [], [], [], []
+        t0 = time.time()
+        for i, n in enumerate(src.names):
+            img, mk = src._load(n)
+            x, (h, w) = sam_preprocess(img, 'lite', 256)
+            fr = torch.tensor([[h, w]])
+            if flip: x = flip_frame(x[None], fr)[0]
+            e, s = cache(x[None])
+            emb.append(e[0].half()); skip.append(s[0].half())
+            m = np.zeros((256, 256), np.uint8); m[:h, :w] = cv2.resize((mk > 0).astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST)
+            mask.append(torch.from_numpy(m)); frame.append(fr[0]); native.append(mk > 0)
+            if log and (i + 1) % 100 == 0: log(f"  {i + 1}/{len(src.names)} images ({time.time() - t0:.0f} s, {cache.misses} encoded)")
+        return cls(src.names, torch.stack(emb), torch.stack(skip), torch.stack(mask), torch.stack(frame), native)
+
+    def feats(self, idx) -> tuple: return self.emb[idx].float(), self.skip[idx].float()
+
+    def subset(self, names:list) -> FeatureBank:
+        "The bank restricted to `names` (in that order)."
+        pos = {n: i for i, n in enumerate(self.names)}
+        missing = [n for n in names if n not in pos]
+        if missing: raise UltraRefinerError(f"{len(missing)} names are not in this feature bank ({', '.join(missing[:5])}).")
+        idx = torch.tensor([pos[n] for n in names], dtype=torch.long)
+        return FeatureBank(names, self.emb[idx], self.skip[idx], self.mask[idx], self.frame[idx], [self.native[i] for i in idx.tolist()])
+
+# %% ../nbs/06a_lite.ipynb
+def native_dice(values:torch.Tensor, # (B,S,S) probabilities or logits in the letterbox frame
+                bank:FeatureBank, idx:list, threshold:float=0.5) -> list:
+    "Per-image Dice at each image's own size: `to_native(values) > threshold` vs the original mask."
+    from ultrarefiner.metrics import dice_score
+    out = []
+    for j, i in enumerate(idx):
+        gt = torch.from_numpy(bank.native[i])
+        pred = to_native(values[j], bank.frame[i].tolist(), gt.shape) > threshold
+        out.append(float(dice_score(pred, gt)[0]))
+    return out
+
+def frame_dice(values:torch.Tensor, mask:torch.Tensor, threshold:float=0.5) -> list:
+    "Per-image Dice in the letterbox frame (the padding is background in both)."
+    from ultrarefiner.metrics import dice_score
+    return dice_score(values > threshold, mask.bool()).tolist()
+
+# %% ../nbs/06a_lite.ipynb
+def _batches(n:int, bs:int, g:torch.Generator|None) -> list:
+    order = torch.randperm(n, generator=g) if g is not None else torch.arange(n)
+    return [order[i:i + bs] for i in range(0, n, bs)]
+
+def predict_coarse(coarse:TinyViTUNet, bank:FeatureBank, flip_bank:FeatureBank|None=None, batch_size:int=16) -> torch.Tensor:
+    "(N,256,256) coarse foreground probabilities of a bank (zero outside each image's valid region); with `flip_bank`, flip-averaged."
+    coarse.eval(); out = []
+    with torch.no_grad():
+        for idx in _batches(len(bank), batch_size, None):
+            lg = coarse(*bank.feats(idx))
+            if flip_bank is not None: lg = (lg + flip_frame(coarse(*flip_bank.feats(idx)), bank.frame[idx])) / 2
+            out.append(lg.softmax(1)[:, 1] * valid_mask(bank.frame[idx]))
+    return torch.cat(out)
+
+def fit_coarse(train:FeatureBank, val:FeatureBank,
+               epochs:int=16, lr:float=1e-3, batch_size:int=8, weight_decay:float=1e-4, seed:int=0,
+               flip_train:FeatureBank|None=None,   # mirrored training images: drawn instead with probability ½
+               log=None, **decoder_kw) -> tuple:    # TinyViTUNet settings (widths, levels, skip_width)
+    "Train a `TinyViTUNet` on cached features; returns (best model, history of {'epoch', 'loss', 'val_dice', 's'})."
+    torch.manual_seed(seed); g = torch.Generator().manual_seed(seed)
+    model = TinyViTUNet(**decoder_kw)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    steps = epochs * len(_batches(len(train), batch_size, None))
+    sch = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.15)
+    best, best_state, hist = -1.0, None, []
+    for ep in range(epochs):
+        t0 = time.time(); model.train(); tot = 0.0
+        for idx in _batches(len(train), batch_size, g):
+            emb, skip = train.feats(idx); y = train.mask[idx].long()
+            if flip_train is not None:
+                f = torch.rand(len(idx), generator=g) < 0.5
+                if f.any():
+                    fe, fs = flip_train.feats(idx[f]); emb[f], skip[f] = fe, fs
+                    y[f] = flip_frame(y[f], train.frame[idx[f]])
+            loss = ce_dice_loss(model(emb, skip), y)
+            opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sch.step()
+            tot += float(loss) * len(idx)
+        d = float(np.mean(frame_dice(predict_coarse(model, val), val.mask)))
+        hist.append(dict(epoch=ep + 1, loss=tot / len(train), val_dice=d, s=time.time() - t0))
+        if d > best: best, best_state = d, {k: v.clone() for k, v in model.state_dict().items()}
+        if log: log(f"  epoch {ep + 1}/{epochs}: loss {tot / len(train):.4f}, val Dice {d:.4f} (best {best:.4f}), {time.time() - t0:.0f} s")
+    model.load_state_dict(best_state)
+    return model.eval(), hist
+
+# %% ../nbs/06a_lite.ipynb
+def perturb_coarse(p:torch.Tensor, prob:float, g:torch.Generator) -> torch.Tensor:
+    "(B,S,S) probabilities, each dilated or eroded by a random odd 3–11 px square with probability `prob`."
+    out = p.clone()
+    for i in range(p.shape[0]):
+        if float(torch.rand(1, generator=g)) >= prob: continue
+        k = int(torch.randint(1, 6, (1,), generator=g)) * 2 + 1
+        x = p[i][None, None]
+        out[i] = (F.max_pool2d(x, k, 1, k // 2) if float(torch.rand(1, generator=g)) < 0.5 else -F.max_pool2d(-x, k, 1, k // 2))[0, 0]
+    return out
+
+def _refine(ref:SAMRefiner, emb, p, frame, rounds=1):
+    inside = valid_mask(frame); out = ref(None, p * inside, embeddings=emb, target_size=ref.img_size)
+    for _ in range(rounds - 1): out = ref(None, torch.sigmoid(out['masks'][:, 0]) * inside, embeddings=emb, target_size=ref.img_size)
+    return out
+
+def refine_bank(ref:SAMRefiner, bank:FeatureBank, coarse:torch.Tensor, rounds:int=1, batch_size:int=16) -> torch.Tensor:
+    "(N,S,S) refined logits of a bank's images from their coarse probabilities (`rounds` of iterative refinement)."
+    ref.eval(); out = []
+    with torch.no_grad():
+        for idx in _batches(len(bank), batch_size, None):
+            out.append(_refine(ref, bank.emb[idx].float(), coarse[idx].float(), bank.frame[idx], rounds)['masks'][:, 0])
+    return torch.cat(out)
+
+def fit_refiner(sam:nn.Module, train:FeatureBank, train_coarse:torch.Tensor, val:FeatureBank, val_coarse:torch.Tensor,
+                epochs:int=8, lr:float=1e-4, batch_size:int=8, train_part:str='decoder', perturb:float=0.5,
+                iou_weight:float=1.0, weight_decay:float=1e-4, seed:int=0, log=None, **refiner_kw) -> tuple:
+    "Fine-tune LiteMedSAM's decoder on (cached embedding, OOF coarse mask) pairs; returns (refiner at its best epoch, history)."
+    torch.manual_seed(seed); g = torch.Generator().manual_seed(seed)
+    ref = SAMRefiner(sam, **refiner_kw)
+    for p in sam.parameters(): p.requires_grad_(False)
+    parts = {'decoder': [sam.mask_decoder], 'decoder+prompt': [sam.mask_decoder, sam.prompt_encoder]}
+    if train_part not in parts: raise ValueError(f"train_part must be one of {sorted(parts)}, got {train_part!r}.")
+    params = [p for m in parts[train_part] for p in m.parameters()]
+    for p in params: p.requires_grad_(True)
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    steps = max(1, epochs * len(_batches(len(train), batch_size, None)))
+    sch = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    score = lambda: float(np.mean(frame_dice(refine_bank(ref, val, val_coarse), val.mask, 0.0)))
+    best = score(); best_state = {k: v.clone() for k, v in sam.state_dict().items() if not k.startswith('image_encoder')}
+    hist = [dict(epoch=0, loss=None, val_dice=best, s=0.0)]
+    if log: log(f"  epoch 0 (zero-shot): val refined Dice {best:.4f}")
+    for ep in range(epochs):
+        t0 = time.time(); ref.train(); tot = 0.0
+        for idx in _batches(len(train), batch_size, g):
+            p = perturb_coarse(train_coarse[idx].float(), perturb, g) if perturb else train_coarse[idx].float()
+            out = _refine(ref, train.emb[idx].float(), p, train.frame[idx])
+            y = train.mask[idx].float()[:, None]
+            loss = bce_dice_loss(out['masks'], y) + iou_weight * iou_mse_loss(out['iou'], out['masks'], y)
+            opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sch.step()
+            tot += float(loss) * len(idx)
+        d = score(); hist.append(dict(epoch=ep + 1, loss=tot / len(train), val_dice=d, s=time.time() - t0))
+        if d > best: best, best_state = d, {k: v.clone() for k, v in sam.state_dict().items() if not k.startswith('image_encoder')}
+        if log: log(f"  epoch {ep + 1}/{epochs}: loss {tot / len(train):.4f}, val refined Dice {d:.4f} (best {best:.4f}), {time.time() - t0:.0f} s")
+    sam.load_state_dict(best_state, strict=False)
+    for p in sam.parameters(): p.requires_grad_(False)
+    return ref.eval(), hist
+
+# %% ../nbs/06a_lite.ipynb
+def fit_joint(model:LiteUltraRefiner, train:FeatureBank, val:FeatureBank, epochs:int=2, coarse_lr:float=1e-4,
+              sam_lr:float=1e-5, batch_size:int=8, weights:tuple=(0.3, 0.7), iou_weight:float=1.0, seed:int=0, log=None) -> tuple:
+    "Joint training of the coarse decoder and LiteMedSAM's mask decoder on cached features; returns (model at its best epoch, history)."
+    torch.manual_seed(seed); g = torch.Generator().manual_seed(seed)
+    sam = model.refiner.sam
+    for p in sam.parameters(): p.requires_grad_(False)
+    for p in sam.mask_decoder.parameters(): p.requires_grad_(True)
+    for p in model.coarse.parameters(): p.requires_grad_(True)
+    opt = torch.optim.AdamW([{'params': list(model.coarse.parameters()), 'lr': coarse_lr},
+                             {'params': list(sam.mask_decoder.parameters()), 'lr': sam_lr}], weight_decay=1e-4)
+    steps = max(1, epochs * len(_batches(len(train), batch_size, None)))
+    sch = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    def score():
+        model.eval(); r = []
+        with torch.no_grad():
+            for idx in _batches(len(val), 16, None):
+                r.append(model(feats=val.feats(idx), frame=val.frame[idx], rounds=1)['refined_logits'][:, 0])
+        return float(np.mean(frame_dice(torch.cat(r), val.mask, 0.0)))
+    state = lambda: {k: v.clone() for k, v in model.state_dict().items() if '.image_encoder.' not in k and not k.startswith('features.')}
+    best = score(); best_state = state(); hist = [dict(epoch=0, loss=None, val_dice=best, s=0.0)]
+    if log: log(f"  epoch 0: val refined Dice {best:.4f}")
+    for ep in range(epochs):
+        t0 = time.time(); model.train(); tot = 0.0
+        for idx in _batches(len(train), batch_size, g):
+            y = train.mask[idx]
+            out = model(feats=train.feats(idx), frame=train.frame[idx], rounds=1)
+            yr = y.float()[:, None]
+            loss = (weights[0] * ce_dice_loss(out['coarse_logits'], y.long())
+                    + weights[1] * (bce_dice_loss(out['refined_logits'], yr) + iou_weight * iou_mse_loss(out['iou'], out['refined_logits'], yr)))
+            opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sch.step()
+            tot += float(loss) * len(idx)
+        d = score(); hist.append(dict(epoch=ep + 1, loss=tot / len(train), val_dice=d, s=time.time() - t0))
+        if d > best: best, best_state = d, state()
+        if log: log(f"  epoch {ep + 1}/{epochs}: loss {tot / len(train):.4f}, val refined Dice {d:.4f} (best {best:.4f}), {time.time() - t0:.0f} s")
+    model.load_state_dict(best_state, strict=False)
+    for p in model.parameters(): p.requires_grad_(False)
+    return model.eval(), hist
+
+# %% ../nbs/06a_lite.ipynb
+def evaluate_bank(model:LiteUltraRefiner, bank:FeatureBank, flip_bank:FeatureBank|None=None, rounds:int=1,
+                  batch_size:int=16) -> dict:
+    "{'coarse': {'frame', 'native'}, 'refined': {'frame', 'native'}} mean Dice; `flip_bank` turns the test-time flip on."
+    model.eval(); cf, cn, rf, rn = [], [], [], []
+    with torch.no_grad():
+        for idx in _batches(len(bank), batch_size, None):
+            idx = idx.tolist()
+            o = model(feats=bank.feats(idx), frame=bank.frame[idx], rounds=rounds, flip=flip_bank is not None,
+                      flip_feats=flip_bank.feats(idx) if flip_bank is not None else None)
+            p, r = o['coarse_prob'], o['refined_logits'][:, 0]
+            cf += frame_dice(p, bank.mask[idx]); rf += frame_dice(r, bank.mask[idx], 0.0)
+            cn += native_dice(p, bank, idx); rn += native_dice(r, bank, idx, 0.0)
+    m = lambda v: float(np.mean(v))
+    return {'coarse': {'frame': m(cf), 'native': m(cn)}, 'refined': {'frame': m(rf), 'native': m(rn)}, 'n': len(bank),
+            'per_image': {'coarse': cn, 'refined': rn}}
