@@ -406,7 +406,7 @@ def _cmd_refine(a):
         if getattr(a, k) is not None: kw[k] = getattr(a, k)
     if a.batch_size < 1: raise UltraRefinerError(f"--batch_size must be at least 1, got {a.batch_size}.")
     refine_folder(a.image_dir, a.coarse_dir, a.output_dir, gt_dir=a.gt_dir, refiner=load_refiner(a.checkpoint, a.preset, **kw),
-                  batch_size=a.batch_size, device=a.device)
+                  batch_size=a.batch_size, device=a.device, rounds=a.rounds)
 
 def _cmd_bench(a):
     from ultrarefiner.bench import run_bench, MODES
@@ -574,6 +574,8 @@ def _more_parsers(sub):
     s.add_argument('--box_mode', default=None, choices=['hard', 'soft']); s.add_argument('--neg_mode', default=None, choices=['far', 'seed'])
     s.add_argument('--mask_scale', type=float, default=None, help='mask prompt (2p − 1)·scale')
     s.add_argument('--component', default=None, choices=['all', 'largest'], help='prompts from the largest connected component only')
+    s.add_argument('--rounds', type=int, default=1,
+                   help='iterative refinement: the refined mask becomes the next round\'s mask prompt and box (one decoder pass a round)')
     s.add_argument('--batch_size', type=int, default=4); s.add_argument('--device', default=None)
     s.set_defaults(func=_cmd_refine)
     s = sub.add_parser('bench', help='throughput ratios: cached vs recomputed encoder, pipeline vs naive SamPredictor loop, overhead, memory')

@@ -93,7 +93,7 @@ class TinyViTUNet(nn.Module):
     "Coarse decoder: TinyViT embedding (256@64²) + first-stage map (128@128²) → (B,2,256,256) logits in the letterbox frame."
     def __init__(self, widths:tuple=(64, 96, 128, 160), # channels at 64², 32², 16², 8²
                  levels:int=3,                           # down-sampling steps below 64² (3: down to 8×8; 0: local head)
-                 skip_width:int=32,                      # channels of the 128² branch
+                 skip_width:int=16,                      # channels of the 128² branch
                  emb_ch:int=256, skip_ch:int=128, n_classes:int=2):
         super().__init__()
         if not 0 <= levels < len(widths): raise ValueError(f"levels must be in [0, {len(widths) - 1}], got {levels}.")
@@ -104,7 +104,8 @@ class TinyViTUNet(nn.Module):
         self.down = nn.ModuleList([nn.Sequential(_conv(w[i], w[i + 1], 2), _conv(w[i + 1], w[i + 1])) for i in range(levels)])
         self.up = nn.ModuleList([_conv(w[i + 1] + w[i], w[i]) for i in reversed(range(levels))])
         self.skip = nn.Sequential(nn.Conv2d(skip_ch, skip_width, 1, bias=False), nn.BatchNorm2d(skip_width), nn.ReLU(inplace=True))
-        self.fine = _conv(w[0] + skip_width, skip_width)
+        self.reduce = nn.Conv2d(w[0], skip_width, 1)      # fewer channels before the 4× larger 128² level (its cost)
+        self.fine = _conv(2 * skip_width, skip_width)
         self.head = nn.Conv2d(skip_width, n_classes, 1)
 
     def forward(self, emb:torch.Tensor,  # (B,256,64,64) SAM embedding
@@ -114,7 +115,7 @@ class TinyViTUNet(nn.Module):
         for d in self.down: x = d(x); feats.append(x)
         for u, f in zip(self.up, reversed(feats[:-1])):
             x = u(torch.cat([F.interpolate(x, size=f.shape[-2:], mode='bilinear', align_corners=False), f], 1))
-        x = F.interpolate(x, size=skip.shape[-2:], mode='bilinear', align_corners=False)
+        x = F.interpolate(self.reduce(x), size=skip.shape[-2:], mode='bilinear', align_corners=False)
         x = self.fine(torch.cat([x, self.skip(skip)], 1))
         return F.interpolate(self.head(x), scale_factor=2, mode='bilinear', align_corners=False)
 

@@ -140,13 +140,17 @@ def refine_folder(image_dir:str|Path, coarse_dir:str|Path, output_dir:str|Path,
                   gt_dir:str|Path|None=None,        # ground-truth masks: adds the Coarse / Refined / Delta table
                   refiner:SAMRefiner|None=None,     # default: `load_refiner()` (bundled LiteMedSAM, zero-shot)
                   frame:int=256,                    # size of the square coarse frame the prompts are made in
-                  batch_size:int=4, device:str|None=None, verbose:bool=True) -> dict:
+                  batch_size:int=4, device:str|None=None, verbose:bool=True,
+                  rounds:int=1,                     # iterative refinement: each refined mask is the next round's coarse mask
+                 ) -> dict:
     "Refine every image's coarse mask; writes {out}_refined.png, {out}_overlay.png, prompts.json (and metrics.json/.md)."
     out = Path(output_dir)
     ins = {Path(x).resolve() for x in (image_dir, coarse_dir, gt_dir) if x}
     if out.resolve() in ins: raise UltraRefinerError(f"--output_dir {out} is one of the input folders; refine never writes where it reads. "
                                                      f"Choose another folder.")
     if out.exists() and not out.is_dir(): raise UltraRefinerError(f"--output_dir {out} exists and is a file. Choose a folder.")
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
+        raise UltraRefinerError(f"--rounds must be a whole number ≥ 1 (1: one refinement), got {rounds!r}.")
     rows = pair_inputs(image_dir, coarse_dir, gt_dir)
     dev = get_device(device); refiner = (refiner or load_refiner()).to(dev).eval()
     S, sam_type = refiner.img_size, refiner.sam_type
@@ -162,7 +166,9 @@ def refine_folder(image_dir:str|Path, coarse_dir:str|Path, output_dir:str|Path,
         xs, frames = zip(*(sam_preprocess(im, sam_type, S) for im in imgs))
         x = torch.stack(xs).to(dev); fr = torch.tensor(frames)
         p = torch.stack([torch.from_numpy(_resize_prob(c, (frame, frame))) for c in coarse]).to(dev)
-        o = refiner(None, p, embeddings=encode_chunked(refiner.sam.image_encoder, x, refiner.encoder_batch), frame=fr, target_size=frame)
+        emb = encode_chunked(refiner.sam.image_encoder, x, refiner.encoder_batch)          # once: every round reuses it
+        o = refiner(None, p, embeddings=emb, frame=fr, target_size=frame)
+        for _ in range(rounds - 1): o = refiner(None, torch.sigmoid(o['masks'][:, 0]), embeddings=emb, frame=fr, target_size=frame)
         for j, (r, im, c) in enumerate(zip(chunk, imgs, coarse)):
             H, W = im.shape[:2]; h, w = frames[j]
             ref = (SAMRefiner._uncrop(o['low_res'][j:j + 1], fr[j:j + 1], S, (H, W))[0, 0] > 0).cpu().numpy()
@@ -185,7 +191,8 @@ def refine_folder(image_dir:str|Path, coarse_dir:str|Path, output_dir:str|Path,
     settings = {'sam_type': sam_type, 'sam_size': S, 'frame': frame, 'prompt_types': [n for n, on in (
                     ('point', refiner.use_point), ('negative_point', refiner.use_neg_point), ('box', refiner.use_box),
                     ('mask', refiner.use_mask)) if on], 'box_mode': refiner.prompts.box_mode, 'neg_mode': refiner.prompts.neg_mode,
-                'mask_scale': refiner.prompts.mask_scale, 'component': refiner.prompts.component, 'multimask': refiner.multimask}
+                'mask_scale': refiner.prompts.mask_scale, 'component': refiner.prompts.component, 'multimask': refiner.multimask,
+                'rounds': rounds}
     atomic_write_text(out/'prompts.json', json.dumps({'settings': settings, 'images': records}, indent=1))
     result = {'n': len(records), 'settings': settings, 'output_dir': str(out)}
     if gt_dir:
