@@ -26,6 +26,7 @@ root = out/'data'/'processed'/'BUSI'
 cache_root = Path(os.environ.get('ULTRAREFINER_CACHE', Path.home()/'.cache'/'ultrarefiner'))/'features'
 log = lambda s: print(s, flush=True)
 T = {}; rows = []; t_all = time.time()
+LOSS = os.environ.get('P1_LOSS', 'bce_dice')                 # phase-1 loss of the coarse decoder
 LP = dict(use_point=False, use_neg_point=False, use_box=True, use_mask=True, box_mode='hard', component='largest', multimask=False)
 
 def timed(name):
@@ -40,11 +41,13 @@ with timed('encode (TinyViT, once; cached)'), torch.no_grad():
     train_all = FeatureBank.build(root, split_names(root, 'train'), cache, log=log)
     test = FeatureBank.build(root, split_names(root, 'test'), cache, log=log)
     test_flip = FeatureBank.build(root, split_names(root, 'test'), cache, flip=True, log=log)
+    FLIP_TRAIN = os.environ.get('FLIP_TRAIN', '1') == '1'          # flip augmentation in phase 1: the mirrored images' features
+    train_flip = FeatureBank.build(root, split_names(root, 'train'), cache, flip=True, log=log) if FLIP_TRAIN else None
     log(f"  {cache.misses} images encoded, {cache.hits} read from {cache.folder()}")
 
-def row(name, coarse_model, refiner=None, rounds=1, flip=False):
+def row(name, coarse_model, refiner=None, rounds=1, flip=False, **prompts):
     "One table row: coarse + refined Dice on the test split (frame and native)."
-    pipe = LiteUltraRefiner(refiner.sam if refiner else sam, coarse=coarse_model, **LP)
+    pipe = LiteUltraRefiner(refiner.sam if refiner else sam, coarse=coarse_model, **dict(LP, **prompts))
     if refiner is not None: pipe.refiner = refiner
     e = evaluate_bank(pipe, test, test_flip if flip else None, rounds=rounds)
     r = dict(name=name, coarse=e['coarse']['native'], refined=e['refined']['native'],
@@ -69,7 +72,8 @@ with timed('phase 1 (5 folds, cached features)'):
     for k in range(5):
         tr, va = train_all.subset(split_names(root, 'train', k)), train_all.subset(split_names(root, 'val', k))
         log(f"-- fold {k}: {len(tr)} train / {len(va)} val, {E1 if k == 0 else E1_OTHER} epochs")
-        m, h = fit_coarse(tr, va, epochs=E1 if k == 0 else E1_OTHER, log=log)
+        m, h = fit_coarse(tr, va, epochs=E1 if k == 0 else E1_OTHER, log=log, loss_name=LOSS,
+                          flip_train=train_flip.subset(tr.names) if FLIP_TRAIN else None)
         models[k] = m; fold_val[k] = max(x['val_dice'] for x in h)
         save_checkpoint({'model': m.state_dict(), 'config': m.config, 'history': h}, out/'checkpoints'/'lite_coarse'/f'fold_{k}'/'best.pth')
         for n, p in zip(va.names, predict_coarse(m, va)): oof[n] = p.half()
@@ -80,13 +84,16 @@ with timed('evaluate zero-shot rows'):
     row('TinyViTUNet coarse, zero-shot LiteMedSAM (box + mask, 1 round)', m0)
     row('TinyViTUNet coarse, zero-shot LiteMedSAM, 3 rounds', m0, rounds=3)
     row('TinyViTUNet coarse + flip, zero-shot LiteMedSAM', m0, flip=True)
+    row('TinyViTUNet coarse, zero-shot LiteMedSAM, box only', m0, use_mask=False)
+    row('TinyViTUNet coarse, zero-shot LiteMedSAM, box + mask ×3', m0, mask_scale=3.0)
 
 # ---- phase 2: fold 0, trained on out-of-fold coarse masks
 with timed('phase 2 (fold 0, cached embeddings)'):
     sam2 = build_sam('lite')
     ref2, h2 = fit_refiner(sam2, tr0, torch.stack([oof[n] for n in tr0.names]), va0, torch.stack([oof[n] for n in va0.names]),
                            epochs=E2, lr=float(os.environ.get('P2_LR', 1e-4)), perturb=float(os.environ.get('P2_PERTURB', 0.5)),
-                           train_part=os.environ.get('P2_PART', 'decoder'), log=log, **LP)
+                           train_part=os.environ.get('P2_PART', 'decoder'), self_refine=float(os.environ.get('P2_SELF', 0.0)),
+                           log=log, **LP)
     save_checkpoint({'model': {k: v for k, v in sam2.state_dict().items() if not k.startswith('image_encoder')}, 'history': h2},
                     out/'checkpoints'/'lite_sam'/'fold_0'/'best.pth')
 with timed('evaluate phase-2 rows'):
@@ -107,7 +114,8 @@ with timed('evaluate phase-3 rows'):
 # ---- ablation: the local head (no global context), fold 0 only
 if os.environ.get('ABLATE_LOCAL', '1') == '1':
     with timed('ablation: local head (levels=0), fold 0'):
-        ml, _ = fit_coarse(tr0, va0, epochs=E1, levels=0, log=log)
+        ml, _ = fit_coarse(tr0, va0, epochs=E1, levels=0, log=log, loss_name=LOSS,
+                           flip_train=train_flip.subset(tr0.names) if FLIP_TRAIN else None)
         row('local head (levels=0) coarse, zero-shot LiteMedSAM', ml)
 
 # ---- speed, one run: shared pipeline vs TransUNet (small, 128) + LiteMedSAM; cached vs recomputed phase-1 step
@@ -139,7 +147,8 @@ with timed('speed'):
     log(f"  speed (per image, batch 4, best of 3): {json.dumps({k: round(v, 4) for k, v in speed.items()})}")
 
 T['total'] = round(time.time() - t_all, 1)
-json.dump(dict(rows=rows, fold_val=fold_val, times=T, speed=speed, epochs=[E1, E1_OTHER, E2, E3]), open(out/'table.json', 'w'), indent=1)
+json.dump(dict(rows=rows, fold_val=fold_val, times=T, speed=speed, epochs=[E1, E1_OTHER, E2, E3],
+               settings={k: os.environ.get(k) for k in ('P1_LOSS', 'FLIP_TRAIN', 'P2_LR', 'P2_PERTURB', 'P2_PART', 'P2_SELF', 'P3_COARSE_LR', 'P3_SAM_LR')}), open(out/'table.json', 'w'), indent=1)
 print('\n| row (BUSI fold 0, test split, 129 images) | coarse Dice | refined Dice | Δ | coarse / refined, 256 frame |\n|---|---:|---:|---:|---:|')
 for r in rows: print(f"| {r['name']} | {r['coarse']:.4f} | {r['refined']:.4f} | {r['refined'] - r['coarse']:+.4f} | {r['coarse_frame']:.4f} / {r['refined_frame']:.4f} |")
 print('\nphase-1 validation Dice per fold: ' + ', '.join(f"fold {k}: {v:.4f}" for k, v in fold_val.items()))

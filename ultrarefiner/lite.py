@@ -17,8 +17,8 @@ from .sam import EmbeddingCache, build_sam, encoder_fingerprint, sam_preprocess
 
 # %% auto 0
 __all__ = ['TinyViTFeatures', 'FeatureCache', 'TinyViTUNet', 'valid_mask', 'flip_frame', 'to_native', 'LiteUltraRefiner',
-           'coarse_grad_norm', 'FeatureBank', 'native_dice', 'frame_dice', 'predict_coarse', 'fit_coarse',
-           'perturb_coarse', 'refine_bank', 'fit_refiner', 'fit_joint', 'evaluate_bank']
+           'coarse_grad_norm', 'FeatureBank', 'native_dice', 'frame_dice', 'coarse_loss', 'predict_coarse',
+           'fit_coarse', 'perturb_coarse', 'refine_bank', 'fit_refiner', 'fit_joint', 'evaluate_bank']
 
 # %% ../nbs/06a_lite.ipynb
 class TinyViTFeatures(nn.Module):
@@ -213,8 +213,9 @@ def coarse_grad_norm(model:LiteUltraRefiner, feats:tuple, target:torch.Tensor) -
 # %% ../nbs/06a_lite.ipynb
 class FeatureBank:
     "Cached TinyViT features + letterboxed masks of processed images, in memory."
-    def __init__(self, names, emb, skip, mask, frame, native):
+    def __init__(self, names, emb, skip, mask, frame, native, rows:torch.Tensor|None=None):
         self.names, self.emb, self.skip, self.mask, self.frame, self.native = list(names), emb, skip, mask, frame, native
+        self.rows = torch.arange(len(self.names)) if rows is None else rows     # row of each name in emb / skip
     def __len__(self): return len(self.names)
 
     @classmethod
@@ -241,15 +242,22 @@ class FeatureBank:
             if log and (i + 1) % 100 == 0: log(f"  {i + 1}/{len(src.names)} images ({time.time() - t0:.0f} s, {cache.misses} encoded)")
         return cls(src.names, torch.stack(emb), torch.stack(skip), torch.stack(mask), torch.stack(frame), native)
 
-    def feats(self, idx) -> tuple: return self.emb[idx].float(), self.skip[idx].float()
+    def feats(self, idx) -> tuple:
+        "(emb, skip) of rows `idx`, float32."
+        j = self.rows[idx]; return self.emb[j].float(), self.skip[j].float()
+
+    def embedding(self, idx) -> torch.Tensor:
+        "SAM embeddings of rows `idx`, float32."
+        return self.emb[self.rows[idx]].float()
 
     def subset(self, names:list) -> FeatureBank:
-        "The bank restricted to `names` (in that order)."
+        "The bank restricted to `names` (in that order); the feature tensors are shared, not copied (6 MB an image)."
         pos = {n: i for i, n in enumerate(self.names)}
         missing = [n for n in names if n not in pos]
         if missing: raise UltraRefinerError(f"{len(missing)} names are not in this feature bank ({', '.join(missing[:5])}).")
         idx = torch.tensor([pos[n] for n in names], dtype=torch.long)
-        return FeatureBank(names, self.emb[idx], self.skip[idx], self.mask[idx], self.frame[idx], [self.native[i] for i in idx.tolist()])
+        return FeatureBank(names, self.emb, self.skip, self.mask[idx], self.frame[idx], [self.native[i] for i in idx.tolist()],
+                           rows=self.rows[idx])
 
 # %% ../nbs/06a_lite.ipynb
 def native_dice(values:torch.Tensor, # (B,S,S) probabilities or logits in the letterbox frame
@@ -273,6 +281,14 @@ def _batches(n:int, bs:int, g:torch.Generator|None) -> list:
     order = torch.randperm(n, generator=g) if g is not None else torch.arange(n)
     return [order[i:i + bs] for i in range(0, n, bs)]
 
+def coarse_loss(logits:torch.Tensor, # (B,2,S,S) coarse logits
+                target:torch.Tensor, # (B,S,S) labels in {0,1}
+                name:str='ce_dice') -> torch.Tensor:
+    "The coarse loss: 'ce_dice' = 0.5 CE + 0.5 two-class soft Dice (TransUNet's), 'bce_dice' = BCE + Dice of the foreground logit."
+    if name == 'ce_dice': return ce_dice_loss(logits, target)
+    if name == 'bce_dice': return bce_dice_loss((logits[:, 1] - logits[:, 0])[:, None], target[:, None].float())
+    raise ValueError(f"coarse loss must be 'ce_dice' or 'bce_dice', got {name!r}.")
+
 def predict_coarse(coarse:TinyViTUNet, bank:FeatureBank, flip_bank:FeatureBank|None=None, batch_size:int=16) -> torch.Tensor:
     "(N,256,256) coarse foreground probabilities of a bank (zero outside each image's valid region); with `flip_bank`, flip-averaged."
     coarse.eval(); out = []
@@ -286,6 +302,7 @@ def predict_coarse(coarse:TinyViTUNet, bank:FeatureBank, flip_bank:FeatureBank|N
 def fit_coarse(train:FeatureBank, val:FeatureBank,
                epochs:int=16, lr:float=1e-3, batch_size:int=8, weight_decay:float=1e-4, seed:int=0,
                flip_train:FeatureBank|None=None,   # mirrored training images: drawn instead with probability ½
+               loss_name:str='bce_dice',           # 'bce_dice' (BCE + Dice of the foreground logit) or 'ce_dice' (TransUNet's)
                log=None, **decoder_kw) -> tuple:    # TinyViTUNet settings (widths, levels, skip_width)
     "Train a `TinyViTUNet` on cached features; returns (best model, history of {'epoch', 'loss', 'val_dice', 's'})."
     torch.manual_seed(seed); g = torch.Generator().manual_seed(seed)
@@ -303,9 +320,9 @@ def fit_coarse(train:FeatureBank, val:FeatureBank,
                 if f.any():
                     fe, fs = flip_train.feats(idx[f]); emb[f], skip[f] = fe, fs
                     y[f] = flip_frame(y[f], train.frame[idx[f]])
-            loss = ce_dice_loss(model(emb, skip), y)
+            loss = coarse_loss(model(emb, skip), y, loss_name)
             opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sch.step()
-            tot += float(loss) * len(idx)
+            tot += float(loss.detach()) * len(idx)
         d = float(np.mean(frame_dice(predict_coarse(model, val), val.mask)))
         hist.append(dict(epoch=ep + 1, loss=tot / len(train), val_dice=d, s=time.time() - t0))
         if d > best: best, best_state = d, {k: v.clone() for k, v in model.state_dict().items()}
@@ -334,12 +351,14 @@ def refine_bank(ref:SAMRefiner, bank:FeatureBank, coarse:torch.Tensor, rounds:in
     ref.eval(); out = []
     with torch.no_grad():
         for idx in _batches(len(bank), batch_size, None):
-            out.append(_refine(ref, bank.emb[idx].float(), coarse[idx].float(), bank.frame[idx], rounds)['masks'][:, 0])
+            out.append(_refine(ref, bank.embedding(idx), coarse[idx].float(), bank.frame[idx], rounds)['masks'][:, 0])
     return torch.cat(out)
 
 def fit_refiner(sam:nn.Module, train:FeatureBank, train_coarse:torch.Tensor, val:FeatureBank, val_coarse:torch.Tensor,
                 epochs:int=8, lr:float=1e-4, batch_size:int=8, train_part:str='decoder', perturb:float=0.5,
-                iou_weight:float=1.0, weight_decay:float=1e-4, seed:int=0, log=None, **refiner_kw) -> tuple:
+                iou_weight:float=1.0, weight_decay:float=1e-4, seed:int=0,
+                self_refine:float=0.0,   # probability that a batch's coarse input is the refiner's own (detached) first round
+                log=None, **refiner_kw) -> tuple:
     "Fine-tune LiteMedSAM's decoder on (cached embedding, OOF coarse mask) pairs; returns (refiner at its best epoch, history)."
     torch.manual_seed(seed); g = torch.Generator().manual_seed(seed)
     ref = SAMRefiner(sam, **refiner_kw)
@@ -359,11 +378,14 @@ def fit_refiner(sam:nn.Module, train:FeatureBank, train_coarse:torch.Tensor, val
         t0 = time.time(); ref.train(); tot = 0.0
         for idx in _batches(len(train), batch_size, g):
             p = perturb_coarse(train_coarse[idx].float(), perturb, g) if perturb else train_coarse[idx].float()
-            out = _refine(ref, train.emb[idx].float(), p, train.frame[idx])
+            emb = train.embedding(idx)
+            if self_refine and float(torch.rand(1, generator=g)) < self_refine:     # learn to refine its own output (rounds ≥ 2)
+                with torch.no_grad(): p = torch.sigmoid(_refine(ref, emb, p, train.frame[idx])['masks'][:, 0])
+            out = _refine(ref, emb, p, train.frame[idx])
             y = train.mask[idx].float()[:, None]
             loss = bce_dice_loss(out['masks'], y) + iou_weight * iou_mse_loss(out['iou'], out['masks'], y)
             opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sch.step()
-            tot += float(loss) * len(idx)
+            tot += float(loss.detach()) * len(idx)
         d = score(); hist.append(dict(epoch=ep + 1, loss=tot / len(train), val_dice=d, s=time.time() - t0))
         if d > best: best, best_state = d, {k: v.clone() for k, v in sam.state_dict().items() if not k.startswith('image_encoder')}
         if log: log(f"  epoch {ep + 1}/{epochs}: loss {tot / len(train):.4f}, val refined Dice {d:.4f} (best {best:.4f}), {time.time() - t0:.0f} s")
@@ -402,7 +424,7 @@ def fit_joint(model:LiteUltraRefiner, train:FeatureBank, val:FeatureBank, epochs
             loss = (weights[0] * ce_dice_loss(out['coarse_logits'], y.long())
                     + weights[1] * (bce_dice_loss(out['refined_logits'], yr) + iou_weight * iou_mse_loss(out['iou'], out['refined_logits'], yr)))
             opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sch.step()
-            tot += float(loss) * len(idx)
+            tot += float(loss.detach()) * len(idx)
         d = score(); hist.append(dict(epoch=ep + 1, loss=tot / len(train), val_dice=d, s=time.time() - t0))
         if d > best: best, best_state = d, state()
         if log: log(f"  epoch {ep + 1}/{epochs}: loss {tot / len(train):.4f}, val refined Dice {d:.4f} (best {best:.4f}), {time.time() - t0:.0f} s")
