@@ -45,11 +45,11 @@ with timed('encode (TinyViT, once; cached)'), torch.no_grad():
     train_flip = FeatureBank.build(root, split_names(root, 'train'), cache, flip=True, log=log) if FLIP_TRAIN else None
     log(f"  {cache.misses} images encoded, {cache.hits} read from {cache.folder()}")
 
-def row(name, coarse_model, refiner=None, rounds=1, flip=False, **prompts):
+def row(name, coarse_model, refiner=None, rounds=1, flip=False, flip_refine=False, **prompts):
     "One table row: coarse + refined Dice on the test split (frame and native)."
     pipe = LiteUltraRefiner(refiner.sam if refiner else sam, coarse=coarse_model, **dict(LP, **prompts))
     if refiner is not None: pipe.refiner = refiner
-    e = evaluate_bank(pipe, test, test_flip if flip else None, rounds=rounds)
+    e = evaluate_bank(pipe, test, test_flip if flip else None, rounds=rounds, flip_refine=flip_refine)
     r = dict(name=name, coarse=e['coarse']['native'], refined=e['refined']['native'],
              coarse_frame=e['coarse']['frame'], refined_frame=e['refined']['frame'])
     rows.append(r)
@@ -68,8 +68,17 @@ with torch.no_grad():
 
 # ---- phase 1: every fold, out-of-fold coarse masks
 fold_val, models, oof = {}, {}, {}
-with timed('phase 1 (5 folds, cached features)'):
+REUSE = os.environ.get('REUSE_P1') == '1' and (out/'checkpoints'/'lite_coarse'/'oof.pt').exists()
+if REUSE:                                        # phase 1 of an earlier run of this script (to vary phases 2 and 3 only)
+    from ultrarefiner.core import load_checkpoint
     for k in range(5):
+        st = load_checkpoint(out/'checkpoints'/'lite_coarse'/f'fold_{k}'/'best.pth')
+        models[k] = TinyViTUNet(**{kk: tuple(v) if isinstance(v, list) else v for kk, v in st['config'].items()})
+        models[k].load_state_dict(st['model']); models[k].eval(); fold_val[k] = max(x['val_dice'] for x in st['history'])
+    oof = torch.load(out/'checkpoints'/'lite_coarse'/'oof.pt', weights_only=True)
+    log(f"phase 1 reused from {out/'checkpoints'/'lite_coarse'} (REUSE_P1=1)")
+with timed('phase 1 (5 folds, cached features)'):
+    for k in ([] if REUSE else range(5)):
         tr, va = train_all.subset(split_names(root, 'train', k)), train_all.subset(split_names(root, 'val', k))
         log(f"-- fold {k}: {len(tr)} train / {len(va)} val, {E1 if k == 0 else E1_OTHER} epochs")
         m, h = fit_coarse(tr, va, epochs=E1 if k == 0 else E1_OTHER, log=log, loss_name=LOSS,
@@ -77,6 +86,7 @@ with timed('phase 1 (5 folds, cached features)'):
         models[k] = m; fold_val[k] = max(x['val_dice'] for x in h)
         save_checkpoint({'model': m.state_dict(), 'config': m.config, 'history': h}, out/'checkpoints'/'lite_coarse'/f'fold_{k}'/'best.pth')
         for n, p in zip(va.names, predict_coarse(m, va)): oof[n] = p.half()
+if not REUSE: save_checkpoint(oof, out/'checkpoints'/'lite_coarse'/'oof.pt')
 log(f"phase-1 validation Dice per fold: {fold_val}")
 m0 = models[0]
 tr0, va0 = train_all.subset(split_names(root, 'train', 0)), train_all.subset(split_names(root, 'val', 0))
@@ -99,6 +109,7 @@ with timed('phase 2 (fold 0, cached embeddings)'):
 with timed('evaluate phase-2 rows'):
     for rr in (1, 2, 3): row(f'after phase 2, {rr} round{"s" if rr > 1 else ""}', m0, ref2, rounds=rr)
     row('after phase 2, flip, 1 round', m0, ref2, flip=True)
+    row('after phase 2, flip of the coarse model and the refiner, 1 round', m0, ref2, flip=True, flip_refine=True)
 
 # ---- phase 3: fold 0, both decoders on the cache
 with timed('phase 3 (fold 0, cached features)'):
@@ -110,9 +121,10 @@ with timed('evaluate phase-3 rows'):
     for rr in (1, 2): row(f'after phase 3, {rr} round{"s" if rr > 1 else ""}', pipe3.coarse, pipe3.refiner, rounds=rr)
     row('after phase 3, flip, 1 round', pipe3.coarse, pipe3.refiner, flip=True)
     row('after phase 3, flip, 2 rounds', pipe3.coarse, pipe3.refiner, rounds=2, flip=True)
+    row('after phase 3, flip of the coarse model and the refiner, 1 round', pipe3.coarse, pipe3.refiner, flip=True, flip_refine=True)
 
 # ---- ablation: the local head (no global context), fold 0 only
-if os.environ.get('ABLATE_LOCAL', '1') == '1':
+if os.environ.get('ABLATE_LOCAL', '1') == '1' and not REUSE:
     with timed('ablation: local head (levels=0), fold 0'):
         ml, _ = fit_coarse(tr0, va0, epochs=E1, levels=0, log=log, loss_name=LOSS,
                            flip_train=train_flip.subset(tr0.names) if FLIP_TRAIN else None)
@@ -148,7 +160,7 @@ with timed('speed'):
 
 T['total'] = round(time.time() - t_all, 1)
 json.dump(dict(rows=rows, fold_val=fold_val, times=T, speed=speed, epochs=[E1, E1_OTHER, E2, E3],
-               settings={k: os.environ.get(k) for k in ('P1_LOSS', 'FLIP_TRAIN', 'P2_LR', 'P2_PERTURB', 'P2_PART', 'P2_SELF', 'P3_COARSE_LR', 'P3_SAM_LR')}), open(out/'table.json', 'w'), indent=1)
+               settings={k: os.environ.get(k) for k in ('REUSE_P1', 'P1_OTHER', 'P1_LOSS', 'FLIP_TRAIN', 'P2_LR', 'P2_PERTURB', 'P2_PART', 'P2_SELF', 'P3_COARSE_LR', 'P3_SAM_LR')}), open(out/'table.json', 'w'), indent=1)
 print('\n| row (BUSI fold 0, test split, 129 images) | coarse Dice | refined Dice | Δ | coarse / refined, 256 frame |\n|---|---:|---:|---:|---:|')
 for r in rows: print(f"| {r['name']} | {r['coarse']:.4f} | {r['refined']:.4f} | {r['refined'] - r['coarse']:+.4f} | {r['coarse_frame']:.4f} / {r['refined_frame']:.4f} |")
 print('\nphase-1 validation Dice per fold: ' + ', '.join(f"fold {k}: {v:.4f}" for k, v in fold_val.items()))

@@ -171,13 +171,16 @@ class LiteUltraRefiner(nn.Module):
         frozen = not any(p.requires_grad for p in self.features.encoder.parameters())
         with torch.set_grad_enabled(torch.is_grad_enabled() and not frozen): return self.features(image_sam)
 
+    def _mirrored(self, frame, image_sam, flip_feats) -> tuple:
+        if frame is None or (image_sam is None and flip_feats is None):
+            raise ValueError("flip needs the frame and the SAM input (or the mirrored image's features).")
+        return flip_feats if flip_feats is not None else self.encode(flip_frame(image_sam, frame))
+
     def coarse_logits(self, emb, skip, frame=None, image_sam=None, flip=None, flip_feats=None) -> torch.Tensor:
         "(B,2,S,S) coarse logits; with `flip`, averaged with the mirrored image's (from `flip_feats`, or by encoding `image_sam` mirrored)."
         lg = self.coarse(emb, skip)
         if self.flip if flip is None else flip:
-            if frame is None or (image_sam is None and flip_feats is None):
-                raise ValueError("flip needs the frame and the SAM input (or the mirrored image's features).")
-            fe, fs = flip_feats if flip_feats is not None else self.encode(flip_frame(image_sam, frame))
+            fe, fs = self._mirrored(frame, image_sam, flip_feats)
             lg = (lg + flip_frame(self.coarse(fe, fs), frame)) / 2
         return lg
 
@@ -185,20 +188,27 @@ class LiteUltraRefiner(nn.Module):
                 frame:torch.Tensor|None=None,          # (B,2) valid (h, w) in the frame; None: the whole frame
                 feats:tuple|None=None,                 # precomputed (emb, skip)
                 rounds:int|None=None, flip:bool|None=None,
-                flip_feats:tuple|None=None) -> dict:          # precomputed features of the mirrored images (`flip`)
+                flip_feats:tuple|None=None,            # precomputed features of the mirrored images (`flip`, `flip_refine`)
+                flip_refine:bool=False) -> dict:       # also average the last round's refined logits over both orientations
         "{'coarse_logits', 'coarse_prob', 'refined_logits', 'iou', 'low_res', 'prompts', 'rounds': [refined logits per round]}"
         emb, skip = feats if feats is not None else self.encode(image_sam)
         S = self.refiner.img_size
         if frame is None: frame = torch.full((emb.shape[0], 2), S, dtype=torch.long, device=emb.device)
         inside = valid_mask(frame.to(emb.device), S)
+        if (self.flip if flip is None else flip) or flip_refine:
+            flip_feats = self._mirrored(frame, image_sam, flip_feats)      # one mirrored pass serves both
         logits = self.coarse_logits(emb, skip, frame, image_sam, flip, flip_feats)
-        p = logits.softmax(1)[:, 1] * inside
+        p = q = logits.softmax(1)[:, 1] * inside
         out = self.refiner(None, p, embeddings=emb, target_size=S)
         history = [out['masks']]
         for _ in range((rounds or self.rounds) - 1):
             q = torch.sigmoid(out['masks'][:, 0]) * inside
             out = self.refiner(None, q, embeddings=emb, target_size=S); history.append(out['masks'])
-        return {'coarse_logits': logits, 'coarse_prob': p, 'refined_logits': out['masks'], 'iou': out['iou'],
+        refined = out['masks']
+        if flip_refine:
+            mirrored = self.refiner(None, flip_frame(q, frame), embeddings=flip_feats[0], target_size=S)['masks']
+            refined = (refined + flip_frame(mirrored, frame)) / 2; history[-1] = refined
+        return {'coarse_logits': logits, 'coarse_prob': p, 'refined_logits': refined, 'iou': out['iou'],
                 'low_res': out['low_res'], 'prompts': out['prompts'], 'rounds': history}
 
 # %% ../nbs/06a_lite.ipynb
@@ -434,14 +444,14 @@ def fit_joint(model:LiteUltraRefiner, train:FeatureBank, val:FeatureBank, epochs
 
 # %% ../nbs/06a_lite.ipynb
 def evaluate_bank(model:LiteUltraRefiner, bank:FeatureBank, flip_bank:FeatureBank|None=None, rounds:int=1,
-                  batch_size:int=16) -> dict:
+                  batch_size:int=16, flip_refine:bool=False) -> dict:
     "{'coarse': {'frame', 'native'}, 'refined': {'frame', 'native'}} mean Dice; `flip_bank` turns the test-time flip on."
     model.eval(); cf, cn, rf, rn = [], [], [], []
     with torch.no_grad():
         for idx in _batches(len(bank), batch_size, None):
             idx = idx.tolist()
             o = model(feats=bank.feats(idx), frame=bank.frame[idx], rounds=rounds, flip=flip_bank is not None,
-                      flip_feats=flip_bank.feats(idx) if flip_bank is not None else None)
+                      flip_feats=flip_bank.feats(idx) if flip_bank is not None else None, flip_refine=flip_refine)
             p, r = o['coarse_prob'], o['refined_logits'][:, 0]
             cf += frame_dice(p, bank.mask[idx]); rf += frame_dice(r, bank.mask[idx], 0.0)
             cn += native_dice(p, bank, idx); rn += native_dice(r, bank, idx, 0.0)
