@@ -17,7 +17,8 @@ from ultrarefiner.splits import split_names
 from ultrarefiner.sam import build_sam
 from ultrarefiner.refiner import SAMRefiner
 from ultrarefiner.lite import (FeatureBank, FeatureCache, LiteUltraRefiner, TinyViTFeatures, TinyViTUNet, evaluate_bank,
-                               fit_coarse, fit_joint, fit_refiner, predict_coarse, refine_bank, native_dice, frame_dice)
+                               fit_coarse, fit_joint, fit_refiner, predict_coarse, refine_bank, native_dice, frame_dice,
+                               save_lite_pipeline)
 
 torch.set_num_threads(int(os.environ.get('THREADS', os.cpu_count() or 2)))
 out = Path(sys.argv[1]); E1, E2, E3 = (int(a) for a in (sys.argv[2:5] + ['16', '8', '2'][len(sys.argv[2:5]):]))
@@ -104,8 +105,8 @@ with timed('phase 2 (fold 0, cached embeddings)'):
                            epochs=E2, lr=float(os.environ.get('P2_LR', 1e-4)), perturb=float(os.environ.get('P2_PERTURB', 0.5)),
                            train_part=os.environ.get('P2_PART', 'decoder'), self_refine=float(os.environ.get('P2_SELF', 0.0)),
                            log=log, **LP)
-    save_checkpoint({'model': {k: v for k, v in sam2.state_dict().items() if not k.startswith('image_encoder')}, 'history': h2},
-                    out/'checkpoints'/'lite_sam'/'fold_0'/'best.pth')
+    p2 = LiteUltraRefiner(sam2, coarse=m0, **LP); p2.refiner = ref2
+    save_lite_pipeline(p2, out/'checkpoints'/'lite_phase2'/'fold_0'/'best.pth', history=h2)
 with timed('evaluate phase-2 rows'):
     for rr in (1, 2, 3): row(f'after phase 2, {rr} round{"s" if rr > 1 else ""}', m0, ref2, rounds=rr)
     row('after phase 2, flip, 1 round', m0, ref2, flip=True)
@@ -117,6 +118,7 @@ with timed('phase 3 (fold 0, cached features)'):
     pipe3 = LiteUltraRefiner(sam2, coarse=copy.deepcopy(m0), **LP); pipe3.refiner = ref2
     pipe3, h3 = fit_joint(pipe3, tr0, va0, epochs=E3, coarse_lr=float(os.environ.get('P3_COARSE_LR', 1e-4)),
                           sam_lr=float(os.environ.get('P3_SAM_LR', 1e-5)), log=log)
+    save_lite_pipeline(pipe3, out/'checkpoints'/'lite_phase3'/'fold_0'/'best.pth', history=h3)
 with timed('evaluate phase-3 rows'):
     for rr in (1, 2): row(f'after phase 3, {rr} round{"s" if rr > 1 else ""}', pipe3.coarse, pipe3.refiner, rounds=rr)
     row('after phase 3, flip, 1 round', pipe3.coarse, pipe3.refiner, flip=True)

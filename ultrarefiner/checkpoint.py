@@ -92,7 +92,7 @@ def load_sam(preset:str|Preset|None=None, path:str|Path|None=None, medsam:str|No
     sam = build_sam(pr.sam, checkpoint=medsam, img_size=pr.sam_img_size)
     if path:
         sd = strip_prefixes(sd, ('module.', 'refiner.', 'sam.'))
-        sd = {k: v for k, v in sd.items() if not k.startswith('transunet.')}
+        sd = {k: v for k, v in sd.items() if not k.startswith(('transunet.', 'coarse.'))}   # the refiner of a pipeline file
         if any(k.endswith('.qkv.A') for k in sd): apply_lora(sam)
         load_sam_weights(sam, sd, name=str(path))
         merge_lora(sam)

@@ -18,7 +18,8 @@ from .sam import EmbeddingCache, build_sam, encoder_fingerprint, sam_preprocess
 # %% auto 0
 __all__ = ['TinyViTFeatures', 'FeatureCache', 'TinyViTUNet', 'valid_mask', 'flip_frame', 'to_native', 'LiteUltraRefiner',
            'coarse_grad_norm', 'FeatureBank', 'native_dice', 'frame_dice', 'coarse_loss', 'predict_coarse',
-           'fit_coarse', 'perturb_coarse', 'refine_bank', 'fit_refiner', 'fit_joint', 'evaluate_bank']
+           'fit_coarse', 'perturb_coarse', 'refine_bank', 'fit_refiner', 'fit_joint', 'evaluate_bank',
+           'save_lite_pipeline', 'load_lite_pipeline']
 
 # %% ../nbs/06a_lite.ipynb
 class TinyViTFeatures(nn.Module):
@@ -458,3 +459,30 @@ def evaluate_bank(model:LiteUltraRefiner, bank:FeatureBank, flip_bank:FeatureBan
     m = lambda v: float(np.mean(v))
     return {'coarse': {'frame': m(cf), 'native': m(cn)}, 'refined': {'frame': m(rf), 'native': m(rn)}, 'n': len(bank),
             'per_image': {'coarse': cn, 'refined': rn}}
+
+# %% ../nbs/06a_lite.ipynb
+def save_lite_pipeline(model:LiteUltraRefiner, path:str|Path, **meta) -> Path:
+    "Write the pipeline's weights and settings atomically (`meta`: anything to record, e.g. the training history)."
+    from ultrarefiner.core import save_checkpoint
+    sd = {f'coarse.{k}': v for k, v in model.coarse.state_dict().items()}
+    sd.update({f'sam.{k}': v for k, v in model.refiner.sam.state_dict().items()})
+    cfg = dict(preset='lite', kind='lite_pipeline', coarse=model.coarse.config, refiner=model.refiner.settings(),
+               rounds=model.rounds, flip=model.flip, **meta)
+    return save_checkpoint({'model': sd, 'config': cfg}, path)
+
+def load_lite_pipeline(path:str|Path, cache:FeatureCache|None=None) -> LiteUltraRefiner:
+    "The pipeline `save_lite_pipeline` wrote, rebuilt exactly (strict loads; a clear error for any other file)."
+    from ultrarefiner.core import load_checkpoint
+    from ultrarefiner.sam import load_sam_weights
+    st = load_checkpoint(path)
+    cfg = st.get('config', {}) if isinstance(st, dict) else {}
+    if cfg.get('kind') != 'lite_pipeline':
+        raise UltraRefinerError(f"{path} is not a shared-encoder pipeline checkpoint (written by `save_lite_pipeline`); "
+                                "for a phase-1/2/3 checkpoint of the other presets use `checkpoint.load_pipeline`.")
+    sd = st['model']
+    sam = build_sam('lite', pretrained=False)
+    load_sam_weights(sam, {k[4:]: v for k, v in sd.items() if k.startswith('sam.')}, name=str(path))
+    coarse = TinyViTUNet(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg['coarse'].items()})
+    coarse.load_state_dict({k[7:]: v for k, v in sd.items() if k.startswith('coarse.')})
+    return LiteUltraRefiner(sam, coarse=coarse.eval(), cache=cache, rounds=cfg.get('rounds', 1), flip=cfg.get('flip', False),
+                            **cfg['refiner']).eval()
