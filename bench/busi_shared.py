@@ -150,7 +150,6 @@ with timed('speed'):
     dec = TinyViTUNet(); opt = torch.optim.AdamW(dec.parameters(), 1e-3); y = torch.zeros(4, 256, 256, dtype=torch.long)
     def step(feats):
         loss = ce_dice_loss(dec(*feats), y); opt.zero_grad(); loss.backward(); opt.step()
-    fb = train_all.feats(list(range(4)))
     t_cached = best(lambda: step(train_all.feats(list(range(4)))))
     def recomputed():
         with torch.no_grad(): f = shared.features(x)
