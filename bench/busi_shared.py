@@ -16,6 +16,7 @@ from ultrarefiner.core import save_checkpoint
 from ultrarefiner.splits import split_names
 from ultrarefiner.sam import build_sam
 from ultrarefiner.refiner import SAMRefiner
+from ultrarefiner.runtime import use_runtime
 from ultrarefiner.lite import (FeatureBank, FeatureCache, LiteUltraRefiner, TinyViTFeatures, TinyViTUNet, evaluate_bank,
                                fit_coarse, fit_joint, fit_refiner, predict_coarse, refine_bank, native_dice, frame_dice,
                                save_lite_pipeline)
@@ -37,7 +38,12 @@ def timed(name):
     return _T()
 
 sam = build_sam('lite')
-cache = FeatureCache(cache_root, TinyViTFeatures(sam.image_encoder).eval())
+features = TinyViTFeatures(sam.image_encoder).eval()
+# the encoder runtime of the feature cache (ENCODER_RUNTIME, e.g. openvino; ENCODER_PRECISION fp32 / bf16): fp32 exports
+# share the cache with eager PyTorch (they agree to 3e-6); bf16 features are cached apart
+print('TinyViT features on', use_runtime(features, os.environ.get('ENCODER_RUNTIME', 'auto'), os.environ.get('ENCODER_PRECISION', 'fp32')),
+      flush=True)
+cache = FeatureCache(cache_root, features)
 with timed('encode (TinyViT, once; cached)'), torch.no_grad():
     train_all = FeatureBank.build(root, split_names(root, 'train'), cache, log=log)
     test = FeatureBank.build(root, split_names(root, 'test'), cache, log=log)

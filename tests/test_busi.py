@@ -71,18 +71,41 @@ def test_deterministic(busi, tmp_path):
                  | {'benign (433)': 'd', 'malignant (145)': 'd'})
 
 
-def test_litemedsam_zero_shot_ground_truth_box(busi, tmp_path):
+def _runtime_specs():
+    "Every encoder runtime installed here; bf16 only on CPUs with native bf16; INT8 where BENCHMARKS.md shows it holds."
+    from ultrarefiner.core import cpu_has_native_bf16
+    from ultrarefiner.runtime import runtime_available
+    specs = ['torch'] + [r for r in ('onnx', 'openvino') if runtime_available(r)]
+    if runtime_available('openvino') and cpu_has_native_bf16(): specs.append('openvino:bf16')
+    if runtime_available('openvino', 'int8'): specs.append('openvino:int8')
+    return specs
+
+
+_GT_BOX = {}
+
+
+@pytest.mark.parametrize('spec', _runtime_specs())
+def test_litemedsam_zero_shot_ground_truth_box(busi, tmp_path, spec):
     """LiteMedSAM, zero-shot, the ground-truth box as the only prompt, on the whole BUSI test split (129 images), through
-    `refine` (the kit's preprocessing, letterbox frame, prompt scaling and crop-back at each image's size): Dice >= 0.88.
-    This guards the preprocessing and the coordinate frames (0.91 was measured with the package's own model)."""
+    `refine` (the kit's preprocessing, letterbox frame, prompt scaling and crop-back at each image's size): Dice >= 0.88,
+    for each encoder runtime installed. This guards the preprocessing and the coordinate frames (0.91 was measured with
+    the package's own model) and each runtime's accuracy: within 0.005 of eager PyTorch for fp32 exports, 0.01 for
+    bf16 / INT8 (the accuracy guard of BENCHMARKS.md; INT8 calibrated on 16 training images)."""
     from ultrarefiner.refine import load_refiner, refine_folder
+    from ultrarefiner.runtime import calibration_images, use_runtime
     _, splits, out = busi
+    rt, _, prec = spec.partition(':'); prec = prec or 'fp32'
     test = out / 'processed/BUSI/test'
     ref = load_refiner(None, use_point=False, use_neg_point=False, use_box=True, use_mask=False, box_mode='hard', component='all')
+    kw = dict(calibration=calibration_images('lite', 256, 16, folder=out / 'processed/BUSI/train/images')) if prec == 'int8' else {}
+    name = use_runtime(ref.sam.image_encoder, rt, prec, **kw)
     res = refine_folder(test / 'images', test / 'masks', tmp_path / 'gt_box', gt_dir=test / 'masks', refiner=ref, verbose=False)
-    assert res['n'] == len(splits['test'])
-    print(f"LiteMedSAM GT-box Dice on BUSI test: {res['refined']['dice']['mean']:.4f}")
-    assert res['refined']['dice']['mean'] >= 0.88
+    assert res['n'] == len(splits['test']) and res['settings']['encoder_runtime'] == name
+    d = _GT_BOX[spec] = res['refined']['dice']['mean']
+    print(f"LiteMedSAM GT-box Dice on BUSI test, encoder on {name}: {d:.4f}")
+    assert d >= 0.88
+    if spec != 'torch' and 'torch' in _GT_BOX:
+        assert _GT_BOX['torch'] - d <= (0.005 if prec == 'fp32' else 0.01), (spec, d, _GT_BOX['torch'])
 
 
 def test_shared_encoder_pipeline_real_images(busi, tmp_path):

@@ -7,7 +7,7 @@ import pytest
 from browser import ARTIFACTS, browser, need_chromium
 
 ROOT = Path(__file__).resolve().parent.parent
-MODULES = ['00_core', '01_data', '01a_splits', '01b_datasets', '02_phantom', '03_transunet', '04_prompts', '05_sam', '06_refiner', '06a_lite', '07_losses',
+MODULES = ['00_core', '01_data', '01a_splits', '01b_datasets', '02_phantom', '03_transunet', '04_prompts', '05_sam', '05a_runtime', '06_refiner', '06a_lite', '07_losses',
            '08_metrics', '09_train', '09a_checkpoint', '10_phases', '11_infer', '12_viz', '13_cli', '14_bench', '15_reliability', '16_refine']
 
 
@@ -40,6 +40,7 @@ def test_docs_site(site):
             for pagename, entries in {'04_prompts': ['soft_argmax', 'PromptGenerator', 'soft_box'],
                                       '06_refiner': ['SAMRefiner', 'UltraRefiner', 'build_ultrarefiner'],
                                       '06a_lite': ['LiteUltraRefiner', 'TinyViTUNet', 'FeatureCache'],
+                                      '05a_runtime': ['ExportedEncoder', 'use_runtime', 'calibration_images'],
                                       '01_data': ['prepare', 'read_image', 'scan'],
                                       '01a_splits': ['make_splits', 'load_splits'], '01b_datasets': ['TransUNetDataset', 'JointAugment'],
                                       '03_transunet': ['load_vit_npz', 'TransUNet']}.items():

@@ -11,20 +11,29 @@ import torch
 from .core import autocast, get_device, get_preset, precision_name
 
 # %% auto 0
-__all__ = ['MODES', 'measure', 'run_bench']
+__all__ = ['MODES', 'RUNTIME_MODES', 'measure', 'run_bench']
 
 # %% ../nbs/14_bench.ipynb
-MODES = ('encoder', 'p2_recompute', 'p2_cached', 'pipeline', 'naive', 'p3_step')
+MODES = ('encoder', 'p2_recompute', 'p2_cached', 'pipeline', 'naive', 'p3_step', 'shared')
+RUNTIME_MODES = ('encoder', 'pipeline', 'shared')   # the modes whose frozen encoder pass an encoder runtime takes
 
 def _sync(dev):
     if dev.type == 'cuda': torch.cuda.synchronize()
 
 # %% ../nbs/14_bench.ipynb
 def measure(mode:str, preset:str='tiny', batch:int=4, iters:int=3, device:str|None=None, amp:bool=False,
-            channels_last:bool=False) -> dict:
-    "Time one mode in this process: {'mode', 'seconds_per_batch', 'images_per_s', 'peak_mb', ...}."
+            channels_last:bool=False,
+            runtime:str='torch',      # encoder runtime of the frozen pass ('torch', 'onnx', 'openvino'; `runtime.RUNTIMES`)
+            precision:str='fp32',     # its precision ('fp32', 'bf16', 'int8'; INT8 calibrated on phantoms)
+           ) -> dict:
+    "Time one mode in this process: {'mode', 'seconds_per_batch', 'images_per_s', 'peak_mb', 'runtime', ...}."
     from ultrarefiner.refiner import build_ultrarefiner
+    from ultrarefiner.runtime import calibration_images, runtime_name, runtime_of, use_runtime
     if mode not in MODES: raise ValueError(f"unknown mode {mode!r}; one of {MODES}")
+    if mode == 'shared' and get_preset(preset)['sam'] != 'lite':
+        raise ValueError(f"mode 'shared' is the shared-encoder pipeline of LiteMedSAM: use --preset lite (got {preset!r}).")
+    if runtime != 'torch' and mode not in RUNTIME_MODES:
+        raise ValueError(f"an encoder runtime applies to the modes {RUNTIME_MODES}, not {mode!r}.")
     from ultrarefiner.losses import bce_dice_loss, ce_dice_loss, iou_mse_loss
     from ultrarefiner.sam import EmbeddingCache, encode_chunked
     torch.manual_seed(0); dev = get_device(device); pr = get_preset(preset); P = pr['img_size']
@@ -41,6 +50,13 @@ def measure(mode:str, preset:str='tiny', batch:int=4, iters:int=3, device:str|No
     ctx = lambda: autocast(dev, amp)
     tmp = tempfile.mkdtemp()
     cache = EmbeddingCache(tmp, sam.image_encoder)
+    enc = sam.image_encoder
+    if mode == 'shared':                                 # one TinyViT pass → TinyViTUNet coarse + SAM decoder (ultrarefiner.lite)
+        from ultrarefiner.lite import LiteUltraRefiner, TinyViTUNet
+        shared = LiteUltraRefiner(sam, TinyViTUNet()).to(dev).eval(); enc = shared.features
+        frame = torch.full((batch, 2), ref.img_size, device=dev)
+    kw = dict(calibration=calibration_images(pr['sam'], ref.img_size, n=8)) if precision == 'int8' else {}
+    rt_name = use_runtime(enc, runtime, precision, dev, **kw)
     def p2_step(emb):
         ref.train(); o = ref(None, coarse, embeddings=emb, target_size=P)
         loss = bce_dice_loss(o['masks'], target) + iou_mse_loss(o['iou'], o['masks'], target)
@@ -78,6 +94,8 @@ def measure(mode:str, preset:str='tiny', batch:int=4, iters:int=3, device:str|No
                 p2_step(cache(img))
             elif mode == 'pipeline':
                 model(x)
+            elif mode == 'shared':
+                shared(img, frame=frame)
             elif mode == 'p3_step':
                 p3_step()
             elif mode == 'naive' and pr['sam'] == 'lite':
@@ -95,7 +113,8 @@ def measure(mode:str, preset:str='tiny', batch:int=4, iters:int=3, device:str|No
                         predictor.predict(point_coords=pr_.points[0].float().cpu().numpy(), point_labels=pr_.labels[0].cpu().numpy(),
                                           box=pr_.box[0].float().cpu().numpy(), mask_input=pr_.mask[0].float().cpu().numpy(),
                                           multimask_output=True)
-    run(); _sync(dev)                                   # warm-up (fills the cache for p2_cached)
+    t0 = time.perf_counter(); run(); _sync(dev)          # warm-up (fills the cache for p2_cached; exports an encoder runtime)
+    first = time.perf_counter() - t0; rt = runtime_of(enc)
     if dev.type == 'cuda': torch.cuda.reset_peak_memory_stats()
     t = time.perf_counter()
     for _ in range(iters): run()
@@ -103,27 +122,50 @@ def measure(mode:str, preset:str='tiny', batch:int=4, iters:int=3, device:str|No
     peak = torch.cuda.max_memory_allocated() / 2**20 if dev.type == 'cuda' else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {'mode': mode, 'seconds_per_batch': dt, 'images_per_s': batch / dt, 'peak_mb': peak, 'device': str(dev),
             'batch': batch, 'preset': preset, 'precision': precision_name(dev, amp),
-            'channels_last': channels_last}
+            'channels_last': channels_last, 'runtime': rt_name, 'first_call_s': first,
+            'export_s': rt.export_s if rt else 0.0, 'compile_s': rt.compile_s if rt else 0.0,
+            'agreement': rt.agreement if rt else None}
 
 # %% ../nbs/14_bench.ipynb
+def _runtime_spec(spec:str) -> tuple:
+    "'openvino' → ('openvino', 'fp32'); 'openvino:int8' → ('openvino', 'int8')."
+    rt, _, prec = spec.partition(':'); return rt, prec or 'fp32'
+
 def run_bench(preset:str='tiny', batch:int=4, iters:int=3, device:str|None=None, amp:bool=False,
-              modes:tuple=MODES, out:str|None=None, verbose:bool=True, channels_last:bool=False) -> dict:
-    "Every mode in a fresh process; returns the results and the ratios (and writes them to `out` as JSON)."
+              modes:tuple=MODES, out:str|None=None, verbose:bool=True, channels_last:bool=False,
+              runtimes:tuple=(),   # encoder runtimes besides eager PyTorch, e.g. ('onnx', 'openvino', 'openvino:int8')
+             ) -> dict:
+    """Every mode in a fresh process; returns the results and the ratios (and writes them to `out` as JSON). Each of
+    `runtimes` also runs the modes in RUNTIME_MODES (results `mode@runtime:precision`), with ratios against eager fp32."""
+    from ultrarefiner.runtime import check_runtime
+    if 'shared' in modes and get_preset(preset)['sam'] != 'lite': modes = tuple(m for m in modes if m != 'shared')
+    specs = [_runtime_spec(s) for s in runtimes]
+    for rt, prec in specs: check_runtime(rt, prec)                # a missing runtime fails before any timing
+    jobs = [(m, 'torch', 'fp32') for m in modes] + [(m, rt, prec) for rt, prec in specs for m in modes if m in RUNTIME_MODES]
     res = {}
-    for m in modes:
+    for m, rt, prec in jobs:
+        key = m if rt == 'torch' and prec == 'fp32' else f'{m}@{rt}:{prec}'
         code = (f"import json; from ultrarefiner.bench import measure; "
-                f"print('RESULT', json.dumps(measure({m!r}, {preset!r}, {batch}, {iters}, {device!r}, {amp}, {channels_last})))")
+                f"print('RESULT', json.dumps(measure({m!r}, {preset!r}, {batch}, {iters}, {device!r}, {amp}, {channels_last}, {rt!r}, {prec!r})))")
         r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
         line = [l for l in r.stdout.splitlines() if l.startswith('RESULT ')]
-        if r.returncode or not line: raise RuntimeError(f"bench mode {m} failed:\n{r.stderr[-3000:]}")
-        res[m] = json.loads(line[-1][7:])
-        if verbose: print(f"{m:13s} {res[m]['seconds_per_batch']:8.3f} s/batch  {res[m]['images_per_s']:8.2f} img/s  peak {res[m]['peak_mb']:8.0f} MB", flush=True)
+        if r.returncode or not line: raise RuntimeError(f"bench mode {key} failed:\n{r.stderr[-3000:]}")
+        res[key] = json.loads(line[-1][7:])
+        if verbose:
+            x = res[key]; extra = f"  export {x['export_s']:.1f} s" if x['export_s'] else ''
+            print(f"{key:26s} {x['seconds_per_batch']:8.3f} s/batch  {x['images_per_s']:8.2f} img/s  peak {x['peak_mb']:8.0f} MB{extra}", flush=True)
     g = lambda a, b: res[a]['seconds_per_batch'] / res[b]['seconds_per_batch'] if a in res and b in res else None
     ratios = {'cached_vs_recomputed': g('p2_recompute', 'p2_cached'), 'pipeline_vs_naive': g('naive', 'pipeline'),
-              'overhead_pipeline_over_encoder': g('pipeline', 'encoder')}
+              'overhead_pipeline_over_encoder': g('pipeline', 'encoder'), 'shared_vs_naive': g('naive', 'shared')}
+    for rt, prec in specs:                               # only the ratios whose two modes ran
+        k = f'{rt}:{prec}'
+        for name, a, b in ((f'encoder_{k}_vs_eager', 'encoder', f'encoder@{k}'), (f'pipeline_{k}_vs_naive', 'naive', f'pipeline@{k}'),
+                           (f'shared_{k}_vs_naive', 'naive', f'shared@{k}')):
+            if g(a, b) is not None: ratios[name] = g(a, b)
     summary = {'preset': preset, 'batch': batch, 'iters': iters, 'amp': amp, 'channels_last': channels_last, 'results': res, 'ratios': ratios,
                'torch': torch.__version__, 'threads': torch.get_num_threads(),
                'device_name': torch.cuda.get_device_name() if res and 'cuda' in next(iter(res.values()))['device'] else f'CPU ({os.cpu_count()} cores)'}
+    summary['runtimes'] = list(runtimes)
     if verbose:
         for k, v in ratios.items():
             if v is not None: print(f"{k}: {v:.2f}x")

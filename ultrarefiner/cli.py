@@ -249,7 +249,8 @@ def _options(a) -> RunOptions:
     "The run options of a training command."
     return RunOptions(device=a.device, amp=a.amp, compile=a.compile, channels_last=a.channels_last, num_workers=a.num_workers,
                       resume=a.resume, seed=a.seed, exp_name=getattr(a, 'exp_name', None),
-                      force=getattr(a, 'force', False))
+                      force=getattr(a, 'force', False), encoder_runtime=getattr(a, 'encoder_runtime', None),
+                      encoder_precision=getattr(a, 'encoder_precision', 'fp32'))
 
 def _ckpt_root(a) -> str:
     "`--output_dir`: the checkpoint root, or a phase folder inside it (the seed's `./checkpoints/transunet`)."
@@ -375,7 +376,8 @@ def _cmd_inference(a):
         return _dry_run(a, stored_preset(read_checkpoint(ck)[1], a.preset, ck).name, 'infer', {}, checkpoint=str(ck), mode=a.mode)
     files = list_images(a.image_path, a.image_dir)
     m = build_inference_model(a.mode, a.preset, a.model_checkpoint, a.transunet_checkpoint, a.sam_checkpoint, box_mode=a.box_mode)
-    recs = infer_images(files, m, a.output_dir, device=a.device, batch_size=a.batch_size, amp=a.amp)
+    recs = infer_images(files, m, a.output_dir, device=a.device, batch_size=a.batch_size, amp=a.amp,
+                        encoder_runtime=a.encoder_runtime, encoder_precision=a.encoder_precision)
     print(f"wrote {len(recs)} masks, overlays and {Path(a.output_dir)/'prompts.json'}")
 
 # %% ../nbs/13_cli.ipynb
@@ -406,14 +408,16 @@ def _cmd_refine(a):
         if getattr(a, k) is not None: kw[k] = getattr(a, k)
     if a.batch_size < 1: raise UltraRefinerError(f"--batch_size must be at least 1, got {a.batch_size}.")
     refine_folder(a.image_dir, a.coarse_dir, a.output_dir, gt_dir=a.gt_dir, refiner=load_refiner(a.checkpoint, a.preset, **kw),
-                  batch_size=a.batch_size, device=a.device, rounds=a.rounds)
+                  batch_size=a.batch_size, device=a.device, rounds=a.rounds, encoder_runtime=a.encoder_runtime,
+                  encoder_precision=a.encoder_precision)
 
 def _cmd_bench(a):
     from ultrarefiner.bench import run_bench, MODES
-    run_bench(a.preset, a.batch, a.iters, a.device, a.amp, tuple(a.modes or MODES), out=a.out, channels_last=a.channels_last)
+    run_bench(a.preset, a.batch, a.iters, a.device, a.amp, tuple(a.modes or MODES), out=a.out, channels_last=a.channels_last,
+              runtimes=tuple(a.runtimes or ()))
 
 # %% ../nbs/13_cli.ipynb
-BENCH_MODES = ('encoder', 'p2_recompute', 'p2_cached', 'pipeline', 'naive', 'p3_step')   # = bench.MODES (kept equal by a test)
+BENCH_MODES = ('encoder', 'p2_recompute', 'p2_cached', 'pipeline', 'naive', 'p3_step', 'shared')   # = bench.MODES (kept equal by a test)
 
 def _number(kind, low:float, inclusive:bool=True, what:str='positive', high:float|None=None):
     "An argparse type: `kind` parsed, then checked ≥ low (or > low) and < high; the error names the rule."
@@ -465,6 +469,16 @@ def _run_options(s, amp_default:bool=True):
     s.add_argument('--compile', action='store_true', help='torch.compile the training model')
     s.add_argument('--channels_last', action='store_true', help='convolution weights in channels_last memory format')
     s.add_argument('--num_workers', type=int, default=0, help='DataLoader worker processes (pin_memory is on with CUDA)')
+    _encoder_flags(s)
+
+def _encoder_flags(s):
+    "--encoder_runtime / --encoder_precision: how frozen image-encoder passes run (`ultrarefiner.runtime`)."
+    s.add_argument('--encoder_runtime', default=None, choices=['auto', 'torch', 'onnx', 'openvino'],
+                   help="frozen image-encoder passes on PyTorch, ONNX Runtime or OpenVINO (default: $ULTRAREFINER_ENCODER_RUNTIME, "
+                        "else auto = OpenVINO on a CPU when installed, PyTorch on a GPU)")
+    s.add_argument('--encoder_precision', default='fp32', choices=['fp32', 'bf16', 'int8'],
+                   help='fp32 (equal to PyTorch within 1e-5); bf16 (OpenVINO, CPUs with native bf16); int8 (static, calibrated); '
+                        'BUSI accuracy of each: BENCHMARKS.md')
 
 def _common(s):
     "Flags of the seed-style training commands."
@@ -561,6 +575,7 @@ def _more_parsers(sub):
     s.add_argument('--box_mode', default=None, choices=['soft', 'hard'], help="default: the checkpoint's")
     s.add_argument('--amp', action='store_true', help='bf16 autocast (CUDA, or a CPU with native bf16); default fp32')
     s.add_argument('--dry_run', action='store_true', help='print the resolved checkpoint, preset and models as JSON')
+    _encoder_flags(s)
     s.set_defaults(func=_cmd_inference)
     s = sub.add_parser('refine', help="refine any model's masks with LiteMedSAM (bundled, zero-shot) or a phase-2 checkpoint",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -577,6 +592,7 @@ def _more_parsers(sub):
     s.add_argument('--rounds', type=int, default=1,
                    help='iterative refinement: the refined mask becomes the next round\'s mask prompt and box (one decoder pass a round)')
     s.add_argument('--batch_size', type=int, default=4); s.add_argument('--device', default=None)
+    _encoder_flags(s)
     s.set_defaults(func=_cmd_refine)
     s = sub.add_parser('bench', help='throughput ratios: cached vs recomputed encoder, pipeline vs naive SamPredictor loop, overhead, memory')
     s.add_argument('--preset', default='tiny', choices=sorted(PRESETS)); s.add_argument('--batch', '--batch_size', type=int, default=4)
@@ -584,6 +600,8 @@ def _more_parsers(sub):
     s.add_argument('--amp', action='store_true', help='bf16 autocast (CUDA, or a CPU with native bf16; see core.amp_dtype)')
     s.add_argument('--channels_last', action='store_true', help="TransUNet's CNN in channels_last memory format")
     s.add_argument('--modes', nargs='*', default=None, choices=BENCH_MODES, help='any of the choices (default: all)')
+    s.add_argument('--runtimes', nargs='*', default=None, metavar='RUNTIME[:PRECISION]',
+                   help="also time the encoder modes on these encoder runtimes, e.g. onnx openvino openvino:bf16 openvino:int8")
     s.add_argument('--out', default='runs/bench/bench.json')
     s.set_defaults(func=_cmd_bench)
 

@@ -193,6 +193,8 @@ class RunOptions:
     seed:int = 42
     verbose:bool = True
     exp_name:str|None = None        # a label recorded with the run (the seed's --exp_name)
+    encoder_runtime:str|None = None # frozen image-encoder passes: 'torch', 'onnx', 'openvino', 'auto'; None: $ULTRAREFINER_ENCODER_RUNTIME or auto
+    encoder_precision:str = 'fp32'  # 'fp32', 'bf16' (OpenVINO, native-bf16 CPUs) or 'int8' (calibrated on the training split)
 
     def asdict(self) -> dict: return dataclasses.asdict(self)
 

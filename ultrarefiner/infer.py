@@ -96,7 +96,10 @@ def _output_stems(files:Sequence[Path]) -> list:
 # %% ../nbs/11_infer.ipynb
 @torch.no_grad()
 def infer_images(files:Sequence[str|Path], model, output_dir:str|Path, preset:str|None=None, device:str|None=None,
-                 batch_size:int=8, amp:bool=False) -> list:
+                 batch_size:int=8, amp:bool=False,
+                 encoder_runtime:str|None=None,  # SAM's image encoder on 'torch', 'onnx', 'openvino'; None: an attached one, else auto
+                 encoder_precision:str='fp32',   # 'fp32', 'bf16', 'int8' (INT8 calibrated on 16 of the input images)
+                ) -> list:
     "Write {stem}_mask.png (original size), {stem}_overlay.png and prompts.json; returns the JSON records."
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise UltraRefinerError(f"batch_size must be a positive integer, got {batch_size!r}.")
@@ -110,6 +113,13 @@ def infer_images(files:Sequence[str|Path], model, output_dir:str|Path, preset:st
     records = []
     full = isinstance(model, UltraRefiner)
     S = (model.transunet if full else model).config.img_size        # the TransUNet's own input size
+    encoder = None
+    if full:
+        from ultrarefiner.runtime import ensure_runtime
+        def calibrate():
+            pick = [files[int(i)] for i in np.linspace(0, len(files) - 1, min(16, len(files)))]
+            return torch.stack([sam_input(_load_grey(f, S)[0], model.refiner)[0] for f in pick])
+        encoder = ensure_runtime(model.refiner.sam.image_encoder, encoder_runtime, encoder_precision, dev, calibrate=calibrate)
     for i0 in range(0, len(files), batch_size):                 # one batched forward per chunk; only I/O is per image
         chunk = list(files[i0:i0 + batch_size]); loaded = [_load_grey(f, S) for f in chunk]
         x = torch.stack([l[2] for l in loaded])[:, None].to(dev)
@@ -123,6 +133,7 @@ def infer_images(files:Sequence[str|Path], model, output_dir:str|Path, preset:st
                                     f"(diverged training?) — no mask was written for these images.")
         for j, (f, (img, (H, W), _)) in enumerate(zip(chunk, loaded)):
             rec = {'image': str(f), 'size': [W, H], 'mode': 'full' if full else 'transunet', 'precision': precision}
+            if encoder: rec['encoder_runtime'] = encoder
             if full:
                 p = o['prompts']; sam_s = model.refiner.img_size; fh, fw = frames[j]     # the image's region of SAM's frame
                 to_img = lambda xy: (np.asarray(xy, np.float64).reshape(-1, 2) * [W / fw, H / fh]).round(2).tolist()

@@ -36,8 +36,14 @@ def _processed(data_root, d) -> Path:
         raise UltraRefinerError(f"{r}/splits.json not found. Run `ultrarefiner prepare --data_root {data_root} --datasets {d}` first.")
     return r
 
-def _embedding_cache(ckpt_root, sam) -> EmbeddingCache:
-    "The frozen encoder's on-disk embedding cache, shared by phases 2 and 3 (keyed by encoder weights and SAM input); fp16 on disk."
+def _embedding_cache(ckpt_root, sam, opts:RunOptions|None=None, dev='cpu', pr:Preset|None=None, root:Path|None=None) -> EmbeddingCache:
+    """The frozen encoder's on-disk embedding cache, shared by phases 2 and 3 (keyed by encoder weights and SAM input); fp16 on
+    disk. Its encoder passes run on `opts.encoder_runtime` (INT8: calibrated on 16 training images of `root`)."""
+    if opts is not None:
+        from ultrarefiner.runtime import calibration_images, ensure_runtime
+        name = ensure_runtime(sam.image_encoder, opts.encoder_runtime, opts.encoder_precision, dev,
+                              calibrate=lambda: calibration_images(pr.sam, pr.sam_img_size, folder=Path(root)/'train'/'images'))
+        if opts.verbose: print(f"image encoder (frozen, cached): {name}")
     return EmbeddingCache(Paths(ckpt_root=ckpt_root).cache(), sam.image_encoder, dtype=torch.float16)
 
 @torch.no_grad()
@@ -178,7 +184,7 @@ def phase2(datasets:str|Sequence[str], fold:int, data_root:str='data', preset:st
     if encoder == 'lora': apply_lora(sam)
     else:
         for p in sam.image_encoder.parameters(): p.requires_grad_(False)
-        cache = _embedding_cache(ckpt_root, sam)
+        cache = _embedding_cache(ckpt_root, sam, opts, dev, pr, _processed(data_root, datasets[0]))
     ds, vds = make('train', JointAugment() if encoder == 'lora' else None), make('val', None)
     refiner_kw = dict(pr.refiner if refiner_kw is None else refiner_kw)     # the preset's prompts unless given
     if box_mode is not None: refiner_kw['box_mode'] = box_mode
@@ -229,7 +235,7 @@ def phase3(dataset:str, fold:int, data_root:str='data', preset:str|Preset='tiny'
     # the prompts phase 2 trained with (a foreign SAM checkpoint has none: the preset's), then the explicit overrides
     refiner_kw = dict((refiner_settings(sam_ck) or pr.refiner) if refiner_kw is None else refiner_kw)
     if box_mode is not None: refiner_kw['box_mode'] = box_mode
-    model = UltraRefiner(load_transunet(pr, tu_ck), SAMRefiner(sam, cache=_embedding_cache(ckpt_root, sam), **refiner_kw)).to(dev)
+    model = UltraRefiner(load_transunet(pr, tu_ck), SAMRefiner(sam, cache=_embedding_cache(ckpt_root, sam, opts, dev, pr, root), **refiner_kw)).to(dev)
     # SAM sees the original image (as in phase 2); augmentation re-encodes every image every epoch, so it is off by default
     # for LiteMedSAM on the CPU (2.3 s per image), on for the others.
     augment = (pr.sam != 'lite') if augment is None else augment
@@ -284,7 +290,8 @@ def score_pipeline(model:UltraRefiner, ds, device=None, batch_size:int=8) -> tup
     return c, r, examples
 
 def evaluate(dataset:str, folds:Sequence[int]|None=None, data_root:str='data', preset:str|Preset|None=None,
-             ckpt_root:str='checkpoints', out:str='runs/eval', device:str|None=None, verbose:bool=True) -> dict:
+             ckpt_root:str='checkpoints', out:str='runs/eval', device:str|None=None, verbose:bool=True,
+             encoder_runtime:str|None=None, encoder_precision:str='fp32') -> dict:   # SAM's image encoder: `runtime.ensure_runtime`
     "Coarse vs refined on the test split per fold, mean ± std over folds; writes summary.json, summary.md, examples.png (preset: the checkpoints')."
     dev = get_device(device); root = _processed(data_root, dataset)
     folds = list(range(len(load_splits(root)['folds']))) if folds is None else list(folds)
@@ -292,7 +299,12 @@ def evaluate(dataset:str, folds:Sequence[int]|None=None, data_root:str='data', p
     tds = TransUNetDataset(root, split_names(root, 'test'), pr.img_size, sam_type=pr.sam, sam_size=pr.sam_img_size)
     per_fold, examples = {}, None
     for k in folds:
-        c, r, ex = score_pipeline(load_pipeline(dataset, k, pr, ckpt_root), tds, dev)
+        model = load_pipeline(dataset, k, pr, ckpt_root)
+        from ultrarefiner.runtime import calibration_images, ensure_runtime
+        enc = ensure_runtime(model.refiner.sam.image_encoder, encoder_runtime, encoder_precision, dev,
+                             calibrate=lambda: calibration_images(pr.sam, pr.sam_img_size, folder=root/'train'/'images'))
+        if verbose and k == folds[0]: print(f"evaluate: image encoder on {enc}")
+        c, r, ex = score_pipeline(model, tds, dev)
         examples = examples or ex
         per_fold[k] = {'coarse': c.summary(), 'refined': r.summary(), 'n': len(c)}
     agg = {}

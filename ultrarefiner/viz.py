@@ -66,11 +66,14 @@ def _overlay_box(ax, b, colour, ls, label):
 class PromptExplorer:
     "Sliders and toggles for the prompt generator; shows coarse p, prompts, SAM's 3 candidates, refined mask, GT and Dice."
     def __init__(self, model:UltraRefiner|None=None, samples:list|None=None, preset:str='lite',
-                 coarse:str|None=None):  # 'model' (the TransUNet's p) or 'degraded GT' (`synthetic_coarse`); None: model if trained
+                 coarse:str|None=None,   # 'model' (the TransUNet's p) or 'degraded GT' (`synthetic_coarse`); None: model if trained
+                 encoder_runtime:str|None=None): # SAM's image encoder: 'torch', 'onnx', 'openvino'; None: an attached one, else auto
         self.trained = model is not None
         import ipywidgets as W
+        from ultrarefiner.runtime import ensure_runtime
         torch.manual_seed(0)
         self.model = (model or build_ultrarefiner(preset)).eval()
+        self.encoder_runtime = ensure_runtime(self.model.refiner.sam.image_encoder, encoder_runtime)   # said in the metrics line
         self.samples = samples if samples is not None else phantom_samples()
         self.renders = 0; self.state = {}
         gen, ref = self.model.refiner.prompts, self.model.refiner
@@ -246,7 +249,8 @@ class PromptExplorer:
         contrib = ', '.join(f"{k} " + ('—' if v is None else f"{dr - v:+.3f}") for k, v in st.get('without', {}).items())
         return (f"<b>{st['name']}</b> — Dice coarse <b>{st['dice_coarse']:.3f}</b>, refined <b>{st['dice_refined']:.3f}</b> "
                 f"(<span style='color:{'green' if d >= 0 else 'red'}'>{d:+.3f}</span>), SAM IoU prediction {st['iou']:.2f}"
-                + (f"<br>what each prompt adds (refined Dice with it − without it): {contrib}" if contrib else ''))
+                + (f"<br>what each prompt adds (refined Dice with it − without it): {contrib}" if contrib else '')
+                + f"<br><small>image encoder: {self.encoder_runtime}</small>")
 
     def update(self):
         "Recompute, re-render the figure into the image widget, refresh the metrics line."
@@ -301,9 +305,11 @@ class PromptExplorer:
 # %% ../nbs/12_viz.ipynb
 class RefinementViewer:
     "Browse a fold's test predictions sorted by Delta Dice (refined − coarse), with coarse / refined / GT overlays."
-    def __init__(self, model:UltraRefiner, samples:list):
+    def __init__(self, model:UltraRefiner, samples:list, encoder_runtime:str|None=None):   # see `PromptExplorer`
         import ipywidgets as W
+        from ultrarefiner.runtime import ensure_runtime
         self.model = model.eval(); S = model.transunet.config.img_size; rows = []
+        self.encoder_runtime = ensure_runtime(model.refiner.sam.image_encoder, encoder_runtime)
         for name, img, gt in samples:
             x = F.interpolate(torch.from_numpy(img).float().div(255)[None, None], size=(S, S), mode='bilinear', align_corners=False)
             g = F.interpolate(torch.from_numpy(gt.astype(np.uint8))[None, None].float(), size=(S, S), mode='nearest')[0] > 0.5
