@@ -62,3 +62,38 @@ def test_refine_any_models_masks(tmp_path):
     r = run('refine', '--image_dir', 'img', '--coarse_dir', 'coarse', '--output_dir', 'out2', '--prompts', 'box', 'scribble', cwd=tmp_path)
     assert r.returncode == 2 and '--prompts scribble' in r.stderr
     assert not (tmp_path / 'out2').exists()
+
+
+def test_refine_encoder_runtimes(tmp_path):
+    """`refine --encoder_runtime`: OpenVINO / ONNX Runtime give the masks eager PyTorch gives (fp32 exports), prompts.json
+    says which runtime ran; a runtime that is asked for and missing, or a precision it cannot run, is a one-line error
+    naming the fix, and nothing is written."""
+    import numpy as np
+    from PIL import Image
+    from scipy.ndimage import binary_dilation
+    from ultrarefiner.phantom import make_phantom
+    from ultrarefiner.runtime import runtime_available
+    for sub in ('img', 'coarse'): (tmp_path / sub).mkdir()
+    rng = np.random.default_rng(3)
+    for k in range(2):
+        im, (gt,) = make_phantom(rng, 'benign', (200, 240))
+        Image.fromarray(im).save(tmp_path / 'img' / f'us{k}.png')
+        Image.fromarray(binary_dilation(gt, iterations=6).astype(np.uint8) * 255).save(tmp_path / 'coarse' / f'us{k}_mask.png')
+    masks = {}
+    for rt in ['torch'] + [r for r in ('onnx', 'openvino') if runtime_available(r)]:
+        r = run('refine', '--image_dir', 'img', '--coarse_dir', 'coarse', '--output_dir', f'out_{rt}', '--encoder_runtime', rt, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        assert f'image encoder on {rt} fp32' in r.stdout
+        assert json.loads((tmp_path / f'out_{rt}' / 'prompts.json').read_text())['settings']['encoder_runtime'].startswith(f'{rt} fp32')
+        masks[rt] = [np.asarray(Image.open(tmp_path / f'out_{rt}' / f'us{k}_refined.png')) > 0 for k in range(2)]
+    for rt, ms in masks.items():
+        for a, b in zip(ms, masks['torch']):
+            assert (a != b).mean() < 1e-3, rt                # fp32 exports agree with eager to ~1e-5: the same masks
+    r = run('refine', '--image_dir', 'img', '--coarse_dir', 'coarse', '--output_dir', 'bad', '--encoder_runtime', 'onnx',
+            '--encoder_precision', 'bf16', cwd=tmp_path)
+    assert r.returncode == 2 and 'OpenVINO only' in r.stderr and 'Traceback' not in r.stderr
+    code = ("import sys; sys.modules['openvino'] = None; from ultrarefiner.cli import main; "
+            "sys.exit(main(['refine', '--image_dir', 'img', '--coarse_dir', 'coarse', '--output_dir', 'bad', '--encoder_runtime', 'openvino']))")
+    r = subprocess.run([sys.executable, '-c', code], cwd=tmp_path, capture_output=True, text=True)
+    assert r.returncode == 2 and 'pip install openvino' in r.stderr and 'Traceback' not in r.stderr, r.stderr
+    assert not (tmp_path / 'bad').exists()

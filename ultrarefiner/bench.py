@@ -56,7 +56,7 @@ def measure(mode:str, preset:str='tiny', batch:int=4, iters:int=3, device:str|No
         shared = LiteUltraRefiner(sam, TinyViTUNet()).to(dev).eval(); enc = shared.features
         frame = torch.full((batch, 2), ref.img_size, device=dev)
     kw = dict(calibration=calibration_images(pr['sam'], ref.img_size, n=8)) if precision == 'int8' else {}
-    rt_name = use_runtime(enc, runtime, precision, dev, **kw)
+    rt_name = use_runtime(enc, runtime, precision, dev, cache_dir=tmp, **kw)   # a fresh export: its time is reported
     def p2_step(emb):
         ref.train(); o = ref(None, coarse, embeddings=emb, target_size=P)
         loss = bce_dice_loss(o['masks'], target) + iou_mse_loss(o['iou'], o['masks'], target)

@@ -111,7 +111,7 @@ class ExportedEncoder:
         if self.size <= 0: raise UltraRefinerError(f"{type(module).__name__} has no img_size; pass input_size= to ExportedEncoder.")
         self.calibration, self.threads = calibration, threads
         self._fp = self._run = None
-        self.agreement, self.export_s, self.compile_s, self.calls = {}, 0.0, 0.0, 0
+        self.agreement, self.export_s, self.compile_s, self.calls, self.reexports = {}, 0.0, 0.0, 0, 0
 
     @property
     def cache_tag(self) -> str:
@@ -181,6 +181,11 @@ class ExportedEncoder:
     def _ready(self):
         fp = encoder_fingerprint(self.module)
         if self._run is not None and fp == self._fp: return
+        if self._fp is not None:
+            self.reexports += 1
+            if self.reexports == 2: warnings.warn(f"{type(self.module).__name__}: its weights keep changing, and each change exports "
+                                                  f"the encoder again for {self.runtime}. While training it, detach the runtime: "
+                                                  f"use_runtime(module, 'torch').")
         folder = self.folder(); onnx = self._onnx(folder)
         path = self._int8(folder, onnx) if self.precision == 'int8' else onnx
         t = time.perf_counter(); self._run = self._compile(path); self.compile_s = time.perf_counter() - t
