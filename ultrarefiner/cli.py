@@ -122,7 +122,8 @@ def run_folds(phase:str='all', datasets:Sequence[str]=('PHANTOM',), folds:Sequen
         jobs_list = []
         for d in datasets:
             if ph == 'eval':
-                par = dict(common, dataset=d, folds=list(folds), out=str(P.report(d).parent), device=opts['device'])
+                par = dict(common, dataset=d, folds=list(folds), out=str(P.report(d).parent), device=opts['device'],
+                           encoder_runtime=opts['encoder_runtime'], encoder_precision=opts['encoder_precision'])
                 jobs_list.append((P.notebook('eval', d), par, d, None)); continue
             for k in (phase1_folds if ph == '1' and phase1_folds is not None else folds):
                 nb = P.notebook(ph, d, k)

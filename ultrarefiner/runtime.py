@@ -13,7 +13,7 @@ from .core import UltraRefinerError, atomic_write_bytes, atomic_write_text, cpu_
 from .sam import encoder_fingerprint
 
 # %% auto 0
-__all__ = ['RUNTIMES', 'PRECISIONS', 'runtime_available', 'check_runtime', 'resolve_runtime', 'eager', 'runtime_of',
+__all__ = ['RUNTIMES', 'PRECISIONS', 'runtime_available', 'check_runtime', 'resolve_runtime', 'eager', 'runtime_of', 'fp32',
            'export_onnx', 'tensor_digest', 'ExportedEncoder', 'use_runtime', 'runtime_name', 'ensure_runtime',
            'calibration_images']
 
@@ -74,11 +74,15 @@ def runtime_of(module:nn.Module):
     "The `ExportedEncoder` attached to `module` by `use_runtime`, or None (PyTorch)."
     return module.__dict__.get('_ur_runtime')
 
+def fp32():
+    "A block where the caller's autocast (`--amp`) is off: exports and their eager reference are fp32."
+    return torch.autocast('cpu', enabled=False)
+
 def export_onnx(module:nn.Module, example:torch.Tensor, path:str|Path) -> Path:
     "Write `module` for one image as ONNX to `path` (atomically); outputs `out0`, `out1`, …"
     import io
     module = module.eval()
-    with eager(module), torch.no_grad(), warnings.catch_warnings():
+    with eager(module), torch.no_grad(), fp32(), warnings.catch_warnings():
         warnings.simplefilter('ignore')
         outs = module(example); n = len(outs) if isinstance(outs, (tuple, list)) else 1
         names = [f'out{i}' for i in range(n)]
@@ -198,7 +202,7 @@ class ExportedEncoder:
 
     def _agree(self) -> dict:
         x = (self.calibration[:4] if self.calibration is not None else self._example()).float()
-        with eager(self.module), torch.no_grad(): ref = self.module(x)
+        with eager(self.module), torch.no_grad(), fp32(): ref = self.module(x)
         ref = list(ref) if isinstance(ref, (tuple, list)) else [ref]
         got = [np.concatenate(o) for o in zip(*[self._run(x[i:i + 1].numpy()) for i in range(len(x))])]
         rows = [dict(max_abs=float((torch.from_numpy(np.asarray(g)) - r).abs().max()),
@@ -218,6 +222,7 @@ def use_runtime(module:nn.Module, runtime:str|None='auto', precision:str='fp32',
     "Attach the encoder runtime to `module` (`kw`: `ExportedEncoder` options); returns what will run, e.g. 'openvino fp32 (2 threads)'."
     runtime, precision = resolve_runtime(runtime, precision, device)
     module.__dict__.pop('_ur_runtime', None)
+    object.__setattr__(module, '_ur_choice', (runtime, precision))        # remembered: `ensure_runtime(None)` keeps it
     if runtime == 'torch': return f"torch fp32 ({torch.get_num_threads()} threads)"
     rt = ExportedEncoder(module, runtime, precision, **kw)
     object.__setattr__(module, '_ur_runtime', rt)
@@ -232,7 +237,7 @@ def runtime_name(module:nn.Module) -> str:
 def ensure_runtime(module:nn.Module, runtime:str|None=None, precision:str='fp32', device='cpu',
                    calibrate=None) -> str:  # calibrate(): (N,3,S,S) INT8 calibration images (called only for INT8)
     "Attach the runtime a command asked for (see above); returns `runtime_name(module)`."
-    if runtime is None and precision == 'fp32' and runtime_of(module) is not None: return runtime_name(module)
+    if runtime is None and precision == 'fp32' and '_ur_choice' in module.__dict__: return runtime_name(module)
     kw = {}
     if precision == 'int8':
         if calibrate is None: raise UltraRefinerError("--encoder_precision int8 needs calibration images; this command has none to offer.")
