@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from .core import UltraRefinerError, atomic_write_bytes
 from .losses import bce_dice_loss, ce_dice_loss, iou_mse_loss
 from .refiner import SAMRefiner
-from .sam import EmbeddingCache, build_sam, encoder_fingerprint, sam_preprocess
+from .sam import EmbeddingCache, build_sam, encoder_fingerprint, frozen_runtime, runtime_tag, sam_preprocess
 
 # %% auto 0
 __all__ = ['TinyViTFeatures', 'FeatureCache', 'TinyViTUNet', 'valid_mask', 'flip_frame', 'to_native', 'LiteUltraRefiner',
@@ -35,16 +35,16 @@ class TinyViTFeatures(nn.Module):
     def forward(self, x:torch.Tensor, # (B,3,256,256) LiteMedSAM input (`sam_preprocess(img, 'lite', 256)`)
                ) -> tuple:            # emb (B,256,64,64), skip (B,128,128,128)
         "(SAM embedding, first-stage map) of a batch."
-        e = self.encoder
         self.calls += x.shape[0]
-        rt = self.__dict__.get('_ur_runtime')              # `runtime.use_runtime(features, …)`: exported, frozen passes
-        if rt is not None and not torch.onnx.is_in_onnx_export() and not (
-                torch.is_grad_enabled() and any(p.requires_grad for p in self.parameters())):
-            return rt(x)
-        if x.shape[0] > 1 and x.device.type == 'cpu' and not torch.onnx.is_in_onnx_export():   # CPU: image by image, as
-            outs = [self.forward(x[i:i + 1]) for i in range(x.shape[0])]                     # `encode_chunked` (8.4 s → 5.5 s
-            self.calls -= x.shape[0]                                                          # for 4 images, 2 cores)
+        rt = frozen_runtime(self)                          # `runtime.use_runtime(features, …)`: exported, frozen passes
+        if rt is not None: return rt(x)
+        if x.shape[0] > 1 and x.device.type == 'cpu':      # CPU: image by image, as `encode_chunked` (8.4 s → 5.5 s for
+            outs = [self._pass(x[i:i + 1]) for i in range(x.shape[0])]                     # 4 images, 2 cores)
             return torch.cat([o[0] for o in outs]), torch.cat([o[1] for o in outs])
+        return self._pass(x)
+
+    def _pass(self, x:torch.Tensor) -> tuple:
+        e = self.encoder
         y = e.layers[0](e.patch_embed(x))
         N, C = int(y.shape[1]), int(y.shape[2]); s = math.isqrt(N)     # ints: the ONNX export traces this
         skip = y.transpose(1, 2).reshape(-1, C, s, s)
@@ -61,8 +61,8 @@ class FeatureCache:
         self.hits = self.misses = 0
 
     def folder(self) -> Path:
-        rt = self.features.__dict__.get('_ur_runtime')   # bf16 / INT8 features are cached apart from fp32 ones
-        return self.root/('tinyvit-' + encoder_fingerprint(self.features.encoder)[:20] + (rt.cache_tag if rt is not None else ''))
+        # the TinyViT's weights name the folder (as before runtimes); bf16 / INT8 features are cached apart from fp32 ones
+        return self.root/('tinyvit-' + encoder_fingerprint(self.features.encoder)[:20] + runtime_tag(self.features))
 
     def _read(self, f:Path):
         try: d = torch.load(f, map_location='cpu', weights_only=True)

@@ -21,6 +21,7 @@ from .datasets import JointAugment, PairedDataset, TransUNetDataset
 from .losses import bce_dice_loss, ce_dice_loss, iou_mse_loss
 from .metrics import METRICS, MetricTracker, delta_markdown, delta_table
 from .refiner import SAMRefiner, UltraRefiner
+from .runtime import calibration_images, ensure_runtime
 from .sam import EmbeddingCache, apply_lora, build_sam
 from .train import Loop, cosine_schedule, dist_info, fold_complete, init_distributed, poly_schedule, shard
 from .transunet import build_transunet
@@ -40,11 +41,13 @@ def _embedding_cache(ckpt_root, sam, opts:RunOptions|None=None, dev='cpu', pr:Pr
     """The frozen encoder's on-disk embedding cache, shared by phases 2 and 3 (keyed by encoder weights and SAM input); fp16 on
     disk. Its encoder passes run on `opts.encoder_runtime` (INT8: calibrated on 16 training images of `root`)."""
     if opts is not None:
-        from ultrarefiner.runtime import calibration_images, ensure_runtime
-        name = ensure_runtime(sam.image_encoder, opts.encoder_runtime, opts.encoder_precision, dev,
-                              calibrate=lambda: calibration_images(pr.sam, pr.sam_img_size, folder=Path(root)/'train'/'images'))
+        name = ensure_runtime(sam.image_encoder, opts.encoder_runtime, opts.encoder_precision, dev, calibrate=_calibration(pr, root))
         if opts.verbose: print(f"image encoder (frozen, cached): {name}")
     return EmbeddingCache(Paths(ckpt_root=ckpt_root).cache(), sam.image_encoder, dtype=torch.float16)
+
+def _calibration(pr:Preset, root):
+    "INT8 calibration of the SAM encoder: 16 training images of processed dataset `root`, as SAM sees them (made only when called)."
+    return lambda: calibration_images(pr.sam, pr.sam_img_size, folder=Path(root)/'train'/'images')
 
 @torch.no_grad()
 def _predict_coarse(model, ds, dev, bs=8):
@@ -300,9 +303,7 @@ def evaluate(dataset:str, folds:Sequence[int]|None=None, data_root:str='data', p
     per_fold, examples = {}, None
     for k in folds:
         model = load_pipeline(dataset, k, pr, ckpt_root)
-        from ultrarefiner.runtime import calibration_images, ensure_runtime
-        enc = ensure_runtime(model.refiner.sam.image_encoder, encoder_runtime, encoder_precision, dev,
-                             calibrate=lambda: calibration_images(pr.sam, pr.sam_img_size, folder=root/'train'/'images'))
+        enc = ensure_runtime(model.refiner.sam.image_encoder, encoder_runtime, encoder_precision, dev, calibrate=_calibration(pr, root))
         if verbose and k == folds[0]: print(f"evaluate: image encoder on {enc}")
         c, r, ex = score_pipeline(model, tds, dev)
         examples = examples or ex

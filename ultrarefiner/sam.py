@@ -20,7 +20,7 @@ from .core import CheckpointError, UltraRefinerError, atomic_write_bytes, load_c
 __all__ = ['SAM_CONFIGS', 'SAM_TYPES', 'IMAGENET_MEAN', 'IMAGENET_STD', 'build_sam', 'letterbox_size', 'sam_preprocess',
            'sam_preprocess_tensor', 'strip_prefixes', 'describe_weights', 'load_sam_weights', 'bundled_lite_medsam',
            'build_lite_medsam', 'LoRAQKV', 'apply_lora', 'merge_lora', 'count_trainable', 'encoder_fingerprint',
-           'encoder_key', 'encode_chunked', 'EmbeddingCache', 'decode_batched']
+           'frozen_runtime', 'runtime_tag', 'encoder_key', 'encode_chunked', 'EmbeddingCache', 'decode_batched']
 
 # %% ../nbs/05_sam.ipynb
 SAM_CONFIGS = {
@@ -266,19 +266,29 @@ def encoder_fingerprint(encoder:nn.Module) -> str:
     object.__setattr__(encoder, '_ur_fingerprint', (stamp, fp))
     return fp
 
+def frozen_runtime(module:nn.Module):
+    """The exported copy `runtime.use_runtime` attached to `module`, when this pass may take it (no gradient needed
+    through the module, not inside an ONNX export); else None: the pass runs in PyTorch."""
+    rt = module.__dict__.get('_ur_runtime')
+    if rt is None or torch.onnx.is_in_onnx_export(): return None
+    if torch.is_grad_enabled() and any(p.requires_grad for p in module.parameters()): return None
+    return rt
+
+def runtime_tag(module:nn.Module) -> str:
+    "What a cache appends to its key for `module`'s runtime: '' for PyTorch / fp32 exports, e.g. '-openvino-int8' otherwise."
+    rt = module.__dict__.get('_ur_runtime')
+    return rt.cache_tag if rt is not None else ''
+
 def encoder_key(encoder:nn.Module) -> str:
     "An embedding cache's folder name: the fingerprint, plus the runtime's tag when it changes the embeddings (bf16, INT8)."
-    rt = encoder.__dict__.get('_ur_runtime')
-    return encoder_fingerprint(encoder)[:20] + (rt.cache_tag if rt is not None else '')
+    return encoder_fingerprint(encoder)[:20] + runtime_tag(encoder)
 
 def encode_chunked(encoder:nn.Module, images:torch.Tensor, chunk:int|None=None) -> torch.Tensor:
     """`encoder(images)` in chunks of `chunk` images; None: the whole batch on GPU, one image at a time on CPU.
     segment-anything's global-attention blocks materialise (B·heads, 4096, 4096) matrices at 1024 px: on CPU a batch of 2
     took 26.8 s against 2 × 11.2 s one by one (vit_b, 2 cores; BENCHMARKS.md), so CPU encodes image by image."""
-    rt = encoder.__dict__.get('_ur_runtime')            # `runtime.use_runtime`: an exported copy for frozen passes
-    if rt is not None and not torch.onnx.is_in_onnx_export() and not (
-            torch.is_grad_enabled() and any(p.requires_grad for p in encoder.parameters())):
-        return rt(images)
+    rt = frozen_runtime(encoder)                        # `runtime.use_runtime`: an exported copy for frozen passes
+    if rt is not None: return rt(images)
     n = chunk or (images.shape[0] if images.is_cuda else 1)
     if n >= images.shape[0]: return encoder(images)
     return torch.cat([encoder(c) for c in images.split(n)])
