@@ -134,3 +134,12 @@ def test_shared_encoder_pipeline_real_images(busi, tmp_path):
     d = float(np.mean(native_dice(refine_bank(ref, bank, bank.mask.float()), bank, list(range(8)), 0.0)))
     print(f"shared pipeline, LiteMedSAM from the ground truth (box + mask), 8 BUSI images: Dice {d:.4f}")
     assert d >= 0.85
+
+
+def test_manifest_foreground_kept(busi):
+    "Never drop: every BUSI mask encoding (1-bit, RGB, RGBA; merged extra masks) keeps each source foreground pixel."
+    import csv
+    _, _, out = busi
+    rows = list(csv.DictReader((out / 'processed/BUSI/manifest.csv').open()))
+    assert len(rows) == 647
+    assert all(int(r['source_foreground_px']) == int(r['processed_foreground_px']) > 0 for r in rows)

@@ -23,7 +23,7 @@ def test_phantoms_then_prepare(tmp_path):
     s = json.loads((tmp_path / 'data/processed/PHANTOM/splits.json').read_text())
     assert len(s['folds']) == 3 and s['seed'] == 42
     header = (tmp_path / 'data/processed/PHANTOM/manifest.csv').read_text().splitlines()[0]
-    assert header == 'name,image,mask,label,group'
+    assert header == 'name,image,mask,source_foreground_px,processed_foreground_px,label,group'
 
 
 def test_error_exit_code(tmp_path):

@@ -16,9 +16,9 @@ from .core import DataError, Paths, atomic_dir
 from .splits import _load_splits, _read_csv_rows, check_splits, make_splits, merge_duplicate_groups
 
 # %% auto 0
-__all__ = ['IMG_EXTS', 'BUSI_CLASSES', 'LAYOUTS', 'read_image', 'read_mask', 'mask_colour_label', 'Record', 'scan_busi',
-           'scan_busbra', 'scan_train_val', 'scan_bus_uclm', 'scan_processed', 'detect_layout', 'scan', 'PrepareReport',
-           'mask_outline', 'prepare_dataset', 'prepare', 'report_table', 'print_report']
+__all__ = ['IMG_EXTS', 'BUSI_CLASSES', 'LAYOUTS', 'read_image', 'mask_values', 'binarise_mask', 'read_mask', 'mask_colour_label',
+           'Record', 'scan_busi', 'scan_busbra', 'scan_train_val', 'scan_bus_uclm', 'scan_processed', 'detect_layout',
+           'scan', 'PrepareReport', 'mask_outline', 'prepare_dataset', 'prepare', 'report_table', 'print_report']
 
 # %% ../nbs/01_data.ipynb
 def _open(path:Path) -> Image.Image:
@@ -61,16 +61,52 @@ def read_image(path:str|Path # image file (PNG, JPEG, BMP, TIFF; any bit depth)
     if a.ndim == 3 and (a[..., 0] == a[..., 1]).all() and (a[..., 1] == a[..., 2]).all(): a = a[..., 0]
     return np.ascontiguousarray(a)
 
-def read_mask(path:str|Path # mask file: 1-bit, L, P, RGB, RGBA or 16-bit
-             ) -> np.ndarray:
-    "Binary (H,W) bool mask. Foreground = value above half the mask's own maximum (so 0/1, 0/255, 0/65535 all work)."
-    a = _to_array(_open(path)).astype(np.float64)
+def mask_values(path:str|Path # mask file: 1-bit, L, LA, P, RGB, RGBA, 16/32-bit
+               ) -> np.ndarray:
+    "(H,W) float64: the mask's value per pixel — the brightest colour channel, or the alpha channel of a mask drawn only there."
+    im = _open(path)
+    if im.mode == 'LA':
+        la = np.array(im).astype(np.float64)
+        return la[..., 1] if la[..., 0].max() == 0 else la[..., 0]
+    a = _to_array(im).astype(np.float64)
     if a.ndim == 3:
         rgb = a[..., :3].max(-1) if a.shape[-1] >= 3 else a[..., 0]
         if a.shape[-1] == 4 and rgb.max() == 0: rgb = a[..., 3]      # mask drawn only in the alpha channel
         a = rgb
+    return a
+
+def _levels(a:np.ndarray) -> str:
+    "The distinct values of a mask with their pixel counts (a range when there are many)."
+    v, n = np.unique(a, return_counts=True)
+    if len(v) <= 8: return ', '.join(f"{x:g} ({c} px)" for x, c in zip(v, n))
+    return f"{len(v)} distinct values from {v[0]:g} to {v[-1]:g}"
+
+def binarise_mask(a:np.ndarray, path:str|Path='mask') -> np.ndarray:
+    """(H,W) bool: foreground = above half the mask's own maximum (0/1, 0/255, 0/65535 alike). Never drops content: if
+    non-zero pixels below that threshold form regions of their own (another label value, a dimmer second lesion) — not
+    the anti-aliased rim of the foreground, nor compression noise under 10 % of the maximum — it stops and lists the values."""
     hi = a.max()
-    return a > hi / 2 if hi > 0 else np.zeros(a.shape, bool)
+    if hi <= 0: return np.zeros(a.shape, bool)
+    fg = a > hi / 2
+    lost = (a > 0) & ~fg
+    if lost.any():
+        if len(np.unique(a)) > 16: lost &= a > 0.1 * hi               # many levels: JPEG noise / soft edges set a floor
+        if lost.any():
+            from scipy.ndimage import binary_dilation
+            lost &= ~binary_dilation(fg, iterations=2)                 # the rim of the foreground is its own soft edge
+        n = int(lost.sum())
+        if n >= max(10, 0.005 * fg.sum()):
+            vals = np.unique(a[lost])
+            shown = ', '.join(f"{x:g}" for x in vals[:5]) + (' …' if len(vals) > 5 else '')
+            raise DataError(f"{path}: mask values {_levels(a)}. Foreground is read as values above {hi / 2:g} (half the maximum "
+                            f"{hi:g}), so {n} pixels of value {shown}, away from that foreground, would be dropped. If they are "
+                            f"lesion, save the mask with one foreground value (e.g. np.where(mask > 0, 255, 0)); if not, set them to 0.")
+    return fg
+
+def read_mask(path:str|Path # mask file: 1-bit, L, LA, P, RGB, RGBA or 16-bit
+             ) -> np.ndarray:
+    "Binary (H,W) bool mask (`binarise_mask` of `mask_values`): 0/1, 0/255, 0/65535 all work; nothing is dropped silently."
+    return binarise_mask(mask_values(path), path)
 
 def mask_colour_label(path:str|Path) -> str:
     "'benign' (green), 'malignant' (red) or 'normal' (blank) for BUS_UCLM-style RGB masks."
@@ -264,15 +300,16 @@ class PrepareReport:
 
 def _process(rec:Record):
     img = read_image(rec.image)
-    merged = None
+    merged = source = None
     for m in rec.masks:
-        mk = read_mask(m)
+        a = mask_values(m); mk = binarise_mask(a, m)
         if mk.shape != img.shape[:2]:
             raise DataError(f"{m}: mask size {mk.shape[1]}x{mk.shape[0]} differs from its image {rec.image} "
                             f"({img.shape[1]}x{img.shape[0]}). Re-export the mask at the image's size, or remove the pair.")
         merged = mk if merged is None else merged | mk
+        source = (a > 0) if source is None else source | (a > 0)
     h = hashlib.sha1(str(img.shape).encode() + img.tobytes()).hexdigest()
-    return img, merged, h, _mask_doubt(merged, rec.masks)
+    return img, merged, h, _mask_doubt(merged, rec.masks), int(source.sum())
 
 def _mask_doubt(mk:np.ndarray, files:list) -> str|None:
     "A warning when a mask does not look like a lesion outline: speckle (thousands of tiny regions) or nearly all foreground."
@@ -329,15 +366,15 @@ def prepare_dataset(src:str|Path,         # raw dataset folder
     kept = []
     for r, res, err in results:
         if err: rep.skipped.append((str(r.image), err)); continue
-        img, mk, h, doubt = res
+        img, mk, h, doubt, src_fg = res
         if doubt: warn.append(doubt)
         if len(r.masks) > 1: rep.n_merged += 1
         if not mk.any(): rep.n_blank += 1; continue
-        kept.append((r, img, mk, h))
+        kept.append((r, img, mk, h, src_fg))
     if not kept: raise DataError(f"{src}: no image with a non-blank mask; nothing to prepare.")
     rep.n_kept = len(kept)
     nm = [r.name for r, *_ in kept]
-    roots, rep.duplicates = merge_duplicate_groups(nm, [r.group for r, *_ in kept], [h for *_, h in kept])
+    roots, rep.duplicates = merge_duplicate_groups(nm, [r.group for r, *_ in kept], [k[3] for k in kept])
     group_of = dict(zip(nm, roots))
     old = final/'splits.json'
     if old.exists():
@@ -365,15 +402,15 @@ def prepare_dataset(src:str|Path,         # raw dataset folder
         for sp in ('train', 'test'):
             for k in ('images', 'masks'): (tmp/sp/k).mkdir(parents=True)
         def write(item):
-            r, img, mk, _ = item
+            r, img, mk, *_ = item
             sp = 'test' if r.name in test else 'train'
             (tmp/sp/'images'/f'{r.name}.png').write_bytes(_png(img))
             (tmp/sp/'masks'/f'{r.name}.png').write_bytes(_png(mk.astype(np.uint8) * 255))
         with ThreadPoolExecutor(max(1, workers)) as ex: list(ex.map(write, kept))
         buf = io.StringIO(); w = csv.writer(buf, lineterminator='\n')
-        w.writerow(['name', 'image', 'mask', 'label', 'group'])
-        for r, *_ in sorted(kept, key=lambda t: t[0].name):
-            w.writerow([r.name, str(r.image), '|'.join(map(str, r.masks)), r.label, group_of[r.name]])
+        w.writerow(['name', 'image', 'mask', 'source_foreground_px', 'processed_foreground_px', 'label', 'group'])
+        for r, img, mk, _, src_fg in sorted(kept, key=lambda t: t[0].name):    # what the source marked vs what was written
+            w.writerow([r.name, str(r.image), '|'.join(map(str, r.masks)), src_fg, int(mk.sum()), r.label, group_of[r.name]])
         (tmp/'manifest.csv').write_text(buf.getvalue())
         (tmp/'splits.json').write_text(json.dumps(splits, indent=1) + '\n')
     for r, *_ in kept:

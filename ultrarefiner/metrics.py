@@ -11,7 +11,8 @@ import torch
 
 # %% auto 0
 __all__ = ['METRICS', 'confusion', 'dice_score', 'iou_score', 'precision_score', 'recall_score', 'accuracy_score',
-           'segmentation_metrics', 'MetricTracker', 'summarize', 'delta_rows', 'delta_table', 'delta_markdown']
+           'segmentation_metrics', 'MetricTracker', 'summarize', 'delta_rows', 'empty_note', 'delta_table',
+           'delta_markdown']
 
 # %% ../nbs/08_metrics.ipynb
 METRICS = ('dice', 'iou', 'precision', 'recall', 'accuracy')
@@ -101,10 +102,18 @@ def _label(k:str) -> str: return {'iou': 'IoU'}.get(k, k.capitalize())
 
 def _arrow(d:float) -> str: return '↑' if d > 5e-5 else ('↓' if d < -5e-5 else '→')
 
-def delta_table(coarse:dict, refined:dict, metrics:Sequence[str]=('dice', 'iou', 'precision', 'recall'), title:str='Coarse vs Refined'):
+def empty_note(empty:tuple|None) -> str:
+    "'k of n images had an empty coarse mask …' for a (k, n) count; '' when there is none to report."
+    if not empty: return ''
+    k, n = (int(v) for v in empty)
+    return (f"{k} of {n} image{'s' if n != 1 else ''} had an empty coarse mask: refined left empty (no prompt invented)"
+            if k else f"0 of {n} images had an empty coarse mask")
+
+def delta_table(coarse:dict, refined:dict, metrics:Sequence[str]=('dice', 'iou', 'precision', 'recall'), title:str='Coarse vs Refined',
+                empty:tuple|None=None):   # (images with an empty coarse mask, images): the caption counts them
     "A rich Table with Coarse / Refined / Delta columns and arrows (green up, red down)."
     from rich.table import Table
-    t = Table(title=title)
+    t = Table(title=title, caption=empty_note(empty) or None)
     for c in ('metric', 'Coarse', 'Refined', 'Delta'): t.add_column(c, justify='left' if c == 'metric' else 'right')
     for k, c, r, d in delta_rows(coarse, refined, metrics):
         col = 'green' if d > 5e-5 else ('red' if d < -5e-5 else 'white')
@@ -115,10 +124,11 @@ def _cell(d:dict, k:str, std:bool) -> str:
     v = d[k]
     return f"{v['mean']:.4f} ± {v['std']:.4f}" if std and isinstance(v, dict) else f"{(v['mean'] if isinstance(v, dict) else float(v)):.4f}"
 
-def delta_markdown(coarse:dict, refined:dict, metrics:Sequence[str]=('dice', 'iou', 'precision', 'recall'), std:bool=False) -> str:
+def delta_markdown(coarse:dict, refined:dict, metrics:Sequence[str]=('dice', 'iou', 'precision', 'recall'), std:bool=False,
+                   empty:tuple|None=None) -> str:
     "The same table as Markdown; `std=True` writes `mean ± std` (from `summarize`-style dicts) in the Coarse/Refined columns."
     sfx = ' (mean ± std)' if std else ''
     lines = [f'| Metric | Coarse{sfx} | Refined{sfx} | Delta |', '|---|---:|---:|---:|']
     lines += [f"| {_label(k)} | {_cell(coarse, k, std)} | {_cell(refined, k, std)} | {d:+.4f} {_arrow(d)} |"
               for k, c, r, d in delta_rows(coarse, refined, metrics)]
-    return '\n'.join(lines)
+    return '\n'.join(lines) + (f"\n\n{empty_note(empty)}." if empty else '')

@@ -11,8 +11,8 @@ import torch.nn.functional as F
 import numpy as np
 
 # %% auto 0
-__all__ = ['NEG_MODES', 'soft_argmax', 'positive_point', 'hard_box', 'soft_box', 'box_region', 'negative_point',
-           'largest_component', 'Prompts', 'PromptGenerator']
+__all__ = ['NEG_MODES', 'MIN_AREA', 'soft_argmax', 'positive_point', 'hard_box', 'soft_box', 'box_region', 'negative_point',
+           'largest_component', 'Prompts', 'PromptGenerator', 'coarse_is_empty']
 
 # %% ../nbs/04_prompts.ipynb
 def _grid(H:int, W:int, like:torch.Tensor):
@@ -128,6 +128,7 @@ class Prompts:
     mask:torch.Tensor         # (B,1,m,m) mask-prompt logits
     hard_box:torch.Tensor     # (B,4) both boxes, for display
     soft_box:torch.Tensor     # (B,4)
+    empty:torch.Tensor|None = None   # (B,) bool, set by the refiner: the coarse mask was empty, so no prompt was given to SAM
 
 # %% ../nbs/04_prompts.ipynb
 class PromptGenerator(nn.Module):
@@ -181,3 +182,17 @@ class PromptGenerator(nn.Module):
         labels = torch.stack([torch.ones_like(neg_label), neg_label], 1)
         bscale = scale.repeat(1, 2)
         return Prompts(points, labels, box * bscale, self._mask_prompt(p, frame), hb * bscale, sb * bscale)
+
+# %% ../nbs/04_prompts.ipynb
+MIN_AREA = 5e-4      # the fraction of the frame below which a coarse mask counts as empty (5× below BUSI's smallest lesion)
+
+def coarse_is_empty(p:torch.Tensor,          # (B,H,W) or (B,1,H,W) coarse foreground probability
+                    threshold:float=0.5,     # foreground = p > threshold (the box threshold)
+                    min_area:float=MIN_AREA, # fraction of the H×W frame; 0: only a mask with no foreground pixel at all
+                   ) -> torch.Tensor:        # (B,) bool, no gradient
+    "True where the coarse mask holds (almost) nothing: fewer than `min_area`·H·W pixels above `threshold`."
+    if p.ndim == 4: p = p[:, 0]
+    if not 0 <= min_area < 1: raise ValueError(f"min_area is a fraction of the frame in [0, 1), got {min_area!r}.")
+    with torch.no_grad():
+        n = (p > threshold).flatten(1).sum(1)
+        return (n == 0) | (n < min_area * p.shape[-2] * p.shape[-1])

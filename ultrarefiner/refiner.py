@@ -8,14 +8,17 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from .core import Preset, get_preset, load_checkpoint
-from .prompts import PromptGenerator
+from .prompts import MIN_AREA, PromptGenerator, coarse_is_empty
 from .sam import build_sam, decode_batched, encode_chunked, EmbeddingCache, sam_preprocess_tensor
 from .transunet import build_transunet, TransUNet
 
 # %% auto 0
-__all__ = ['SAMRefiner', 'UltraRefiner', 'build_ultrarefiner', 'transunet_grad_norm']
+__all__ = ['ON_EMPTY', 'EMPTY_LOGIT', 'SAMRefiner', 'UltraRefiner', 'build_ultrarefiner', 'transunet_grad_norm']
 
 # %% ../nbs/06_refiner.ipynb
+ON_EMPTY = ('empty', 'frame')   # what an (almost) empty coarse mask yields: an empty refined mask, or the old whole-frame box
+EMPTY_LOGIT = -20.0             # the refined logit of an image left empty (sigmoid ≈ 2e-9: empty at any threshold)
+
 class SAMRefiner(nn.Module):
     "SAM driven by prompts generated from a coarse mask; image i gets its own prompts i."
     def __init__(self, sam:nn.Module,
@@ -25,8 +28,14 @@ class SAMRefiner(nn.Module):
                  encoder_batch:int|None=None,    # images per encoder call; None: whole batch on GPU, 1 on CPU
                  neg_mode:str='far',             # negative point: 'far' (background in the box) or 'seed'
                  mask_scale:float=10.0,          # mask prompt (2p − 1)·mask_scale
-                 component:str='all'):           # prompts from 'all' of p or its 'largest' connected component
+                 component:str='all',            # prompts from 'all' of p or its 'largest' connected component
+                 on_empty:str='empty',           # an (almost) empty coarse mask: 'empty' refined mask, or 'frame' (the
+                                                 # pre-0.3 behaviour, a whole-frame box, kept only to measure the change)
+                 min_area:float=MIN_AREA):       # `prompts.coarse_is_empty`: below this fraction of the frame, empty
         super().__init__()
+        if on_empty not in ON_EMPTY: raise ValueError(f"on_empty must be one of {ON_EMPTY}, got {on_empty!r}.")
+        if not 0 <= min_area < 1: raise ValueError(f"min_area is a fraction of the frame in [0, 1), got {min_area!r}.")
+        self.on_empty, self.min_area = on_empty, float(min_area)
         self.sam, self.cache, self.encoder_batch = sam, cache, encoder_batch
         self.use_point, self.use_neg_point, self.use_box, self.use_mask = use_point, use_neg_point, use_box, use_mask
         self.multimask = multimask
@@ -41,7 +50,8 @@ class SAMRefiner(nn.Module):
         g = self.prompts
         return dict(use_point=self.use_point, use_neg_point=self.use_neg_point, use_box=self.use_box, use_mask=self.use_mask,
                     box_mode=g.box_mode, multimask=self.multimask, temperature=g.temperature, box_threshold=g.box_threshold,
-                    neg_mode=g.neg_mode, mask_scale=g.mask_scale, component=g.component)
+                    neg_mode=g.neg_mode, mask_scale=g.mask_scale, component=g.component, on_empty=self.on_empty,
+                    min_area=self.min_area)
 
     def train(self, mode:bool=True):
         "Train mode for the decoder; a frozen encoder stays in eval mode, and BatchNorm (TinyViT) always keeps its pretrained statistics."
@@ -74,7 +84,7 @@ class SAMRefiner(nn.Module):
                 manual:dict|None=None,             # user prompts in SAM's frame: 'points' (B,N,2) + 'labels' (B,N) added to
                                                    # the generated ones, 'box' (B,4) replacing the generated box
                ) -> dict:
-        "{'masks': (B,1,T,T) refined logits, 'iou': (B,), 'low_res': (B,1,m,m), 'all_low_res', 'all_iou', 'prompts'}"
+        "{'masks': (B,1,T,T) refined logits, 'iou': (B,), 'low_res': (B,1,m,m), 'all_low_res', 'all_iou', 'prompts', 'empty': (B,)}"
         if coarse.ndim == 4: coarse = coarse[:, 0]
         manual = manual or {}
         if not (self.use_point or self.use_neg_point or self.use_box or self.use_mask or manual.get('points') is not None
@@ -102,7 +112,26 @@ class SAMRefiner(nn.Module):
         T = target_size or tuple(coarse.shape[-2:])
         T = (T, T) if isinstance(T, int) else tuple(T)
         up = self._uncrop(chosen, frame, self.img_size, T)
-        return {'masks': up, 'iou': chosen_iou, 'low_res': chosen, 'all_low_res': masks, 'all_iou': iou, 'prompts': prompts}
+        empty = self.empty_images(coarse, manual)
+        prompts.empty = empty
+        if empty.any():                                           # never invent: no prompt, no mask, no IoU claim
+            e4 = empty[:, None, None, None]
+            up, chosen, masks = (torch.where(e4, torch.full_like(t, EMPTY_LOGIT), t) for t in (up, chosen, masks))
+            chosen_iou, iou = torch.where(empty, 0.0, chosen_iou), torch.where(empty[:, None], 0.0, iou)
+        return {'masks': up, 'iou': chosen_iou, 'low_res': chosen, 'all_low_res': masks, 'all_iou': iou, 'prompts': prompts,
+                'empty': empty}
+
+    def empty_images(self, coarse:torch.Tensor, manual:dict|None=None) -> torch.Tensor:
+        "(B,) bool: the images whose refined mask is left empty — an empty coarse mask and no prompt from the user."
+        if self.on_empty == 'frame': return torch.zeros(coarse.shape[0], dtype=torch.bool, device=coarse.device)
+        empty = coarse_is_empty(coarse, self.prompts.box_threshold, self.min_area)
+        manual = manual or {}
+        if manual.get('box') is not None or manual.get('points') is not None:     # the user's own prompt: zero-shot from it
+            given = torch.ones_like(empty)
+            if manual.get('points') is not None and manual.get('box') is None:
+                given = (torch.as_tensor(manual['labels'], device=coarse.device) == 1).any(1)   # a positive click
+            empty = empty & ~given
+        return empty
 
 # %% ../nbs/06_refiner.ipynb
 class UltraRefiner(nn.Module):
