@@ -23,7 +23,7 @@ sam = build_sam('lite')
 cache = EmbeddingCache(ckpt/'cache'/'embeddings', sam.image_encoder, dtype=torch.float16)   # the cache phases 2/3 use
 
 def row(name, model):
-    c, r, _ = score_pipeline(model, tds, 'cpu')
+    c, r, _, _ = score_pipeline(model, tds, "cpu")
     cs, rs = c.summary(), r.summary()
     rows.append(dict(name=name, coarse=cs['dice']['mean'], refined=rs['dice']['mean'], refined_iou=rs['iou']['mean']))
     print(f"{name:45s} coarse {cs['dice']['mean']:.4f}  refined {rs['dice']['mean']:.4f}  ({time.time() - t0:.0f} s)", flush=True)

@@ -17,8 +17,9 @@ from .splits import _load_splits, _read_csv_rows, check_splits, make_splits, mer
 
 # %% auto 0
 __all__ = ['IMG_EXTS', 'BUSI_CLASSES', 'LAYOUTS', 'read_image', 'mask_values', 'binarise_mask', 'read_mask', 'mask_colour_label',
-           'Record', 'scan_busi', 'scan_busbra', 'scan_train_val', 'scan_bus_uclm', 'scan_processed', 'detect_layout',
-           'scan', 'PrepareReport', 'mask_outline', 'prepare_dataset', 'prepare', 'report_table', 'print_report']
+           'pair_fit', 'Record', 'scan_busi', 'scan_busbra', 'scan_train_val', 'scan_bus_uclm', 'scan_processed',
+           'detect_layout', 'scan', 'PrepareReport', 'mask_outline', 'prepare_dataset', 'prepare', 'report_table',
+           'print_report']
 
 # %% ../nbs/01_data.ipynb
 def _open(path:Path) -> Image.Image:
@@ -115,6 +116,23 @@ def mask_colour_label(path:str|Path) -> str:
     r, g = int((a[..., 0] > 127).sum()), int((a[..., 1] > 127).sum())
     if r == 0 and g == 0: return 'normal'
     return 'benign' if g >= r else 'malignant'
+
+# %% ../nbs/01_data.ipynb
+def pair_fit(image:str|Path, image_hw:tuple,   # the image file and its (H, W)
+             other:str|Path, other_hw:tuple,   # the paired file and its (h, w)
+             what:str='mask',                  # what `other` is, for the message
+             stretch:bool=False,               # allow another aspect (the user opted in)
+             flag:str='',                      # the opt-in to name in the error, e.g. '--stretch_coarse'
+            ) -> str:                          # 'same', 'resized' (same aspect) or 'stretched'
+    "How `other` maps onto its image: same size, same aspect (resized), or another aspect — an error unless `stretch`."
+    (H, W), (h, w) = (int(v) for v in image_hw[:2]), (int(v) for v in other_hw[:2])
+    if (h, w) == (H, W): return 'same'
+    if min(h, w, H, W) < 1: raise DataError(f"{other}: {what} is {w}×{h} — empty; its image {image} is {W}×{H}.")
+    if abs((W / w) / (H / h) - 1) <= 1 / min(h, w) + 1 / min(H, W): return 'resized'   # one pixel of rounding at either size
+    if stretch: return 'stretched'
+    hint = f", or pass {flag} to stretch it anyway (recorded per image)" if flag else ''
+    raise DataError(f"{other}: {what} is {w}×{h} but its image {image} is {W}×{H} — another aspect ({w / h:.3f} vs "
+                    f"{W / H:.3f}), so resizing would stretch it onto the image. Save the {what} at the image's size{hint}.")
 
 # %% ../nbs/01_data.ipynb
 IMG_EXTS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')

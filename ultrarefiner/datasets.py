@@ -12,7 +12,8 @@ from .data import read_image, read_mask
 from .splits import load_splits, split_names
 
 # %% auto 0
-__all__ = ['TransUNetDataset', 'SAMDataset', 'check_predictions', 'load_prediction', 'PairedDataset', 'JointAugment']
+__all__ = ['resize_mask', 'TransUNetDataset', 'SAMDataset', 'check_predictions', 'load_prediction', 'PairedDataset',
+           'JointAugment']
 
 # %% ../nbs/01b_datasets.ipynb
 def _locate(root:Path, name:str, kind:str) -> Path:
@@ -23,7 +24,25 @@ def _locate(root:Path, name:str, kind:str) -> Path:
 
 def _resize(a:np.ndarray, size:int, nearest:bool=False) -> np.ndarray:
     import cv2
-    return cv2.resize(a, (size, size), interpolation=cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR)
+    if nearest: return resize_mask(a, size)
+    return cv2.resize(a, (size, size), interpolation=cv2.INTER_LINEAR)
+
+def resize_mask(mk:np.ndarray,     # (H,W) mask, {0,1} or bool
+                size:int|tuple,    # S (an S×S frame) or (h, w)
+               ) -> np.ndarray:    # (h,w) uint8 {0,1}
+    "Nearest-neighbour resize that never drops a lesion: a component the sampling would miss keeps its best-covered pixel."
+    import cv2
+    from scipy import ndimage
+    h, w = (size, size) if isinstance(size, (int, np.integer)) else (int(size[0]), int(size[1]))
+    m = (np.asarray(mk) > 0).astype(np.uint8)
+    out = cv2.resize(m, (w, h), interpolation=cv2.INTER_NEAREST)
+    if h * w >= m.size or not m.any(): return out                    # upsampling keeps every pixel
+    lab, n = ndimage.label(m)
+    sampled = set(np.unique(cv2.resize(lab.astype(np.float32), (w, h), interpolation=cv2.INTER_NEAREST)).astype(int).tolist())
+    for k in set(range(1, n + 1)) - sampled:                          # a lesion the sampling missed: its best-covered pixel
+        cover = cv2.resize((lab == k).astype(np.float32), (w, h), interpolation=cv2.INTER_AREA)
+        out.flat[int(cover.argmax())] = 1
+    return out
 
 class _Processed:
     def __init__(self, root, names=None, img_size=224, augment=None):
@@ -31,8 +50,11 @@ class _Processed:
         self.names = list(names) if names is not None else split_names(root, 'train')
     def __len__(self): return len(self.names)
     def _load(self, name):
-        img = read_image(_locate(self.root, name, 'images'))
-        mk = read_mask(_locate(self.root, name, 'masks')).astype(np.uint8)
+        ip, mp = _locate(self.root, name, 'images'), _locate(self.root, name, 'masks')
+        img, mk = read_image(ip), read_mask(mp).astype(np.uint8)
+        if mk.shape != img.shape[:2]:                                  # never stretch a mask onto another image
+            raise DataError(f"{mp}: mask is {mk.shape[1]}×{mk.shape[0]} but its image {ip} is {img.shape[1]}×{img.shape[0]}. "
+                            f"Re-run prepare from the raw dataset (it checks every pair), or fix the pair.")
         return img, mk
 
 def _flip_only(augment) -> bool:

@@ -137,12 +137,14 @@ def infer_images(files:Sequence[str|Path], model, output_dir:str|Path, preset:st
             if full:
                 p = o['prompts']; sam_s = model.refiner.img_size; fh, fw = frames[j]     # the image's region of SAM's frame
                 to_img = lambda xy: (np.asarray(xy, np.float64).reshape(-1, 2) * [W / fw, H / fh]).round(2).tolist()
-                rec.update(iou_prediction=float(o['iou'][j]), sam_frame=sam_s, sam_region=[int(fh), int(fw)],
+                rec.update(iou_prediction=float(o['iou'][j]), sam_frame=sam_s, sam_region=[int(fh), int(fw)], empty_coarse=bool(o['empty'][j]),
                            points=to_img(p.points[j].cpu()), point_labels=p.labels[j].cpu().tolist(),
                            box=sum(to_img(p.box[j].cpu()), []), hard_box=sum(to_img(p.hard_box[j].cpu()), []),
                            soft_box=sum(to_img(p.soft_box[j].cpu()), []), box_mode=model.refiner.prompts.box_mode,
                            prompt_types=[n for n, on in (('point', model.refiner.use_point), ('negative_point', model.refiner.use_neg_point),
                                          ('box', model.refiner.use_box), ('mask', model.refiner.use_mask)) if on])
+                if rec['empty_coarse']:                              # nothing found: no prompt was given, no IoU is claimed
+                    rec.update(iou_prediction=None, points=[], point_labels=[], box=None, hard_box=None, soft_box=None)
             mask = (F.interpolate(logits[j:j + 1].float(), size=(H, W), mode='bilinear', align_corners=False)[0, 0] > 0).cpu().numpy()
             stem = names[i0 + j]
             atomic_write_bytes(out/f'{stem}_mask.png', _png(mask.astype(np.uint8) * 255))

@@ -247,7 +247,7 @@ class FeatureBank:
               log=None) -> FeatureBank:  # log(str) for progress, e.g. print
         "Encode (or read from the cache) every image once; masks letterboxed like the image."
         import cv2
-        from ultrarefiner.datasets import _Processed
+        from ultrarefiner.datasets import _Processed, resize_mask
         src = _Processed(root, names, 256)
         emb, skip, mask, frame, native = [], [], [], [], []
         t0 = time.time()
@@ -258,7 +258,7 @@ class FeatureBank:
             if flip: x = flip_frame(x[None], fr)[0]
             e, s = cache(x[None])
             emb.append(e[0].half()); skip.append(s[0].half())
-            m = np.zeros((256, 256), np.uint8); m[:h, :w] = cv2.resize((mk > 0).astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST)
+            m = np.zeros((256, 256), np.uint8); m[:h, :w] = resize_mask(mk, (h, w))     # every lesion kept (`datasets.resize_mask`)
             mask.append(torch.from_numpy(m)); frame.append(fr[0]); native.append(mk > 0)
             if log and (i + 1) % 100 == 0: log(f"  {i + 1}/{len(src.names)} images ({time.time() - t0:.0f} s, {cache.misses} encoded)")
         return cls(src.names, torch.stack(emb), torch.stack(skip), torch.stack(mask), torch.stack(frame), native)

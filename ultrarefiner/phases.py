@@ -150,17 +150,25 @@ def oof(dataset:str, folds:Sequence[int]|None=None, data_root:str='data', preset
     return written
 
 # %% ../nbs/10_phases.ipynb
+def _gathered_sum(v:int) -> int:
+    "A count summed over every rank under torch.distributed (else the count itself)."
+    import torch.distributed as dist
+    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1): return v
+    parts = [None] * dist.get_world_size(); dist.all_gather_object(parts, v)
+    return sum(parts)
+
 def _refiner_eval(refiner_fn, ds, title, verbose, bs=8):
-    c, r = MetricTracker(), MetricTracker()
+    c, r, n_empty = MetricTracker(), MetricTracker(), 0
     with torch.no_grad():
         for b in DataLoader(shard(ds), batch_size=bs):              # this rank's share; gathered below
-            coarse, refined, mask = refiner_fn(b)
-            c.update(coarse, mask); r.update(refined, mask)
-    cs, rs = c.gathered().summary(), r.gathered().summary()
+            coarse, refined, mask, e = refiner_fn(b)                # e: the images whose coarse mask was empty
+            c.update(coarse, mask); r.update(refined, mask); n_empty += int(e.sum())
+    c, r = c.gathered(), r.gathered(); cs, rs = c.summary(), r.summary()
+    n_empty = _gathered_sum(n_empty)
     if verbose and dist_info()[0] == 0:
         from rich.console import Console
-        Console(width=100).print(delta_table(cs, rs, title=title))
-    out = {'dice': rs['dice']['mean']}
+        Console(width=100).print(delta_table(cs, rs, title=title, empty=(n_empty, len(r))))
+    out = {'dice': rs['dice']['mean'], 'empty_coarse': n_empty}
     for k in ('dice', 'iou', 'precision', 'recall'):
         out[f'coarse_{k}'] = cs[k]['mean']; out[f'refined_{k}'] = rs[k]['mean']; out[f'delta_{k}'] = rs[k]['mean'] - cs[k]['mean']
     return out
@@ -203,7 +211,7 @@ def phase2(datasets:str|Sequence[str], fold:int, data_root:str='data', preset:st
     def run(b):
         m = refiner.eval(); y = _small_mask(b['mask'].to(dev), P)
         o = m(b['image'].to(dev), b['coarse'].to(dev)[:, 0], target_size=P, frame=b['frame'])
-        return b['coarse'][:, 0].to(dev) > 0.5, o['masks'][:, 0] > 0, y
+        return b['coarse'][:, 0].to(dev) > 0.5, o['masks'][:, 0] > 0, y, o['empty']
     evaluate = lambda m: _refiner_eval(run, vds, f'phase 2 · {tag} · fold {fold} · val', opts.verbose)
     cfg = _config('phase2', pr, opts, datasets=datasets, fold=fold,
                   splits={d: splits_digest(_processed(data_root, d), fold) for d in datasets}, epochs=epochs, batch_size=bs, lr=lr, weight_decay=weight_decay,
@@ -263,7 +271,7 @@ def phase3(dataset:str, fold:int, data_root:str='data', preset:str|Preset='tiny'
         return w_coarse * loss_coarse + w_refined * loss_refined, {'loss_coarse': loss_coarse.item(), 'loss_refined': loss_refined.item()}
     def run(b):
         o = model.eval()(b['image'].to(dev), b['image_sam'].to(dev), sam_frame=b['sam_frame'])
-        return o['coarse_prob'] > 0.5, o['refined_logits'][:, 0] > 0, b['mask'].to(dev)
+        return o['coarse_prob'] > 0.5, o['refined_logits'][:, 0] > 0, b['mask'].to(dev), o['empty']
     evaluate = lambda m: _refiner_eval(run, vds, f'phase 3 · {dataset} · fold {fold} · val', opts.verbose)
     cfg = _config('phase3', pr, opts, dataset=dataset, fold=fold, splits=splits_digest(_processed(data_root, dataset), fold), epochs=epochs, batch_size=bs, transunet_lr=transunet_lr,
                   sam_lr=sam_lr, weight_decay=weight_decay, coarse_loss_weight=w_coarse, refined_loss_weight=w_refined,
@@ -282,15 +290,17 @@ def phase3(dataset:str, fold:int, data_root:str='data', preset:str|Preset='tiny'
 # %% ../nbs/10_phases.ipynb
 @torch.no_grad()
 def score_pipeline(model:UltraRefiner, ds, device=None, batch_size:int=8) -> tuple:
-    "(coarse MetricTracker, refined MetricTracker, first four examples) of a pipeline on a dataset with SAM inputs."
+    "(coarse MetricTracker, refined MetricTracker, first four examples, names whose coarse mask was empty) on a dataset with SAM inputs."
     dev = get_device(device) if not isinstance(device, torch.device) else device
-    model = model.to(dev).eval(); c, r, examples = MetricTracker(), MetricTracker(), None
+    model = model.to(dev).eval(); c, r, examples, empty = MetricTracker(), MetricTracker(), None, []
     for b in DataLoader(ds, batch_size=batch_size):
         o = model(b['image'].to(dev), b['image_sam'].to(dev), sam_frame=b['sam_frame'])
         c.update(o['coarse_prob'] > 0.5, b['mask'], b['name']); r.update(o['refined_logits'][:, 0] > 0, b['mask'])
+        empty += [n for n, e in zip(b['name'], o['empty'].tolist()) if e]
         if examples is None:
             examples = (b['image'][:4, 0], b['mask'][:4], o['coarse_prob'][:4].cpu(), (o['refined_logits'][:4, 0] > 0).cpu(), b['name'][:4])
-    return c, r, examples
+    return c, r, examples, empty
+
 
 def evaluate(dataset:str, folds:Sequence[int]|None=None, data_root:str='data', preset:str|Preset|None=None,
              ckpt_root:str='checkpoints', out:str='runs/eval', device:str|None=None, verbose:bool=True,
@@ -305,9 +315,9 @@ def evaluate(dataset:str, folds:Sequence[int]|None=None, data_root:str='data', p
         model = load_pipeline(dataset, k, pr, ckpt_root)
         enc = ensure_runtime(model.refiner.sam.image_encoder, encoder_runtime, encoder_precision, dev, calibrate=_calibration(pr, root))
         if verbose and k == folds[0]: print(f"evaluate: image encoder on {enc}")
-        c, r, ex = score_pipeline(model, tds, dev)
+        c, r, ex, empty = score_pipeline(model, tds, dev)
         examples = examples or ex
-        per_fold[k] = {'coarse': c.summary(), 'refined': r.summary(), 'n': len(c)}
+        per_fold[k] = {'coarse': c.summary(), 'refined': r.summary(), 'n': len(c), 'empty_coarse': empty}
     agg = {}
     for kind in ('coarse', 'refined'):
         agg[kind] = {mname: {'mean': float(np.mean([per_fold[k][kind][mname]['mean'] for k in folds])),
@@ -318,14 +328,17 @@ def evaluate(dataset:str, folds:Sequence[int]|None=None, data_root:str='data', p
     od = Path(out)/dataset
     atomic_write_text(od/'summary.json', json.dumps(summary, indent=1))
     md = [f"# {dataset} — test split ({len(tds)} images), preset {pr.name}, folds {folds}", '',
-          delta_markdown(agg['coarse'], agg['refined'], std=True), '', '| Fold | Coarse Dice | Refined Dice |', '|---|---:|---:|']
-    md += [f"| {k} | {per_fold[k]['coarse']['dice']['mean']:.4f} | {per_fold[k]['refined']['dice']['mean']:.4f} |" for k in folds]
+          delta_markdown(agg['coarse'], agg['refined'], std=True), '',
+          '| Fold | Coarse Dice | Refined Dice | Empty coarse → empty refined |', '|---|---:|---:|---:|']
+    md += [f"| {k} | {per_fold[k]['coarse']['dice']['mean']:.4f} | {per_fold[k]['refined']['dice']['mean']:.4f} | "
+           f"{len(per_fold[k]['empty_coarse'])} of {per_fold[k]['n']} |" for k in folds]
     atomic_write_text(od/'summary.md', '\n'.join(md) + '\n')
     if examples is not None: atomic_write_bytes(od/'examples.png', examples_figure(*examples))
     if verbose:
         from rich.console import Console
         Console(width=100).print(delta_table({k: v for k, v in agg['coarse'].items()}, {k: v for k, v in agg['refined'].items()},
-                                             title=f'{dataset} test split: mean over folds {folds}'))
+                                             title=f'{dataset} test split: mean over folds {folds}',
+                                             empty=(sum(len(per_fold[k]['empty_coarse']) for k in folds), sum(per_fold[k]['n'] for k in folds))))
     return summary
 
 # %% ../nbs/10_phases.ipynb

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from .core import DataError, UltraRefinerError, atomic_write_bytes, atomic_write_text, get_device, get_preset, load_checkpoint
-from .data import IMG_EXTS, _png, mask_outline, read_image, read_mask
+from .data import IMG_EXTS, _png, mask_outline, pair_fit, read_image, read_mask
 from .metrics import MetricTracker, delta_markdown, delta_table, dice_score
 from .refiner import SAMRefiner
 from .runtime import calibration_images, ensure_runtime
@@ -145,6 +145,7 @@ def refine_folder(image_dir:str|Path, coarse_dir:str|Path, output_dir:str|Path,
                   rounds:int=1,                     # iterative refinement: each refined mask is the next round's coarse mask
                   encoder_runtime:str|None=None,    # 'torch', 'onnx', 'openvino', 'auto'; None: an attached one, else auto
                   encoder_precision:str='fp32',     # 'fp32', 'bf16', 'int8' (INT8 calibrated on 16 of `image_dir`'s images)
+                  stretch_coarse:bool=False,        # resize coarse masks of another aspect than their image (else an error)
                  ) -> dict:
     "Refine every image's coarse mask; writes {out}_refined.png, {out}_overlay.png, prompts.json (and metrics.json/.md)."
     out = Path(output_dir)
@@ -155,6 +156,12 @@ def refine_folder(image_dir:str|Path, coarse_dir:str|Path, output_dir:str|Path,
     if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
         raise UltraRefinerError(f"--rounds must be a whole number ≥ 1 (1: one refinement), got {rounds!r}.")
     rows = pair_inputs(image_dir, coarse_dir, gt_dir)
+    for r in rows:                                # every pair checked before anything is written: no half-refined folder
+        with Image.open(r['image']) as im: W, H = im.size
+        pair_fit(r['image'], (H, W), r['coarse'], read_coarse(r['coarse']).shape, 'coarse mask', stretch_coarse, '--stretch_coarse')
+        if r['gt'] is not None and (g := read_coarse(r['gt']).shape) != (H, W):
+            raise DataError(f"{r['gt']}: ground truth is {g[1]}×{g[0]} but its image {r['image']} is {W}×{H}. Metrics need the "
+                            f"ground truth at the image's size.")
     dev = get_device(device); refiner = (refiner or load_refiner()).to(dev).eval()
     S, sam_type = refiner.img_size, refiner.sam_type
     encoder = ensure_runtime(refiner.sam.image_encoder, encoder_runtime, encoder_precision, dev,
@@ -164,16 +171,18 @@ def refine_folder(image_dir:str|Path, coarse_dir:str|Path, output_dir:str|Path,
     for i0 in range(0, len(rows), batch_size):
         chunk = rows[i0:i0 + batch_size]
         imgs = [read_image(r['image']) for r in chunk]
-        coarse = []
+        coarse, fits = [], []
         for r, im in zip(chunk, imgs):
-            c = read_coarse(r['coarse'])
-            if c.shape != im.shape[:2]: c = _resize_prob(c, im.shape[:2])       # a mask at another resolution covers the same image
-            coarse.append(c)
+            c = read_coarse(r['coarse']); size = [int(c.shape[1]), int(c.shape[0])]
+            fit = pair_fit(r['image'], im.shape[:2], r['coarse'], c.shape, 'coarse mask', stretch_coarse, '--stretch_coarse')
+            if fit != 'same': c = _resize_prob(c, im.shape[:2])    # same aspect: the same picture at another resolution
+            coarse.append(c); fits.append((fit, size))
         xs, frames = zip(*(sam_preprocess(im, sam_type, S) for im in imgs))
         x = torch.stack(xs).to(dev); fr = torch.tensor(frames)
         p = torch.stack([torch.from_numpy(_resize_prob(c, (frame, frame))) for c in coarse]).to(dev)
         emb = encode_chunked(refiner.sam.image_encoder, x, refiner.encoder_batch)          # once: every round reuses it
         o = refiner(None, p, embeddings=emb, frame=fr, target_size=frame)
+        empty = o['empty'].tolist()                                   # the coarse mask was empty: no prompt, an empty mask
         for _ in range(rounds - 1): o = refiner(None, torch.sigmoid(o['masks'][:, 0]), embeddings=emb, frame=fr, target_size=frame)
         for j, (r, im, c) in enumerate(zip(chunk, imgs, coarse)):
             H, W = im.shape[:2]; h, w = frames[j]
@@ -182,10 +191,13 @@ def refine_folder(image_dir:str|Path, coarse_dir:str|Path, output_dir:str|Path,
             atomic_write_bytes(out/f"{r['out']}_refined.png", _png(ref.astype(np.uint8) * 255))
             atomic_write_bytes(out/f"{r['out']}_overlay.png", _png(refine_overlay(im, cb, ref)))
             to_img = lambda xy: (np.asarray(xy, np.float64).reshape(-1, 2) * [W / w, H / h]).round(2).tolist()
-            pr = o['prompts']
-            rec = {'image': str(r['image']), 'coarse': str(r['coarse']), 'size': [W, H], 'refined': str(out/f"{r['out']}_refined.png"),
-                   'overlay': str(out/f"{r['out']}_overlay.png"), 'iou_prediction': float(o['iou'][j]),
-                   'points': to_img(pr.points[j].cpu()), 'point_labels': pr.labels[j].cpu().tolist(), 'box': sum(to_img(pr.box[j].cpu()), []),
+            pr, e = o['prompts'], empty[j]
+            rec = {'image': str(r['image']), 'coarse': str(r['coarse']), 'size': [W, H], 'coarse_size': fits[j][1],
+                   'coarse_fit': fits[j][0], 'refined': str(out/f"{r['out']}_refined.png"),
+                   'overlay': str(out/f"{r['out']}_overlay.png"), 'empty_coarse': e,
+                   'iou_prediction': None if e else float(o['iou'][j]),      # an empty mask makes no IoU claim
+                   'points': [] if e else to_img(pr.points[j].cpu()), 'point_labels': [] if e else pr.labels[j].cpu().tolist(),
+                   'box': None if e else sum(to_img(pr.box[j].cpu()), []),
                    'coarse_fraction': float(cb.mean()), 'refined_fraction': float(ref.mean())}
             if r['gt'] is not None:
                 g = read_coarse(r['gt'])
@@ -198,19 +210,25 @@ def refine_folder(image_dir:str|Path, coarse_dir:str|Path, output_dir:str|Path,
                     ('point', refiner.use_point), ('negative_point', refiner.use_neg_point), ('box', refiner.use_box),
                     ('mask', refiner.use_mask)) if on], 'box_mode': refiner.prompts.box_mode, 'neg_mode': refiner.prompts.neg_mode,
                 'mask_scale': refiner.prompts.mask_scale, 'component': refiner.prompts.component, 'multimask': refiner.multimask,
-                'rounds': rounds, 'encoder_runtime': encoder}
-    atomic_write_text(out/'prompts.json', json.dumps({'settings': settings, 'images': records}, indent=1))
-    result = {'n': len(records), 'settings': settings, 'output_dir': str(out)}
+                'rounds': rounds, 'encoder_runtime': encoder, 'on_empty': refiner.on_empty, 'min_area': refiner.min_area}
+    n_empty = sum(r['empty_coarse'] for r in records)
+    atomic_write_text(out/'prompts.json', json.dumps({'settings': settings, 'empty_coarse': n_empty, 'images': records}, indent=1))
+    result = {'n': len(records), 'settings': settings, 'output_dir': str(out), 'empty_coarse': n_empty}
     if gt_dir:
         cs, rs = tc.summary(), tr.summary()
         result.update(coarse=cs, refined=rs)
-        atomic_write_text(out/'metrics.json', json.dumps({'settings': settings, 'coarse': cs, 'refined': rs,
+        atomic_write_text(out/'metrics.json', json.dumps({'settings': settings, 'coarse': cs, 'refined': rs, 'empty_coarse': n_empty,
                                                           'per_image': [{k: r[k] for k in ('image', 'coarse_dice', 'refined_dice')} for r in records]}, indent=1))
-        atomic_write_text(out/'metrics.md', f"# refine: {len(records)} images, {sam_type}\n\n" + delta_markdown(cs, rs) + '\n')
+        atomic_write_text(out/'metrics.md', f"# refine: {len(records)} images, {sam_type}\n\n"
+                                            + delta_markdown(cs, rs, empty=(n_empty, len(records))) + '\n')
         if verbose:
             from rich.console import Console
-            Console(width=100).print(delta_table(cs, rs, title=f'refine · {len(records)} images · Coarse vs Refined'))
-    if verbose: print(f"refine: wrote {len(records)} refined masks, overlays and {out/'prompts.json'}")
+            Console(width=100).print(delta_table(cs, rs, title=f'refine · {len(records)} images · Coarse vs Refined',
+                                                 empty=(n_empty, len(records))))
+    if verbose:
+        if n_empty: print(f"refine: {n_empty} of {len(records)} coarse masks were empty: their refined masks are empty "
+                          f"(no prompt invented); listed as empty_coarse in prompts.json")
+        print(f"refine: wrote {len(records)} refined masks, overlays and {out/'prompts.json'}")
     return result
 
 # %% ../nbs/16_refine.ipynb

@@ -183,7 +183,7 @@ class PromptExplorer:
             with torch.no_grad(): self._emb_cache[key] = ref.encode(self.model.sam_input(x))
         with torch.no_grad(): o = ref(None, p, embeddings=self._emb_cache[key], manual=manual)
         st.update(prompts=o['prompts'], scale=k, candidates=(o['all_low_res'][0] > 0).numpy(), candidate_iou=o['all_iou'][0].tolist(),
-                  refined=(o['masks'][0, 0] > 0).numpy(), iou=float(o['iou'][0]))
+                  refined=(o['masks'][0, 0] > 0).numpy(), iou=float(o['iou'][0]), empty=bool(o['empty'][0]))
         if gt is not None:
             g = torch.from_numpy(gt.astype(np.uint8))[None, None].float()
             g = F.interpolate(g, size=(S, S), mode='nearest')[0, 0] > 0.5
@@ -199,7 +199,7 @@ class PromptExplorer:
         ax.contour(st['coarse'], levels=[0.5], colors='c', linewidths=1.2)
         if 'refined' in st: ax.contour(st['refined'].astype(float), levels=[0.5], colors='r', linewidths=1.4)
         if 'gt' in st: ax.contour(st['gt'].astype(float), levels=[0.5], colors='y', linewidths=1.2)
-        if 'prompts' in st:
+        if 'prompts' in st and not st.get('empty'):          # an empty coarse mask gave SAM no prompt: none is drawn
             pr, k, c = st['prompts'], st['scale'], st['controls']
             if c['box'] and self.drawn_box is None: _overlay_box(ax, (pr.box[0] / k).tolist(), 'orange', '-', 'box')
             pts = pr.points[0] / k
@@ -226,7 +226,8 @@ class PromptExplorer:
             axs[2].set_title(f"mask prompt (2p−1)·{ms:.3g}" + ('' if st['controls']['mask'] else ' (off)'), fontsize=9)
             axs[3].imshow(x, cmap='gray'); axs[3].contour(st['refined'].astype(float), levels=[0.5], colors='r', linewidths=1.4)
             if 'gt' in st: axs[3].contour(st['gt'].astype(float), levels=[0.5], colors='y', linewidths=1.2)
-            axs[3].set_title('refined' + (f" · Dice {st['dice_refined']:.3f}" if has_gt else '') + f" · IoU pred {st['iou']:.2f}", fontsize=9)
+            axs[3].set_title('refined: empty — the coarse mask is empty; click or draw a box to prompt SAM' if st.get('empty') else
+                             'refined' + (f" · Dice {st['dice_refined']:.3f}" if has_gt else '') + f" · IoU pred {st['iou']:.2f}", fontsize=9)
             for j in range(3):                                   # three candidates with multimask, one without (LiteMedSAM)
                 ax = axs[4 + j]
                 if j >= len(st['candidates']): ax.axis('off'); continue
@@ -248,7 +249,9 @@ class PromptExplorer:
         dr = st['dice_refined']
         contrib = ', '.join(f"{k} " + ('—' if v is None else f"{dr - v:+.3f}") for k, v in st.get('without', {}).items())
         return (f"<b>{st['name']}</b> — Dice coarse <b>{st['dice_coarse']:.3f}</b>, refined <b>{st['dice_refined']:.3f}</b> "
-                f"(<span style='color:{'green' if d >= 0 else 'red'}'>{d:+.3f}</span>), SAM IoU prediction {st['iou']:.2f}"
+                f"(<span style='color:{'green' if d >= 0 else 'red'}'>{d:+.3f}</span>), "
+                + ("<b>empty coarse mask: no prompt invented, refined left empty</b> (click a point or draw a box)"
+                   if st.get('empty') else f"SAM IoU prediction {st['iou']:.2f}")
                 + (f"<br>what each prompt adds (refined Dice with it − without it): {contrib}" if contrib else '')
                 + f"<br><small>image encoder: {self.encoder_runtime}</small>")
 
@@ -317,7 +320,7 @@ class RefinementViewer:
             c, r = o['coarse_prob'] > 0.5, o['refined_logits'][:, 0] > 0
             dc, dr = float(dice_score(c, g)[0]), float(dice_score(r, g)[0])
             rows.append(dict(name=name, image=x[0, 0].numpy(), gt=g[0].numpy(), coarse=c[0].numpy(), refined=r[0].numpy(),
-                             dice_coarse=dc, dice_refined=dr, delta=dr - dc))
+                             dice_coarse=dc, dice_refined=dr, delta=dr - dc, empty=bool(o['empty'][0])))
         self.rows = sorted(rows, key=lambda r: r['delta'])
         self.index = W.IntSlider(value=1, min=1, max=max(len(self.rows), 1), description='rank')   # 1-based: the slider reads what the label says
         self.image = W.Image(format='png'); self.info = W.HTML(); self.renders = 0
@@ -332,7 +335,8 @@ class RefinementViewer:
             for j, (k, col) in enumerate((('gt', 'y'), ('coarse', 'c'), ('refined', 'r'))):
                 axs[i, j].imshow(r['image'], cmap='gray'); axs[i, j].contour(r[k], levels=[0.5], colors=col)
                 if k != 'gt': axs[i, j].contour(r['gt'], levels=[0.5], colors='y', linestyles='dotted')
-                t = {'gt': f"{r['name']}: GT", 'coarse': f"coarse Dice {r['dice_coarse']:.3f}", 'refined': f"refined Dice {r['dice_refined']:.3f} (Δ {r['delta']:+.3f})"}[k]
+                t = {'gt': f"{r['name']}: GT", 'coarse': f"coarse Dice {r['dice_coarse']:.3f}", 'refined': f"refined Dice {r['dice_refined']:.3f} (Δ {r['delta']:+.3f})"
+                     + (' · empty coarse → empty' if r.get('empty') else '')}[k]
                 axs[i, j].set_title(t, fontsize=9); axs[i, j].axis('off')
         fig.tight_layout(); return fig
 
