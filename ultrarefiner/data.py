@@ -16,10 +16,10 @@ from .core import DataError, Paths, atomic_dir
 from .splits import _load_splits, _read_csv_rows, check_splits, make_splits, merge_duplicate_groups
 
 # %% auto 0
-__all__ = ['IMG_EXTS', 'BUSI_CLASSES', 'LAYOUTS', 'read_image', 'mask_values', 'binarise_mask', 'read_mask', 'mask_colour_label',
-           'pair_fit', 'Record', 'scan_busi', 'scan_busbra', 'scan_train_val', 'scan_bus_uclm', 'scan_processed',
-           'detect_layout', 'scan', 'PrepareReport', 'mask_outline', 'prepare_dataset', 'prepare', 'report_table',
-           'print_report']
+__all__ = ['IMG_EXTS', 'BUSI_CLASSES', 'LAYOUTS', 'read_image', 'mask_values', 'mask_background', 'binarise_mask', 'read_mask',
+           'mask_colour_label', 'pair_fit', 'Record', 'scan_busi', 'scan_busbra', 'scan_train_val', 'scan_bus_uclm',
+           'scan_processed', 'detect_layout', 'scan', 'PrepareReport', 'mask_outline', 'prepare_dataset', 'prepare',
+           'report_table', 'print_report']
 
 # %% ../nbs/01_data.ipynb
 def _open(path:Path) -> Image.Image:
@@ -82,6 +82,11 @@ def _levels(a:np.ndarray) -> str:
     if len(v) <= 8: return ', '.join(f"{x:g} ({c} px)" for x, c in zip(v, n))
     return f"{len(v)} distinct values from {v[0]:g} to {v[-1]:g}"
 
+def mask_background(a:np.ndarray) -> float:
+    "The background value of a mask: its most common value at or below half its maximum (0, or an offset such as JPEG's 3)."
+    v, n = np.unique(a[a <= a.max() / 2], return_counts=True)
+    return float(v[n.argmax()]) if len(v) else 0.0
+
 def binarise_mask(a:np.ndarray, path:str|Path='mask') -> np.ndarray:
     """(H,W) bool: foreground = above half the mask's own maximum (0/1, 0/255, 0/65535 alike). Never drops content: if
     non-zero pixels below that threshold form regions of their own (another label value, a dimmer second lesion) — not
@@ -89,7 +94,7 @@ def binarise_mask(a:np.ndarray, path:str|Path='mask') -> np.ndarray:
     hi = a.max()
     if hi <= 0: return np.zeros(a.shape, bool)
     fg = a > hi / 2
-    lost = (a > 0) & ~fg
+    lost = (a != mask_background(a)) & ~fg                             # neither background nor foreground
     if lost.any():
         if len(np.unique(a)) > 16: lost &= a > 0.1 * hi               # many levels: JPEG noise / soft edges set a floor
         if lost.any():
@@ -325,7 +330,8 @@ def _process(rec:Record):
             raise DataError(f"{m}: mask size {mk.shape[1]}x{mk.shape[0]} differs from its image {rec.image} "
                             f"({img.shape[1]}x{img.shape[0]}). Re-export the mask at the image's size, or remove the pair.")
         merged = mk if merged is None else merged | mk
-        source = (a > 0) if source is None else source | (a > 0)
+        marked = a != mask_background(a)                              # what the file marks at all
+        source = marked if source is None else source | marked
     h = hashlib.sha1(str(img.shape).encode() + img.tobytes()).hexdigest()
     return img, merged, h, _mask_doubt(merged, rec.masks), int(source.sum())
 

@@ -543,3 +543,117 @@ CASES += [
     Case('crash', "temp files of killed writers", 'removed by the next write to that folder', r"files: \['best\.pth'\]$", _c_stale_temps),
     Case('crash', 'processed folder permissions', "a normal folder's mode (not mkdtemp's 0700)", r"mode (0o\d+), umask \1", _c_folder_mode),
 ]
+
+# %% ../nbs/15_reliability.ipynb
+def _refine_case(d, coarse, image_hw=(471, 562), *flags, gt=False) -> str:
+    "Run `ultrarefiner refine` on one phantom scan with the given coarse mask: 'rc N: …' plus the prompts.json record."
+    from ultrarefiner.phantom import make_phantom
+    im, (g,) = make_phantom(np.random.default_rng(5), 'benign', image_hw)
+    _img(d, 'img/scan.png', im); (Path(d)/'co').mkdir(exist_ok=True); np.save(Path(d)/'co'/'scan.npy', coarse)
+    args = ['refine', '--image_dir', 'img', '--coarse_dir', 'co', '--output_dir', 'out', '--encoder_runtime', 'torch', *flags]
+    if gt: _img(d, 'gt/scan.png', g.astype(np.uint8) * 255); args += ['--gt_dir', 'gt']
+    msg = _cli(d, *args)
+    pj = Path(d)/'out'/'prompts.json'
+    if not pj.exists(): return f"{msg} | written: {sorted(p.name for p in (Path(d)/'out').glob('*'))}"
+    r = json.loads(pj.read_text())['images'][0]
+    keys = ('empty_coarse', 'iou_prediction', 'box', 'refined_fraction', 'coarse_size', 'coarse_fit')
+    return msg.split(':')[0] + ': ' + ', '.join(f"{k} {r[k]}" for k in keys)
+
+def _c_refine_empty(d): return _refine_case(d, np.zeros((471, 562), np.float32))
+
+def _c_refine_near_empty(d):
+    c = np.zeros((471, 562), np.float32); c[200, 300:303] = 0.9         # three stray pixels: 0.001 % of the image
+    return _refine_case(d, c)
+
+def _c_refine_empty_table(d):
+    _refine_case(d, np.zeros((471, 562), np.float32), gt=True)
+    return (Path(d)/'out'/'metrics.md').read_text().strip().splitlines()[-1]
+
+def _c_refiner_empty_batch(d):
+    from ultrarefiner.refiner import SAMRefiner
+    from ultrarefiner.sam import build_sam
+    torch.manual_seed(0); r = SAMRefiner(build_sam('tiny')).eval()
+    p = torch.zeros(2, 64, 64); p[0, 10:40, 10:40] = 0.9
+    with torch.no_grad(): o = r(torch.rand(2, 3, 256, 256), p)
+    return (f"empty {o['empty'].tolist()}; image 1: max logit {float(o['masks'][1].max()):g}, IoU prediction {float(o['iou'][1]):g}; "
+            f"image 0 refined pixels {int((o['masks'][0] > 0).sum())}")
+
+def _c_infer_empty(d):
+    from ultrarefiner.infer import build_inference_model, infer_images, list_images
+    ck = _pipeline_ckpt(d); m = build_inference_model('full', 'tiny', model_checkpoint=ck)
+    with torch.no_grad():                                                  # a coarse model that finds nothing
+        m.transunet.seg_head.weight.zero_(); m.transunet.seg_head.bias.copy_(torch.tensor([10., -10.]))
+    r = infer_images(list_images(image_dir=_images(d, ['a.png'])), m, Path(d)/'out')[0]
+    return f"empty_coarse {r['empty_coarse']}, iou_prediction {r['iou_prediction']}, box {r['box']}, foreground {r['foreground_fraction']}"
+
+def _c_refine_other_aspect(d): return _refine_case(d, np.ones((100, 100), np.float32))
+
+def _c_refine_half_res(d):
+    c = np.zeros((236, 281), np.float32); c[80:150, 100:180] = 1; return _refine_case(d, c)
+
+def _c_refine_stretch(d): return _refine_case(d, np.ones((100, 100), np.float32), (471, 562), '--stretch_coarse')
+
+def _c_refine_gt_size(d):
+    from ultrarefiner.refine import refine_folder
+    _img(d, 'img/a.png', np.zeros((40, 60), np.uint8)); _img(d, 'img/b.png', np.zeros((40, 60), np.uint8))
+    for n in 'ab': _img(d, f'co/{n}.png', np.zeros((40, 60), np.uint8)); _img(d, f'gt/{n}.png', np.zeros((40, 60) if n == 'a' else (30, 30), np.uint8))
+    msg = _err(lambda: refine_folder(Path(d)/'img', Path(d)/'co', Path(d)/'out', gt_dir=Path(d)/'gt', verbose=False))
+    return f"{msg} | written: {sorted(p.name for p in (Path(d)/'out').glob('*'))}"
+
+def _c_processed_pair_size(d):
+    from ultrarefiner.datasets import TransUNetDataset
+    _dataset(d); _prep(d); root = Path(d)/'out/processed/D'
+    m = next(root.rglob('masks/c0.png')); Image.fromarray(np.zeros((20, 20), np.uint8)).save(m)
+    return _err(lambda: TransUNetDataset(root, ['c0'], 64)[0])
+
+def _mask_case(d, mask):
+    "prepare with c0's mask replaced by `mask`: the error, or the manifest's counts for c0."
+    root = _dataset(d); Image.fromarray(mask).save(root/'masks/c0.png')
+    msg = _err(lambda: _prep(d))
+    if not msg.startswith('no error'): return msg
+    row = next(r for r in (Path(d)/'out/processed/D/manifest.csv').read_text().splitlines() if r.startswith('c0,'))
+    src, out = row.split(',')[3:5]
+    return f"source_foreground_px {src}, processed_foreground_px {out}"
+
+def _c_label_map(d):
+    m = np.zeros((40, 48), np.uint8); m[5:15, 5:15] = 1; m[25:35, 25:40] = 2; return _mask_case(d, m)
+
+def _c_dim_lesion(d):
+    m = np.zeros((40, 48), np.uint8); m[5:15, 5:15] = 255; m[25:35, 25:40] = 100; return _mask_case(d, m)
+
+def _c_la_alpha(d):
+    la = np.zeros((40, 48, 2), np.uint8); la[8:20, 10:30, 1] = 255; return _mask_case(d, la)
+
+def _c_soft_rim(d):
+    m = np.zeros((40, 48), np.uint8); m[10:30, 10:30] = 255; m[9, 10:30] = 90; return _mask_case(d, m)
+
+def _c_thin_lesion(d):
+    from ultrarefiner.datasets import TransUNetDataset
+    root = _dataset(d); m = np.zeros((400, 480), np.uint8); m[100:300, 243] = 255     # between two nearest-neighbour samples
+    _img(d, 'raw/D/images/thin.png', np.full((400, 480), 80, np.uint8)); Image.fromarray(m).save(root/'masks/thin.png')
+    _prep(d)
+    return f"thin lesion: {int(TransUNetDataset(Path(d)/'out/processed/D', ['thin'], 64)[0]['mask'].sum())} pixels at 64×64"
+
+CASES += [
+    Case('never invent', 'refine: all-zero coarse mask', 'empty refined mask, no box, no IoU claim (was: a 53 % mask, IoU 0.93)',
+         r"^rc 0: empty_coarse True, iou_prediction None, box None, refined_fraction 0\.0", _c_refine_empty),
+    Case('never invent', 'refine: three stray coarse pixels', 'empty: below 0.05 % of the frame', r"^rc 0: empty_coarse True, iou_prediction None, box None, refined_fraction 0\.0", _c_refine_near_empty),
+    Case('never invent', 'refine --gt_dir with an empty coarse mask', 'the table counts it', r"^1 of 1 image had an empty coarse mask: refined left empty", _c_refine_empty_table),
+    Case('never invent', 'SAMRefiner batch with an empty coarse mask', 'that image empty (phases 2/3, evaluation), the other refined',
+         r"empty \[False, True\]; image 1: max logit -20, IoU prediction 0; image 0 refined pixels [1-9]", _c_refiner_empty_batch),
+    Case('never invent', 'inference: the coarse model finds nothing', 'empty mask, empty_coarse in prompts.json',
+         r"empty_coarse True, iou_prediction None, box None, foreground 0\.0", _c_infer_empty),
+    Case('never stretch', 'refine: 100×100 coarse mask for a 562×471 scan', 'error naming both files and sizes, nothing written',
+         r"rc 2: .*scan\.npy: coarse mask is 100×100 but its image .*scan\.png is 562×471 — another aspect.*--stretch_coarse.* \| written: \[\]", _c_refine_other_aspect),
+    Case('never stretch', 'refine: coarse mask at half resolution', 'resized (same aspect), recorded', r"^rc 0: .*coarse_size \[281, 236\], coarse_fit resized", _c_refine_half_res),
+    Case('never stretch', 'refine --stretch_coarse', 'stretched on request, recorded per image', r"^rc 0: .*coarse_size \[100, 100\], coarse_fit stretched", _c_refine_stretch),
+    Case('never stretch', 'refine: ground truth of another size (2nd image)', 'error before any output is written',
+         r"DataError: .*b\.png: ground truth is 30×30 but its image .*b\.png is 60×40.* \| written: \[\]", _c_refine_gt_size),
+    Case('never stretch', 'processed folder: mask of another size than its image', 'error naming both files', r"DataError: .*c0\.png: mask is 20×20 but its image .*c0\.png is 48×40", _c_processed_pair_size),
+    Case('never drop', 'label-map mask {0, 1, 2}', 'error listing the values and how each was read',
+         r"DataError: .*c0\.png: mask values 0 \(1670 px\), 1 \(100 px\), 2 \(150 px\)\. Foreground is read as values above 1.*100 pixels of value 1", _c_label_map),
+    Case('never drop', 'a dimmer second lesion (100 in a 0/255 mask)', 'error: the dim region would be dropped', r"DataError: .*c0\.png: mask values .*150 pixels of value 100", _c_dim_lesion),
+    Case('never drop', 'LA mask drawn in its alpha channel', 'read from the alpha; every pixel kept', r"source_foreground_px 240, processed_foreground_px 240$", _c_la_alpha),
+    Case('never drop', 'anti-aliased rim (90 in a 0/255 mask)', 'the rim is soft edge; the manifest shows the difference', r"source_foreground_px 420, processed_foreground_px 400$", _c_soft_rim),
+    Case('never drop', 'a 1-pixel-wide lesion resized to 64×64', 'kept (its best-covered pixels)', r"thin lesion: [1-9]\d* pixels at 64×64", _c_thin_lesion),
+]
