@@ -96,7 +96,8 @@ def binarise_mask(a:np.ndarray, path:str|Path='mask') -> np.ndarray:
     fg = a > hi / 2
     lost = (a != mask_background(a)) & ~fg                             # neither background nor foreground
     if lost.any():
-        if len(np.unique(a)) > 16: lost &= a > 0.1 * hi               # many levels: JPEG noise / soft edges set a floor
+        lossy = Path(str(path)).suffix.lower() in ('.jpg', '.jpeg')
+        if lossy or len(np.unique(a)) > 16: lost &= a > 0.1 * hi      # JPEG noise / many soft levels: a floor at 10 %
         if lost.any():
             from scipy.ndimage import binary_dilation
             lost &= ~binary_dilation(fg, iterations=2)                 # the rim of the foreground is its own soft edge
