@@ -410,7 +410,7 @@ def _cmd_refine(a):
     if a.batch_size < 1: raise UltraRefinerError(f"--batch_size must be at least 1, got {a.batch_size}.")
     refine_folder(a.image_dir, a.coarse_dir, a.output_dir, gt_dir=a.gt_dir, refiner=load_refiner(a.checkpoint, a.preset, **kw),
                   batch_size=a.batch_size, device=a.device, rounds=a.rounds, encoder_runtime=a.encoder_runtime,
-                  encoder_precision=a.encoder_precision, stretch_coarse=a.stretch_coarse)
+                  encoder_precision=a.encoder_precision, stretch_coarse=a.stretch_coarse, boxes=a.boxes)
 
 def _cmd_bench(a):
     from ultrarefiner.bench import run_bench, MODES
@@ -592,6 +592,9 @@ def _more_parsers(sub):
     s.add_argument('--component', default=None, choices=['all', 'largest'], help='prompts from the largest connected component only')
     s.add_argument('--rounds', type=int, default=1,
                    help='iterative refinement: the refined mask becomes the next round\'s mask prompt and box (one decoder pass a round)')
+    s.add_argument('--boxes', default=None,
+                   help="your boxes, CSV image,x0,y0,x1,y1 or JSON {image: [x0,y0,x1,y1]} in image pixels: those images are refined "
+                        "from them zero-shot (an empty coarse mask included)")
     s.add_argument('--stretch_coarse', action='store_true',
                    help="resize coarse masks of another aspect than their image onto it (default: an error naming both sizes)")
     s.add_argument('--batch_size', type=int, default=4); s.add_argument('--device', default=None)

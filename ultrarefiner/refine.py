@@ -19,7 +19,7 @@ from .sam import build_sam, encode_chunked, sam_preprocess
 
 # %% auto 0
 __all__ = ['COARSE_EXTS', 'REFINE_DEFAULTS', 'read_coarse', 'read_mask_values', 'pair_inputs', 'load_refiner', 'refine_overlay',
-           'refine_folder']
+           'refine_folder', 'read_boxes']
 
 # %% ../nbs/16_refine.ipynb
 COARSE_EXTS = tuple(IMG_EXTS) + ('.npy',)
@@ -146,6 +146,7 @@ def refine_folder(image_dir:str|Path, coarse_dir:str|Path, output_dir:str|Path,
                   encoder_runtime:str|None=None,    # 'torch', 'onnx', 'openvino', 'auto'; None: an attached one, else auto
                   encoder_precision:str='fp32',     # 'fp32', 'bf16', 'int8' (INT8 calibrated on 16 of `image_dir`'s images)
                   stretch_coarse:bool=False,        # resize coarse masks of another aspect than their image (else an error)
+                  boxes:str|Path|None=None,         # your boxes (`read_boxes`): those images are refined from them, zero-shot
                  ) -> dict:
     "Refine every image's coarse mask; writes {out}_refined.png, {out}_overlay.png, prompts.json (and metrics.json/.md)."
     out = Path(output_dir)
@@ -162,7 +163,10 @@ def refine_folder(image_dir:str|Path, coarse_dir:str|Path, output_dir:str|Path,
         if r['gt'] is not None and (g := read_coarse(r['gt']).shape) != (H, W):
             raise DataError(f"{r['gt']}: ground truth is {g[1]}×{g[0]} but its image {r['image']} is {W}×{H}. Metrics need the "
                             f"ground truth at the image's size.")
+    user_boxes = read_boxes(boxes, rows) if boxes else {}
     dev = get_device(device); refiner = (refiner or load_refiner()).to(dev).eval()
+    if user_boxes and not refiner.use_box:
+        raise UltraRefinerError("--boxes gives SAM box prompts, but this refiner's prompts have no box: add box to --prompts.")
     S, sam_type = refiner.img_size, refiner.sam_type
     encoder = ensure_runtime(refiner.sam.image_encoder, encoder_runtime, encoder_precision, dev,
                              calibrate=lambda: calibration_images(sam_type, S, folder=image_dir))
@@ -181,9 +185,16 @@ def refine_folder(image_dir:str|Path, coarse_dir:str|Path, output_dir:str|Path,
         x = torch.stack(xs).to(dev); fr = torch.tensor(frames)
         p = torch.stack([torch.from_numpy(_resize_prob(c, (frame, frame))) for c in coarse]).to(dev)
         emb = encode_chunked(refiner.sam.image_encoder, x, refiner.encoder_batch)          # once: every round reuses it
-        o = refiner(None, p, embeddings=emb, frame=fr, target_size=frame)
+        mb = torch.full((len(chunk), 4), float('nan'))                # your boxes in SAM's frame; NaN: the generated box
+        for j, (r, im) in enumerate(zip(chunk, imgs)):
+            if r['image'] in user_boxes:
+                sx, sy = frames[j][1] / im.shape[1], frames[j][0] / im.shape[0]
+                mb[j] = torch.tensor(user_boxes[r['image']]) * torch.tensor([sx, sy, sx, sy])
+        manual = {'box': mb.to(dev)} if not torch.isnan(mb).all() else None
+        o = refiner(None, p, embeddings=emb, frame=fr, target_size=frame, manual=manual)
         empty = o['empty'].tolist()                                   # the coarse mask was empty: no prompt, an empty mask
-        for _ in range(rounds - 1): o = refiner(None, torch.sigmoid(o['masks'][:, 0]), embeddings=emb, frame=fr, target_size=frame)
+        for _ in range(rounds - 1):
+            o = refiner(None, torch.sigmoid(o['masks'][:, 0]), embeddings=emb, frame=fr, target_size=frame, manual=manual)
         for j, (r, im, c) in enumerate(zip(chunk, imgs, coarse)):
             H, W = im.shape[:2]; h, w = frames[j]
             ref = (SAMRefiner._uncrop(o['low_res'][j:j + 1], fr[j:j + 1], S, (H, W))[0, 0] > 0).cpu().numpy()
@@ -197,7 +208,8 @@ def refine_folder(image_dir:str|Path, coarse_dir:str|Path, output_dir:str|Path,
                    'overlay': str(out/f"{r['out']}_overlay.png"), 'empty_coarse': e,
                    'iou_prediction': None if e else float(o['iou'][j]),      # an empty mask makes no IoU claim
                    'points': [] if e else to_img(pr.points[j].cpu()), 'point_labels': [] if e else pr.labels[j].cpu().tolist(),
-                   'box': None if e else sum(to_img(pr.box[j].cpu()), []),
+                   'box': None if e else list(user_boxes[r['image']]) if r['image'] in user_boxes else sum(to_img(pr.box[j].cpu()), []),
+                   'prompt_source': 'none (empty coarse mask)' if e else 'your box' if r['image'] in user_boxes else 'coarse mask',
                    'coarse_fraction': float(cb.mean()), 'refined_fraction': float(ref.mean())}
             if r['gt'] is not None:
                 g = read_coarse(r['gt'])
@@ -235,3 +247,37 @@ def refine_folder(image_dir:str|Path, coarse_dir:str|Path, output_dir:str|Path,
 def _resize_prob(a:np.ndarray, hw:tuple) -> np.ndarray:
     import cv2
     return cv2.resize(a.astype(np.float32), (hw[1], hw[0]), interpolation=cv2.INTER_LINEAR).clip(0, 1)
+
+# %% ../nbs/16_refine.ipynb
+def read_boxes(path:str|Path,   # CSV `image,x0,y0,x1,y1` or JSON {image: [x0, y0, x1, y1]}, in image pixels
+               rows:list,       # `pair_inputs` rows: the images the boxes must belong to
+              ) -> dict:        # image Path → (x0, y0, x1, y1) floats
+    "User boxes per image, checked against the images (name, order of corners, inside the image)."
+    from ultrarefiner.splits import _read_csv_rows
+    path = Path(path)
+    if not path.is_file(): raise UltraRefinerError(f"--boxes {path}: file not found.")
+    if path.suffix.lower() == '.json':
+        try: raw = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as e: raise DataError(f"{path}: not valid JSON ({e}).") from e
+        if not isinstance(raw, dict): raise DataError(f"{path}: expected {{image: [x0, y0, x1, y1]}}, got a {type(raw).__name__}.")
+        items = list(raw.items())
+    else:
+        recs = _read_csv_rows(path)
+        need = ('image', 'x0', 'y0', 'x1', 'y1')
+        if recs and any(k not in recs[0] for k in need):
+            raise DataError(f"{path}: columns {list(recs[0])}; expected {', '.join(need)} (boxes in image pixels).")
+        items = [(r['image'], [r[k] for k in need[1:]]) for r in recs]
+    by_name = {}
+    for r in rows: by_name[r['image'].name.lower()] = by_name[r['image'].stem.lower()] = r['image']
+    out = {}
+    for name, b in items:
+        img = by_name.get(Path(str(name)).name.lower())
+        if img is None: raise DataError(f"{path}: box for '{name}', which is not an image being refined. Fix the name or remove the row.")
+        try: x0, y0, x1, y1 = (float(v) for v in b)
+        except (TypeError, ValueError): raise DataError(f"{path}: box for '{name}' is {b!r}; expected four numbers x0, y0, x1, y1.") from None
+        with Image.open(img) as im: W, H = im.size
+        if not (np.isfinite([x0, y0, x1, y1]).all() and 0 <= x0 < x1 <= W and 0 <= y0 < y1 <= H):
+            raise DataError(f"{path}: box [{x0:g}, {y0:g}, {x1:g}, {y1:g}] for '{name}' is not inside its {W}×{H} image "
+                            f"with x0 < x1 and y0 < y1 (image pixels).")
+        out[img] = (x0, y0, x1, y1)
+    return out

@@ -97,7 +97,13 @@ class SAMRefiner(nn.Module):
         if manual.get('points') is not None:                      # clicks: appended to the generated points
             mp, ml = manual['points'].to(coarse), manual['labels'].to(coarse.device).long()
             points = (mp, ml) if points is None else (torch.cat([points[0], mp], 1), torch.cat([points[1].long(), ml], 1))
-        box = manual['box'].to(coarse) if manual.get('box') is not None else prompts.box if self.use_box else None
+        box = prompts.box if self.use_box else None
+        if manual.get('box') is not None:                         # a drawn box replaces the generated one (NaN row: keep it)
+            mb = manual['box'].to(coarse)
+            keep = torch.isnan(mb).any(1)
+            if keep.any() and box is None:
+                raise ValueError("manual['box'] has NaN rows (keep the generated box) but use_box is off: give every image a box.")
+            box = torch.where(keep[:, None], box, mb) if keep.any() else mb
         sparse, dense = self.sam.prompt_encoder(points=points, boxes=box,
                                                 masks=prompts.mask if self.use_mask else None)
         if dense.shape[0] != emb.shape[0]: dense = dense.expand(emb.shape[0], -1, -1, -1)
@@ -126,12 +132,11 @@ class SAMRefiner(nn.Module):
         if self.on_empty == 'frame': return torch.zeros(coarse.shape[0], dtype=torch.bool, device=coarse.device)
         empty = coarse_is_empty(coarse, self.prompts.box_threshold, self.min_area)
         manual = manual or {}
-        if manual.get('box') is not None or manual.get('points') is not None:     # the user's own prompt: zero-shot from it
-            given = torch.ones_like(empty)
-            if manual.get('points') is not None and manual.get('box') is None:
-                given = (torch.as_tensor(manual['labels'], device=coarse.device) == 1).any(1)   # a positive click
-            empty = empty & ~given
-        return empty
+        given = torch.zeros_like(empty)                                            # the user's own prompt: zero-shot from it
+        if manual.get('box') is not None: given |= ~torch.isnan(torch.as_tensor(manual['box'])).any(1).to(given.device)
+        if manual.get('points') is not None:
+            given |= (torch.as_tensor(manual['labels'], device=coarse.device) == 1).any(1)   # a positive click
+        return empty & ~given
 
 # %% ../nbs/06_refiner.ipynb
 class UltraRefiner(nn.Module):

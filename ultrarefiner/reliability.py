@@ -586,6 +586,10 @@ def _c_infer_empty(d):
     r = infer_images(list_images(image_dir=_images(d, ['a.png'])), m, Path(d)/'out')[0]
     return f"empty_coarse {r['empty_coarse']}, iou_prediction {r['iou_prediction']}, box {r['box']}, foreground {r['foreground_fraction']}"
 
+def _c_refine_user_box(d):
+    (Path(d)/'boxes.csv').write_text('image,x0,y0,x1,y1\nscan.png,150,120,420,360\n')
+    return _refine_case(d, np.zeros((471, 562), np.float32), (471, 562), '--boxes', 'boxes.csv')
+
 def _c_refine_other_aspect(d): return _refine_case(d, np.ones((100, 100), np.float32))
 
 def _c_refine_half_res(d):
@@ -643,6 +647,8 @@ CASES += [
          r"empty \[False, True\]; image 1: max logit -20, IoU prediction 0; image 0 refined pixels [1-9]", _c_refiner_empty_batch),
     Case('never invent', 'inference: the coarse model finds nothing', 'empty mask, empty_coarse in prompts.json',
          r"empty_coarse True, iou_prediction None, box None, foreground 0\.0", _c_infer_empty),
+    Case('never invent', 'refine --boxes for an empty coarse mask', 'zero-shot from your box (the explicit option)',
+         r"^rc 0: empty_coarse False, iou_prediction 0\.\d+, box \[150\.0, 120\.0, 420\.0, 360\.0\], refined_fraction 0\.\d*[1-9]", _c_refine_user_box),
     Case('never stretch', 'refine: 100×100 coarse mask for a 562×471 scan', 'error naming both files and sizes, nothing written',
          r"rc 2: .*scan\.npy: coarse mask is 100×100 but its image .*scan\.png is 562×471 — another aspect.*--stretch_coarse.* \| written: \[\]", _c_refine_other_aspect),
     Case('never stretch', 'refine: coarse mask at half resolution', 'resized (same aspect), recorded', r"^rc 0: .*coarse_size \[281, 236\], coarse_fit resized", _c_refine_half_res),
