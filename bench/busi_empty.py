@@ -4,6 +4,10 @@ box given to SAM), for zero-shot LiteMedSAM and the phase-2 refiner of `bench/bu
 
 Usage (after bench/busi_shared.sh, whose checkpoints and encoder cache it reuses):
     .venv/bin/python bench/busi_empty.py bench_runs/busi_shared
+With a phase-1 TransUNet of the `lite` preset (small TransUNet at 128 px, random init) for fold 0, e.g.
+    .venv/bin/ultrarefiner train-transunet --preset lite --datasets BUSI --fold 0 --max_epochs 8 --no-oof \
+        --data_root bench_runs/busi_shared/data --output_dir bench_runs/busi_shared/checkpoints
+the same rows are added for it (Dice in its 128 px frame, like `evaluate`; SAM embeddings from the same cache).
 Writes OUT/empty.json.
 """
 import json, os, sys
@@ -45,5 +49,30 @@ for name, refsam, kw in (('zero-shot LiteMedSAM', sam, LP), ('phase 2 (fold 0)',
              'refined_on_empty': float(ri[em].mean()) if em.any() else None, 'coarse_on_empty': float(ci[em].mean()) if em.any() else None,
              'refined_on_others': float(ri[~em].mean())}
         res['rows'].append(r); print(json.dumps(r), flush=True)
+tu_ck = out/'checkpoints'/'transunet'/'BUSI'/'fold_0'/'best.pth'
+if tu_ck.exists():
+    from ultrarefiner.checkpoint import load_transunet
+    from ultrarefiner.datasets import TransUNetDataset
+    from ultrarefiner.metrics import dice_score
+    tu = load_transunet('lite', tu_ck).eval()
+    tds = TransUNetDataset(root, test.names, 128, sam_type='lite', sam_size=256)
+    items = [tds[i] for i in range(len(tds))]
+    x = torch.stack([it['image'] for it in items]); y = torch.stack([it['mask'] for it in items])
+    fr = torch.stack([it['sam_frame'] for it in items])
+    with torch.no_grad(): pt = torch.cat([tu(x[i:i + 16]).softmax(1)[:, 1] for i in range(0, len(x), 16)])
+    et = coarse_is_empty(pt); res['transunet'] = {'checkpoint': str(tu_ck), 'empty_coarse': int(et.sum()),
+                                                 'blank_coarse': int(coarse_is_empty(pt, min_area=0).sum()),
+                                                 'empty_names': [n for n, e in zip(test.names, et.tolist()) if e], 'rows': []}
+    print(f"lite-preset TransUNet: empty coarse masks {int(et.sum())} of {len(test)}", flush=True)
+    cd = dice_score(pt > 0.5, y.bool())
+    for mode in ('frame', 'empty'):
+        ref = LiteUltraRefiner(sam, coarse=m0, **dict(LP, on_empty=mode)).refiner.eval()
+        with torch.no_grad():
+            lg = torch.cat([ref(None, pt[i:i + 16], embeddings=test.embedding(list(range(i, min(i + 16, len(test))))),
+                                frame=fr[i:i + 16], target_size=128)['masks'][:, 0] for i in range(0, len(test), 16)])
+        rd = dice_score(lg > 0, y.bool()); em = et
+        r = {'refiner': 'zero-shot LiteMedSAM', 'on_empty': mode, 'coarse': float(cd.mean()), 'refined': float(rd.mean()),
+             'refined_on_empty': float(rd[em].mean()) if em.any() else None, 'refined_on_others': float(rd[~em].mean())}
+        res['transunet']['rows'].append(r); print(json.dumps(r), flush=True)
 (out/'empty.json').write_text(json.dumps(res, indent=1))
 print('wrote', out/'empty.json')

@@ -154,7 +154,11 @@ class PairedDataset(SAMDataset):
         import torch
         n = self.names[i]
         img, mk = self._load(n)
-        p = torch.from_numpy(_resize(load_prediction(self.pred_dir/f'{n}.npy'), self.pred_size))[None]
+        a = load_prediction(self.pred_dir/f'{n}.npy')
+        if a.shape[0] != a.shape[1]:                       # `oof` writes the whole image as a square frame: never stretch
+            raise DataError(f"{self.pred_dir/f'{n}.npy'}: prediction is {a.shape[1]}×{a.shape[0]}, not the square coarse frame "
+                            f"`ultrarefiner oof` writes (the whole image at {self.pred_size}²). Re-write it with `ultrarefiner oof`.")
+        p = torch.from_numpy(_resize(a, self.pred_size))[None]
         x, hw, y, p = self._item(img, mk, p)
         return {'image': x, 'frame': hw, 'mask': y, 'coarse': p, 'name': n}
 
