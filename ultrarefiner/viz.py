@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from .core import get_preset
 from .data import mask_outline
 from .metrics import dice_score
-from .refiner import UltraRefiner, build_ultrarefiner
+from .refiner import SAMRefiner, UltraRefiner, build_ultrarefiner
 
 # %% auto 0
 __all__ = ['phantom_samples', 'dataset_samples', 'synthetic_coarse', 'image_from_bytes', 'PromptExplorer', 'RefinementViewer',
@@ -146,31 +146,34 @@ class PromptExplorer:
         if self.drawn_box is not None: m['box'] = torch.tensor([self.drawn_box]) * k
         return m
 
-    def _dice_without(self, p, emb, manual, g) -> dict:
+    def refiner_view(self, c:dict|None=None, **override) -> SAMRefiner:
+        "A SAMRefiner with the controls' prompt settings (`override` on top) on the model's own SAM: shared, never changed."
+        c = c or {k: w.value for k, w in self.controls.items()}
+        base = self.model.refiner
+        kw = dict(base.settings(), temperature=c['temperature'], box_threshold=c['box_threshold'], box_mode=c['box_mode'],
+                  neg_mode=c['neg_mode'], mask_scale=c['mask_scale'], component=c['component'], use_point=c['point'],
+                  use_neg_point=c['neg_point'], use_box=c['box'], use_mask=c['mask'])
+        return SAMRefiner(base.sam, cache=base.cache, encoder_batch=base.encoder_batch, **dict(kw, **override)).eval()
+
+    def _dice_without(self, ref, p, emb, manual, g) -> dict:
         "What each prompt contributes: refined Dice with all prompts minus Dice without that one (decoder only: cheap)."
-        ref = self.model.refiner; out = {}
+        out = {}
         flags = {'point': 'use_point', 'neg_point': 'use_neg_point', 'box': 'use_box', 'mask': 'use_mask'}
         on = [k for k, a in flags.items() if getattr(ref, a)]
         for k in on + (['my clicks'] if manual.get('points') is not None else []) + (['my box'] if manual.get('box') is not None else []):
-            keep = dict(manual)
+            keep, r = dict(manual), ref
             if k == 'my clicks': keep.pop('points'); keep.pop('labels')
             elif k == 'my box': keep.pop('box')
-            else: setattr(ref, flags[k], False)
-            try:
-                if not (ref.use_point or ref.use_neg_point or ref.use_box or ref.use_mask or keep): out[k] = None; continue
-                with torch.no_grad(): m = ref(None, p, embeddings=emb, manual=keep)['masks'][0, 0] > 0
-                out[k] = float(dice_score(m[None], g[None])[0])
-            finally:
-                if k in flags: setattr(ref, flags[k], True)
+            else: r = self.refiner_view(**{flags[kk]: getattr(ref, flags[kk]) and kk != k for kk in flags})
+            if not (r.use_point or r.use_neg_point or r.use_box or r.use_mask or keep): out[k] = None; continue
+            with torch.no_grad(): m = r(None, p, embeddings=emb, manual=keep)['masks'][0, 0] > 0
+            out[k] = float(dice_score(m[None], g[None])[0])
         return out
 
     def compute(self) -> dict:
         "Run prompts + SAM for the current control values and the user's clicks; returns the state shown."
         c = {k: w.value for k, w in self.controls.items()}
-        ref = self.model.refiner
-        ref.prompts.temperature, ref.prompts.box_threshold, ref.prompts.box_mode = c['temperature'], c['box_threshold'], c['box_mode']
-        ref.prompts.neg_mode, ref.prompts.mask_scale, ref.prompts.component = c['neg_mode'], c['mask_scale'], c['component']
-        ref.use_point, ref.use_neg_point, ref.use_box, ref.use_mask = c['point'], c['neg_point'], c['box'], c['mask']
+        ref = self.refiner_view(c)                         # the controls' settings on the model's SAM; the model is untouched
         name, img, gt = self.samples[c['sample']]
         x, p = self._coarse(c['sample'])
         st = {'name': name, 'controls': c, 'coarse': p[0].numpy()}
@@ -190,7 +193,7 @@ class PromptExplorer:
             st['gt'] = g.numpy()
             st['dice_coarse'] = float(dice_score((p[0] > 0.5)[None], g[None])[0])
             st['dice_refined'] = float(dice_score(torch.from_numpy(st['refined'])[None], g[None])[0])
-            st['without'] = self._dice_without(p, self._emb_cache[key], manual, g)
+            st['without'] = self._dice_without(ref, p, self._emb_cache[key], manual, g)
         return st
 
     def _draw_overlay(self, ax, st, x):
