@@ -51,6 +51,18 @@ def test_artefacts(chain):
     assert 'Coarse' in text and 'Refined' in text and 'Delta' in text    # the per-epoch table
 
 
+
+@pytest.mark.slow
+def test_evaluate_command(chain):
+    "`ultrarefiner evaluate` (the phase registry's eval command) re-scores the trained folds and counts empty coarse masks."
+    d, _ = chain
+    cli('evaluate', '--datasets', 'PHANTOM', '--folds', '1', '--out', 'eval_again', '--encoder_runtime', 'torch', cwd=d)
+    s = json.loads((d / 'eval_again/PHANTOM/summary.json').read_text())
+    first = json.loads((d / 'runs/eval/PHANTOM/summary.json').read_text())
+    assert s['folds'] == [1] and isinstance(s['per_fold']['1']['empty_coarse'], list)
+    assert abs(s['per_fold']['1']['refined']['dice']['mean'] - first['per_fold']['1']['refined']['dice']['mean']) < 1e-4
+    assert 'Empty coarse → empty refined' in (d / 'eval_again/PHANTOM/summary.md').read_text()
+
 @pytest.mark.slow
 def test_oof_covers_train_exactly_once(chain):
     d, _ = chain

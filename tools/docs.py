@@ -160,12 +160,12 @@ def main():
     nav = []
     api = sorted(p for p in (ROOT / 'nbs').glob('[0-9][0-9]*_*.ipynb'))
     groups = [('Home', [ROOT / 'nbs/index.ipynb'], True), ('Guide', [ROOT / 'nbs/architecture.ipynb'], True), ('API', api, True),
-              ('Phase templates', sorted((ROOT / 'nbs/phases').glob('*.ipynb')), False),
+              ('Phase templates', sorted((ROOT / 'ultrarefiner/templates').glob('*.ipynb')), False),
               ('Explore', sorted((ROOT / 'nbs/explore').glob('*.ipynb')), True)]
     for title, files, execute in groups:
         entries = []
         for f in files:
-            rel = f.relative_to(ROOT / 'nbs')
+            rel = Path('phases') / f.name if f.parent.name == 'templates' else f.relative_to(ROOT / 'nbs')   # templates: package data
             print(f'docs: {rel} ({"executing" if execute else "as code"})', flush=True)
             nb = prepare(f, execute)
             dest = docs / rel

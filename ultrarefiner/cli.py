@@ -55,10 +55,9 @@ def pick_preset(preset:str|None=None, vit_name:str|None=None, img_size:int|None=
 
 # %% ../nbs/13_cli.ipynb
 def templates_dir() -> Path:
-    "Folder of the papermill templates (nbs/phases in the repository)."
-    from ultrarefiner.core import repo_root
-    d = repo_root()/'nbs'/'phases'
-    if not d.is_dir(): raise UltraRefinerError(f"Phase templates not found at {d}: run from the UltraRefiner repository.")
+    "Folder of the papermill templates: package data (`ultrarefiner/templates`), so any install can run the folds."
+    d = Path(__file__).resolve().parent/'templates'
+    if not d.is_dir(): raise UltraRefinerError(f"Phase templates not found at {d}: the installation is incomplete; reinstall ultrarefiner.")
     return d
 
 def check_inputs(phases:Sequence[str], datasets:Sequence[str], folds:Sequence[int], phase1_folds:Sequence[int]|None=None,
@@ -334,6 +333,12 @@ def _cmd_oof(a):
         oof(d, [a.fold] if a.fold is not None else None, data_root=a.data_root, preset=a.preset, ckpt_root=_ckpt_root(a),
             pred_root=a.pred_root, device=a.device)
 
+def _cmd_evaluate(a):
+    from ultrarefiner.phases import evaluate
+    for d in a.datasets:
+        evaluate(d, a.folds, data_root=a.data_root, preset=a.preset, ckpt_root=a.ckpt_root, out=a.out, device=a.device,
+                 encoder_runtime=a.encoder_runtime, encoder_precision=a.encoder_precision)
+
 def _cmd_finetune_sam(a):
     from ultrarefiner.phases import phase2
     from ultrarefiner.checkpoint import fold_dir
@@ -545,6 +550,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument('--fold', type=int, default=None, help='one fold (default: all)'); s.add_argument('--preset', default=None, choices=sorted(PRESETS))
     s.add_argument('--output_dir', default='checkpoints', help='checkpoint root of phase 1'); s.add_argument('--pred_root', default='predictions')
     s.add_argument('--device', default=None); s.set_defaults(func=_cmd_oof)
+    s = sub.add_parser('evaluate', help='coarse vs refined on the test split per fold, mean ± std over folds (summary.json/.md)',
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    s.add_argument('--data_root', default='data'); s.add_argument('--datasets', nargs='+', default=['PHANTOM'])
+    s.add_argument('--folds', nargs='+', type=int, default=None, help='default: every fold of splits.json')
+    s.add_argument('--preset', default=None, choices=sorted(PRESETS), help="default: the checkpoints'")
+    s.add_argument('--ckpt_root', default='checkpoints'); s.add_argument('--out', default='runs/eval', help='writes {out}/{dataset}/')
+    s.add_argument('--device', default=None); _encoder_flags(s); s.set_defaults(func=_cmd_evaluate)
     s = sub.add_parser('finetune-sam', help='phase 2: SAM refiner on out-of-fold predictions (seed flags)')
     _common(s)
     s.add_argument('--sam_model_type', default=None, help='vit_b (→ full), lite (LiteMedSAM), small, tiny')

@@ -348,7 +348,7 @@ class Phase:
     key:str                 # `run-folds --phase` value: '1', '2', '3', 'eval'
     name:str                # 'transunet', 'sam', 'e2e', 'evaluate'
     command:str             # CLI sub-command
-    template:str            # papermill template nbs/phases/{template}.ipynb
+    template:str            # papermill template ultrarefiner/templates/{template}.ipynb (package data)
     folder:str|None         # checkpoints/{folder}/{tag}/fold_{k}; None: writes runs/eval/{tag}/
     fn:Callable             # the library function the template calls
 
