@@ -1,4 +1,4 @@
-"""Reliability: every registered case (ultrarefiner.reliability.CASES), plus the crash cases that kill a process."""
+"""Reliability: every registered case (tests/reliability_cases.py: CASES), plus the crash cases that kill a process."""
 import json
 import re
 import os
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from ultrarefiner.reliability import CASES, run_case
+from reliability_cases import CASES, run_case
 
 BIN = Path(sys.executable).parent
 
