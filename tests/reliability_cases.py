@@ -437,11 +437,11 @@ def _c_readonly_out(d):
 def _c_enospc_prepare(d):
     import errno
     import ultrarefiner.data as data
-    _dataset(d); real = data._png
+    _dataset(d); real = data.png_bytes
     def full(a): raise OSError(errno.ENOSPC, 'No space left on device', 'c3.png')
-    data._png = full
+    data.png_bytes = full
     try: msg = _cli(d, 'prepare', '--data_root', 'raw', '--datasets', 'D', '--folds', '2')
-    finally: data._png = real
+    finally: data.png_bytes = real
     return f"{msg} | left in raw/processed: {[p.name for p in (Path(d)/'raw'/'processed').iterdir()]}"
 
 def _c_cli_flag(*args):

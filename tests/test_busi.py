@@ -117,7 +117,7 @@ def test_shared_encoder_pipeline_real_images(busi, tmp_path):
     from ultrarefiner.lite import FeatureBank, FeatureCache, TinyViTFeatures, native_dice, refine_bank
     from ultrarefiner.refiner import SAMRefiner
     from ultrarefiner.sam import build_sam, sam_preprocess
-    from ultrarefiner.datasets import _Processed
+    from ultrarefiner.datasets import ProcessedImages
     _, splits, out = busi
     root, names = out / 'processed/BUSI', sorted(splits['test'])[:8]
     sam = build_sam('lite'); feats = TinyViTFeatures(sam.image_encoder).eval()
@@ -126,7 +126,7 @@ def test_shared_encoder_pipeline_real_images(busi, tmp_path):
     assert feats.calls == 8 and cache.misses == 8
     again = FeatureBank.build(root, names, FeatureCache(tmp_path / 'features', feats))
     assert feats.calls == 8 and torch.equal(again.emb, bank.emb)
-    img, _ = _Processed(root, names)._load(names[0])
+    img, _ = ProcessedImages(root, names)._load(names[0])
     x, _ = sam_preprocess(img, 'lite', 256)
     with torch.no_grad(): assert torch.equal(feats(x[None])[0], sam.image_encoder(x[None]))
     ref = SAMRefiner(sam, use_point=False, use_neg_point=False, use_box=True, use_mask=True, box_mode='hard',

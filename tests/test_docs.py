@@ -8,7 +8,7 @@ from browser import ARTIFACTS, browser, need_chromium
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULES = ['00_core', '01_data', '01a_splits', '01b_datasets', '02_phantom', '03_transunet', '04_prompts', '05_sam', '05a_runtime', '06_refiner', '06a_lite', '07_losses',
-           '08_metrics', '09_train', '09a_checkpoint', '10_phases', '11_infer', '12_viz', '13_cli', '14_bench', '15_reliability', '16_refine']
+           '08_metrics', '09_train', '09a_checkpoint', '10_phases', '11_infer', '12_viz', '13_cli', '13a_orchestrate', '14_bench', '15_reliability', '16_refine']
 
 
 @pytest.fixture(scope='module')

@@ -24,7 +24,7 @@ def test_non_editable_install_runs_folds(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(site), COLUMNS='120')
     run = lambda *a: subprocess.run([sys.executable, '-c', 'import sys; from ultrarefiner.cli import main; sys.exit(main(sys.argv[1:]))',
                                      *a], cwd=work, env=env, capture_output=True, text=True)
-    where = subprocess.run([sys.executable, '-c', 'import ultrarefiner.cli as c; print(c.__file__); print(c.templates_dir())'],
+    where = subprocess.run([sys.executable, '-c', 'import ultrarefiner.orchestrate as c; print(c.__file__); print(c.templates_dir())'],
                            cwd=work, env=env, capture_output=True, text=True).stdout.split()
     assert all(w.startswith(str(site)) for w in where), where       # the installed copy, not the checkout
     for args in (['phantoms', '--out', 'data', '--n', '12', '--seed', '0', '--height', '64', '--width', '80'],

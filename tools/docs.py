@@ -55,9 +55,9 @@ def prepare(nb_path, execute=True):
     nb.cells = cells
     for i, c in enumerate(nb.cells): c.setdefault('id', f'ur-{i}')          # nbformat 4.5 cell ids
     if execute:
-        from ultrarefiner.cli import _kernel_manager                          # IPC sockets: no TCP-without-encryption warning
+        from ultrarefiner.orchestrate import kernel_manager                         # IPC sockets: no TCP-without-encryption warning
         NotebookClient(nb, timeout=600, kernel_name='python3', resources={'metadata': {'path': str(nb_path.parent)}},
-                       allow_errors=False, **_kernel_manager()).execute()
+                       allow_errors=False, **kernel_manager()).execute()
     for c in nb.cells:
         if c.metadata.get('ur_hide_input'):
             c.metadata.setdefault('jupyter', {})['source_hidden'] = True

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from .core import CheckpointError, Paths, Preset, UltraRefinerError, get_preset, load_checkpoint
 from .refiner import SAMRefiner, UltraRefiner
-from .sam import _few, apply_lora, build_sam, describe_weights, load_sam_weights, merge_lora, strip_prefixes
+from .sam import summarize_names, apply_lora, build_sam, describe_weights, load_sam_weights, merge_lora, strip_prefixes
 from .transunet import build_transunet
 
 # %% auto 0
@@ -81,7 +81,7 @@ def load_transunet(preset:str|Preset|None=None, path:str|Path|None=None, vit_pre
         shapes = sorted(k for k in set(own) & set(sd) if own[k].shape != sd[k].shape)
         if missing or unexpected or shapes:
             raise UltraRefinerError(f"{path} does not fit TransUNet preset '{pr.name}': it looks like {describe_weights(sd)} "
-                                    f"(missing keys: {_few(missing)}; unexpected keys: {_few(unexpected)}; shape mismatches: {_few(shapes, 3)}). "
+                                    f"(missing keys: {summarize_names(missing)}; unexpected keys: {summarize_names(unexpected)}; shape mismatches: {summarize_names(shapes, 3)}). "
                                     "Pass a phase-1 checkpoint as --transunet_checkpoint, a phase-3 one as --model_checkpoint.")
         m.load_state_dict(sd)
     return m

@@ -4,15 +4,15 @@
 
 # %% ../nbs/13_cli.ipynb 2
 from __future__ import annotations
-import argparse, inspect, sys
+import argparse, sys
 from typing import Sequence
 from pathlib import Path
 from .core import PRESETS, Paths, RunOptions, UltraRefinerError
+from .orchestrate import check_inputs, run_folds     # `run-folds` runs there; the CLI only parses
 from . import __version__
 
 # %% auto 0
-__all__ = ['BENCH_MODES', 'default_preset', 'pick_preset', 'templates_dir', 'check_inputs', 'run_folds', 'EpochWatcher',
-           'build_parser', 'main']
+__all__ = ['BENCH_MODES', 'default_preset', 'pick_preset', 'build_parser', 'main']
 
 # %% ../nbs/13_cli.ipynb
 def _cmd_phantoms(a):
@@ -54,196 +54,12 @@ def pick_preset(preset:str|None=None, vit_name:str|None=None, img_size:int|None=
     return sorted(cands)[0]
 
 # %% ../nbs/13_cli.ipynb
-def templates_dir() -> Path:
-    "Folder of the papermill templates: package data (`ultrarefiner/templates`), so any install can run the folds."
-    d = Path(__file__).resolve().parent/'templates'
-    if not d.is_dir(): raise UltraRefinerError(f"Phase templates not found at {d}: the installation is incomplete; reinstall ultrarefiner.")
-    return d
-
-def check_inputs(phases:Sequence[str], datasets:Sequence[str], folds:Sequence[int], phase1_folds:Sequence[int]|None=None,
-                 data_root:str='data', ckpt_root:str='checkpoints', pred_root:str='predictions', preset:str='lite'):
-    "Raise one error listing every input a planned phase would miss (and the command that makes it); phases planned earlier count as made."
-    from ultrarefiner.splits import load_splits
-    from ultrarefiner.phases import PHASES
-    from ultrarefiner.checkpoint import find_fold_checkpoint
-    problems, p1 = [], set(folds if phase1_folds is None else phase1_folds) if '1' in phases else set()
-    for d in datasets:
-        root = Paths(data_root).processed(d)
-        if not (root/'splits.json').exists():
-            problems.append(f"{d}: {root}/splits.json not found; run `ultrarefiner prepare --data_root {data_root} --datasets {d}`"); continue
-        nf = len(load_splits(root)['folds'])
-        bad = sorted(k for k in set(folds) | p1 if not 0 <= k < nf)
-        if bad: problems.append(f"{d}: fold(s) {bad} do not exist (splits.json has {nf} folds, 0–{nf - 1})"); continue
-        has1 = lambda k: k in p1 or PHASES['1'].done(d, k, ckpt_root, pred_root, data_root)
-        def has(kind, k):
-            try: return bool(find_fold_checkpoint(kind, d, k, ckpt_root))
-            except UltraRefinerError: return False
-        cmd = lambda ph, ks: f"`ultrarefiner run-folds --phase {ph} --datasets {d} --folds {' '.join(map(str, ks))} --preset {preset}`"
-        if '2' in phases and (missing := [j for j in range(nf) if not has1(j)]):
-            problems.append(f"phase 2 of {d} needs the out-of-fold predictions of phase 1 on every fold (each fold's model predicts "
-                            f"its validation images); missing: fold(s) {missing}. Run {cmd(1, missing)} first, or add "
-                            f"`--phase1_folds all` to this command")
-        for k in folds:
-            if '3' in phases and not has1(k) and not (k in p1): problems.append(f"phase 3 of {d} fold {k} needs phase 1 of fold {k}: run {cmd(1, [k])}")
-            if '3' in phases and '2' not in phases and not has('sam_finetuned', k):
-                problems.append(f"phase 3 of {d} fold {k} needs phase 2 of fold {k}: run {cmd(2, [k])}")
-            if 'eval' in phases and '3' not in phases and not (has('ultra_refiner', k) or (has1(k) and ('2' in phases or has('sam_finetuned', k)))):
-                problems.append(f"evaluation of {d} fold {k} needs phase 3 (or phases 1 and 2) of fold {k}: run {cmd(3, [k])}")
-    if problems: raise UltraRefinerError("run-folds cannot start:\n  - " + "\n  - ".join(problems))
-
-# %% ../nbs/13_cli.ipynb
-def _phase_parameters(ph:str, base:dict, overrides:dict, epochs) -> dict:
-    "The template parameters of one phase: the common ones, and the overrides its function accepts."
-    from ultrarefiner.phases import PHASES
-    accepted = inspect.signature(PHASES[ph].fn).parameters
-    ov = {k: v for k, v in overrides.items() if k in accepted and v is not None}
-    if ph != 'eval' and epochs is not None: ov['epochs'] = epochs if isinstance(epochs, int) else epochs[0] if len(epochs) == 1 else epochs[int(ph) - 1]
-    return dict(base, overrides=ov)
-
-def run_folds(phase:str='all', datasets:Sequence[str]=('PHANTOM',), folds:Sequence[int]=(0, 1, 2, 3, 4), preset:str='tiny',
-              data_root:str='data', jobs:int=1, force:bool=False, runs:str='runs', ckpt_root:str='checkpoints',
-              pred_root:str='predictions', epochs:int|Sequence[int]|None=None, options:RunOptions|dict|None=None,
-              overrides:dict|None=None, phase1_folds:Sequence[int]|None=None, log=print) -> list:
-    "Execute the phase templates per dataset × fold; returns the executed notebook paths. `epochs`: one value or one per phase (1, 2, 3)."
-    from ultrarefiner.phases import PHASES, get_phase
-    phases = ['1', '2', '3', 'eval'] if phase == 'all' else [get_phase(phase).key]
-    if epochs is not None and not isinstance(epochs, int):
-        epochs = list(epochs)
-        if len(epochs) not in (1, 3) or any(e < 1 for e in epochs):
-            raise UltraRefinerError(f"--epochs takes one positive value for every phase or three (phases 1, 2, 3); got {epochs}.")
-    elif isinstance(epochs, int) and epochs < 1: raise UltraRefinerError(f"--epochs must be positive, got {epochs}.")
-    if jobs < 1: raise UltraRefinerError(f"--jobs must be at least 1, got {jobs}.")
-    check_inputs(phases, datasets, folds, phase1_folds, data_root, ckpt_root, pred_root, preset)
-    opts = RunOptions.of(options, resume=not force, force=force).asdict(); overrides = dict(overrides or {})
-    common = dict(data_root=str(data_root), preset=preset, ckpt_root=str(ckpt_root)); P = Paths(data_root, ckpt_root, pred_root, runs)
-    plan = []
-    for ph in phases:
-        jobs_list = []
-        for d in datasets:
-            if ph == 'eval':
-                par = dict(common, dataset=d, folds=list(folds), out=str(P.report(d).parent), device=opts['device'],
-                           encoder_runtime=opts['encoder_runtime'], encoder_precision=opts['encoder_precision'])
-                jobs_list.append((P.notebook('eval', d), par, d, None)); continue
-            for k in (phase1_folds if ph == '1' and phase1_folds is not None else folds):
-                nb = P.notebook(ph, d, k)
-                if not force and PHASES[ph].done(d, k, ckpt_root, pred_root, data_root):
-                    log(f"phase {ph} · {d} · fold {k}: complete, skipped ({nb}); use --force to re-run"); continue
-                base = dict(common, fold=k, runs=str(runs), options=opts, **({'datasets': [d]} if ph == '2' else {'dataset': d}))
-                if ph in ('1', '2'): base['pred_root'] = str(pred_root)
-                jobs_list.append((nb, _phase_parameters(ph, base, overrides, epochs), d, k))
-        plan.append((ph, jobs_list))
-    with _quiet_kernels(): return [nb for ph, jl in plan for nb in _execute(ph, jl, jobs, log)]
-
-# %% ../nbs/13_cli.ipynb
-class EpochWatcher:
-    "Context manager: while a fold trains in another process, print one line per finished epoch from its metrics.json."
-    def __init__(self, folder:str|Path|None, label:str, log=print, every:float=1.0):
-        self.folder, self.label, self.log, self.every = (Path(folder) if folder else None), label, log, every
-        self.seen = 0; self._stop = None
-    def _history(self) -> tuple:
-        import json
-        try: m = json.loads((self.folder/'metrics.json').read_text())
-        except (OSError, ValueError): return [], {}
-        return m.get('history') or [], m.get('config') or {}
-    def poll(self) -> list:
-        "Lines for the epochs finished since the last poll."
-        hist, cfg = self._history()
-        if len(hist) < self.seen: self.seen = 0                     # the fold was restarted (--force)
-        new, self.seen = hist[self.seen:], len(hist)
-        best = max((h.get('dice', float('-inf')) for h in hist), default=float('nan'))
-        out = []
-        for h in new:
-            parts = [f"epoch {h['epoch']}/{cfg.get('epochs', '?')}"]
-            if 'train_loss' in h: parts.append(f"loss {h['train_loss']:.4f}")
-            for key in ('dice', 'refined_dice', 'coarse_dice'):
-                if key in h: parts.append(f"{key.replace('_', ' ')} {h[key]:.4f}")
-            out.append(f"  {self.label} · " + ' · '.join(parts) + (f" (best dice {best:.4f})" if 'dice' in h else ''))
-        return out
-    def __enter__(self):
-        import threading
-        if self.folder is None: return self
-        self.seen = len(self._history()[0])                         # epochs already there before this run (resume)
-        self._stop = threading.Event()
-        def run():
-            while not self._stop.wait(self.every):
-                for line in self.poll(): self.log(line)
-        self._thread = threading.Thread(target=run, daemon=True); self._thread.start()
-        return self
-    def __exit__(self, *exc):
-        if self._stop is None: return False
-        self._stop.set(); self._thread.join()
-        for line in self.poll(): self.log(line)
-        return False
-
-# %% ../nbs/13_cli.ipynb
-def _quiet_kernels():
-    "While run-folds runs: the kernels' own tqdm bars off (they would freeze in the executed notebooks); restored after."
-    import contextlib, os
-    @contextlib.contextmanager
-    def ctx():
-        old = os.environ.get('ULTRAREFINER_PROGRESS'); os.environ['ULTRAREFINER_PROGRESS'] = '0'
-        try: yield
-        finally:
-            if old is None: os.environ.pop('ULTRAREFINER_PROGRESS', None)
-            else: os.environ['ULTRAREFINER_PROGRESS'] = old
-    return ctx()
-
-def _kernel_manager() -> dict:
-    "papermill kwargs for a kernel on local IPC sockets (POSIX): no network port, and no 'kernel over TCP without encryption' warning per fold."
-    import os, tempfile, uuid
-    if os.name != 'posix': return {}
-    from jupyter_client.manager import KernelManager
-    class _IPCKernelManager(KernelManager):
-        def __init__(self, **kw):              # a unique socket prefix per kernel: parallel folds never race for one name
-            kw.setdefault('transport', 'ipc'); kw.setdefault('ip', os.path.join(tempfile.gettempdir(), f'ur-{uuid.uuid4().hex[:10]}'))
-            super().__init__(**kw)
-    return {'kernel_manager_class': _IPCKernelManager}
-
-def _execute(ph:str, jobs_list:list, jobs:int, log) -> list:
-    "Run one phase's notebooks (in parallel processes when jobs > 1); the first failure names its executed notebook."
-    import os, papermill as pm
-    from concurrent.futures import ThreadPoolExecutor
-    from ultrarefiner.phases import PHASES
-    from ultrarefiner.checkpoint import fold_dir
-    tdir = templates_dir()
-    def execute(job):
-        nb, par, d, k = job
-        nb.parent.mkdir(parents=True, exist_ok=True)
-        log(f"phase {ph} · {d}{'' if k is None else f' · fold {k}'} → {nb}")
-        folder = None if k is None else fold_dir(PHASES[ph].folder, '+'.join(par['datasets']) if 'datasets' in par else d, k, par['ckpt_root'])
-        label = f"phase {ph} · {d}{'' if k is None else f' · fold {k}'}"
-        try:
-            with EpochWatcher(folder, label, log):
-                pm.execute_notebook(str(tdir/f'{PHASES[ph].template}.ipynb'), str(nb), parameters=par, kernel_name='python3',
-                                    progress_bar=False, log_output=False, cwd=None, **_kernel_manager())
-        except Exception as e:
-            last = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
-            raise UltraRefinerError(f"phase {ph} failed for {d}{'' if k is None else f' fold {k}'}: see the executed notebook {nb} "
-                                    f"({last[:300]}).") from e
-        return nb
-    if jobs <= 1 or len(jobs_list) <= 1: return [execute(j) for j in jobs_list]
-    import os, torch
-    ngpu = torch.cuda.device_count()
-    for i, (_, par, _, _) in enumerate(jobs_list):          # one GPU per parallel fold when several exist
-        if ngpu > 1 and par.get('options', {}).get('device') is None: par['options'] = dict(par['options'], device=f'cuda:{i % ngpu}')
-    os.environ.setdefault('OMP_NUM_THREADS', str(max(1, (os.cpu_count() or 1) // jobs)))   # no CPU oversubscription
-    done = []
-    with ThreadPoolExecutor(jobs) as ex:
-        futs = [ex.submit(execute, j) for j in jobs_list]
-        for f in futs:
-            try: done.append(f.result())
-            except UltraRefinerError:
-                for g in futs: g.cancel()
-                raise
-    return done
-
-# %% ../nbs/13_cli.ipynb
 def _folds_of(a, d:str) -> list:
     from ultrarefiner.splits import load_splits
-    from ultrarefiner.phases import _processed
+    from ultrarefiner.phases import processed_root
     if a.fold is not None: return [a.fold]
     if getattr(a, 'dry_run', False) and not Paths(a.data_root).splits(d).exists(): return list(range(5))  # prepare's default
-    return list(range(len(load_splits(_processed(a.data_root, d))['folds'])))
+    return list(range(len(load_splits(processed_root(a.data_root, d))['folds'])))
 
 def _options(a) -> RunOptions:
     "The run options of a training command."
@@ -391,8 +207,8 @@ def _cmd_run_folds(a):
     folds1 = None
     if a.phase1_folds:
         from ultrarefiner.splits import load_splits
-        from ultrarefiner.phases import _processed
-        folds1 = (list(range(len(load_splits(_processed(a.data_root, a.datasets[0]))['folds']))) if a.phase1_folds == ['all']
+        from ultrarefiner.phases import processed_root
+        folds1 = (list(range(len(load_splits(processed_root(a.data_root, a.datasets[0]))['folds']))) if a.phase1_folds == ['all']
                   else [int(k) for k in a.phase1_folds])
     run_folds(a.phase, a.datasets, a.folds, a.preset or default_preset(), a.data_root, a.jobs, a.force, a.runs, a.ckpt_root,
               a.pred_root, a.epochs, options=_options(argparse.Namespace(**vars(a), resume=True)),

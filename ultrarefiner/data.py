@@ -13,13 +13,13 @@ from typing import Callable, Sequence
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 from .core import DataError, Paths, atomic_dir
-from .splits import _load_splits, _read_csv_rows, check_splits, make_splits, merge_duplicate_groups
+from .splits import read_splits_json, read_csv_rows, check_splits, make_splits, merge_duplicate_groups
 
 # %% auto 0
 __all__ = ['IMG_EXTS', 'BUSI_CLASSES', 'LAYOUTS', 'read_image', 'mask_values', 'mask_background', 'binarise_mask', 'read_mask',
            'mask_colour_label', 'pair_fit', 'Record', 'scan_busi', 'scan_busbra', 'scan_train_val', 'scan_bus_uclm',
-           'scan_processed', 'detect_layout', 'scan', 'PrepareReport', 'mask_outline', 'prepare_dataset', 'prepare',
-           'report_table', 'print_report']
+           'scan_processed', 'detect_layout', 'scan', 'PrepareReport', 'mask_outline', 'png_bytes', 'prepare_dataset',
+           'prepare', 'report_table', 'print_report']
 
 # %% ../nbs/01_data.ipynb
 def _open(path:Path) -> Image.Image:
@@ -216,7 +216,7 @@ def _csv_labels(path:Path|None, sep:str=',', id_pats:tuple=(r'^id$', r'image|nam
                 lab_pats:tuple=(r'patholog', r'label|class|diagnos')) -> dict:
     "File stem → lower-cased class label from a dataset's CSV (BUSBRA bus_data.csv, BUS_UCLM INFO.csv); {} when absent."
     if path is None: return {}
-    rows = _read_csv_rows(path, sep)
+    rows = read_csv_rows(path, sep)
     idc, labc = _find_col(rows, *id_pats), _find_col(rows, *lab_pats)
     return {Path(r[idc]).stem: r[labc].lower() for r in rows} if idc and labc else {}
 
@@ -352,7 +352,7 @@ def mask_outline(m:np.ndarray) -> np.ndarray:
     m = np.asarray(m).astype(bool)
     return m & ~(np.roll(m, 1, 0) & np.roll(m, -1, 0) & np.roll(m, 1, 1) & np.roll(m, -1, 1))
 
-def _png(a:np.ndarray) -> bytes:
+def png_bytes(a:np.ndarray) -> bytes:
     b = io.BytesIO(); Image.fromarray(a).save(b, format='PNG', compress_level=1); return b.getvalue()
 
 def _check_split_args(folds, test_frac):
@@ -403,7 +403,7 @@ def prepare_dataset(src:str|Path,         # raw dataset folder
     group_of = dict(zip(nm, roots))
     old = final/'splits.json'
     if old.exists():
-        splits = _load_splits(old)
+        splits = read_splits_json(old)
         listed = set(splits.get('test', [])) | {n for f in splits.get('folds', []) for n in f['train'] + f['val']}
         if listed != set(nm):
             miss, extra = sorted(set(nm) - listed), sorted(listed - set(nm))
@@ -429,8 +429,8 @@ def prepare_dataset(src:str|Path,         # raw dataset folder
         def write(item):
             r, img, mk, *_ = item
             sp = 'test' if r.name in test else 'train'
-            (tmp/sp/'images'/f'{r.name}.png').write_bytes(_png(img))
-            (tmp/sp/'masks'/f'{r.name}.png').write_bytes(_png(mk.astype(np.uint8) * 255))
+            (tmp/sp/'images'/f'{r.name}.png').write_bytes(png_bytes(img))
+            (tmp/sp/'masks'/f'{r.name}.png').write_bytes(png_bytes(mk.astype(np.uint8) * 255))
         with ThreadPoolExecutor(max(1, workers)) as ex: list(ex.map(write, kept))
         buf = io.StringIO(); w = csv.writer(buf, lineterminator='\n')
         w.writerow(['name', 'image', 'mask', 'source_foreground_px', 'processed_foreground_px', 'label', 'group'])
@@ -463,7 +463,7 @@ def report_table(reps:list):
     for c in ('dataset', 'layout', 'class', 'train', 'test', 'total', 'fold val sizes'): t.add_column(c, justify='right' if c in ('train', 'test', 'total') else 'left')
     for r in reps:
         labels = sorted({l for l, _ in r.counts})
-        label_of = {row['name']: row['label'] or '-' for row in _read_csv_rows(r.out/'manifest.csv')}
+        label_of = {row['name']: row['label'] or '-' for row in read_csv_rows(r.out/'manifest.csv')}
         for l in labels:
             tr, te = r.counts.get((l, 'train'), 0), r.counts.get((l, 'test'), 0)
             fv = '/'.join(str(sum(label_of.get(n) == l for n in f['val'])) for f in r.splits['folds'])

@@ -12,11 +12,11 @@ from .data import read_image, read_mask
 from .splits import load_splits, split_names
 
 # %% auto 0
-__all__ = ['resize_mask', 'TransUNetDataset', 'SAMDataset', 'check_predictions', 'load_prediction', 'PairedDataset',
-           'JointAugment']
+__all__ = ['locate_processed', 'resize_mask', 'ProcessedImages', 'TransUNetDataset', 'SAMDataset', 'check_predictions',
+           'load_prediction', 'PairedDataset', 'JointAugment']
 
 # %% ../nbs/01b_datasets.ipynb
-def _locate(root:Path, name:str, kind:str) -> Path:
+def locate_processed(root:Path, name:str, kind:str) -> Path:
     for sp in ('train', 'test'):
         p = root/sp/kind/f'{name}.png'
         if p.exists(): return p
@@ -44,13 +44,13 @@ def resize_mask(mk:np.ndarray,     # (H,W) mask, {0,1} or bool
         out.flat[int(cover.argmax())] = 1
     return out
 
-class _Processed:
+class ProcessedImages:
     def __init__(self, root, names=None, img_size=224, augment=None):
         self.root, self.img_size, self.augment = Path(root), img_size, augment
         self.names = list(names) if names is not None else split_names(root, 'train')
     def __len__(self): return len(self.names)
     def _load(self, name):
-        ip, mp = _locate(self.root, name, 'images'), _locate(self.root, name, 'masks')
+        ip, mp = locate_processed(self.root, name, 'images'), locate_processed(self.root, name, 'masks')
         img, mk = read_image(ip), read_mask(mp).astype(np.uint8)
         if mk.shape != img.shape[:2]:                                  # never stretch a mask onto another image
             raise DataError(f"{mp}: mask is {mk.shape[1]}×{mk.shape[0]} but its image {ip} is {img.shape[1]}×{img.shape[0]}. "
@@ -68,7 +68,7 @@ def _sam_item(img:np.ndarray, sam_type:str, size:int) -> dict:
     return {'image_sam': x, 'sam_frame': torch.tensor(hw)}
 
 # %% ../nbs/01b_datasets.ipynb
-class TransUNetDataset(_Processed):
+class TransUNetDataset(ProcessedImages):
     """Items: {'image': (1,P,P) grey in [0,1], 'mask': (P,P) long in {0,1}, 'name'} with P = img_size (224); with `sam_type`
     also SAM's input made from the original image, {'image_sam': (3,S,S), 'sam_frame': (2,) valid (h, w)}."""
     def __init__(self, root, names=None, img_size=224, augment=None, sam_type:str|None=None, sam_size:int=256):
@@ -88,7 +88,7 @@ class TransUNetDataset(_Processed):
         return {'image': x, 'mask': y, 'name': self.names[i], **item}
 
 # %% ../nbs/01b_datasets.ipynb
-class SAMDataset(_Processed):
+class SAMDataset(ProcessedImages):
     """Items: {'image': (3,S,S) SAM input (`sam.sam_preprocess` for `sam_type`), 'frame': (2,) its valid (h, w),
     'mask': (S,S) long over the whole image, 'name'} with S = img_size (1024)."""
     def __init__(self, root, names=None, img_size=1024, augment=None, sam_type:str='vit_b'):

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from .core import UltraRefinerError, atomic_write_bytes, atomic_write_text, autocast, get_device, get_preset, precision_name
-from .data import IMG_EXTS, _png, mask_outline, read_image
+from .data import IMG_EXTS, png_bytes, mask_outline, read_image
 from .checkpoint import load_sam, load_transunet, refiner_settings
 from .sam import sam_preprocess
 from .refiner import SAMRefiner, UltraRefiner
@@ -147,8 +147,8 @@ def infer_images(files:Sequence[str|Path], model, output_dir:str|Path, preset:st
                     rec.update(iou_prediction=None, points=[], point_labels=[], box=None, hard_box=None, soft_box=None)
             mask = (F.interpolate(logits[j:j + 1].float(), size=(H, W), mode='bilinear', align_corners=False)[0, 0] > 0).cpu().numpy()
             stem = names[i0 + j]
-            atomic_write_bytes(out/f'{stem}_mask.png', _png(mask.astype(np.uint8) * 255))
-            atomic_write_bytes(out/f'{stem}_overlay.png', _png(overlay(img, mask)))
+            atomic_write_bytes(out/f'{stem}_mask.png', png_bytes(mask.astype(np.uint8) * 255))
+            atomic_write_bytes(out/f'{stem}_overlay.png', png_bytes(overlay(img, mask)))
             rec.update(mask=str(out/f'{stem}_mask.png'), overlay=str(out/f'{stem}_overlay.png'), foreground_fraction=float(mask.mean()))
             records.append(rec)
     atomic_write_text(out/'prompts.json', json.dumps(records, indent=1))

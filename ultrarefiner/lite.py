@@ -247,8 +247,8 @@ class FeatureBank:
               log=None) -> FeatureBank:  # log(str) for progress, e.g. print
         "Encode (or read from the cache) every image once; masks letterboxed like the image."
         import cv2
-        from ultrarefiner.datasets import _Processed, resize_mask
-        src = _Processed(root, names, 256)
+        from ultrarefiner.datasets import ProcessedImages, resize_mask
+        src = ProcessedImages(root, names, 256)
         emb, skip, mask, frame, native = [], [], [], [], []
         t0 = time.time()
         for i, n in enumerate(src.names):

@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 from scipy.ndimage import gaussian_filter
 from .core import atomic_dir
-from .data import _png
+from .data import png_bytes
 
 # %% auto 0
 __all__ = ['CLASS_FRACTIONS', 'make_phantom', 'write_phantoms']
@@ -121,7 +121,7 @@ def write_phantoms(out:str|Path='data', # data root; writes {out}/{name}/{benign
             k = 2 if lab != 'normal' and rng.random() < p_multi else 1
             img, masks = make_phantom(rng, lab, hw, k)
             counts[lab] += 1; stem = f"{lab} ({counts[lab]})"
-            (tmp/lab/f'{stem}.png').write_bytes(_png(img))
+            (tmp/lab/f'{stem}.png').write_bytes(png_bytes(img))
             for j, m in enumerate(masks or [np.zeros(hw, bool)]):
-                (tmp/lab/f"{stem}_mask{'' if j == 0 else f'_{j}'}.png").write_bytes(_png(m.astype(np.uint8) * 255))
+                (tmp/lab/f"{stem}_mask{'' if j == 0 else f'_{j}'}.png").write_bytes(png_bytes(m.astype(np.uint8) * 255))
     return counts

@@ -28,10 +28,11 @@ from .transunet import build_transunet
 from .viz import case_strip, examples_figure
 
 # %% auto 0
-__all__ = ['PHASES', 'phase1', 'fold_splits_match', 'oof', 'phase2', 'phase3', 'score_pipeline', 'evaluate', 'Phase', 'get_phase']
+__all__ = ['PHASES', 'processed_root', 'phase1', 'fold_splits_match', 'oof', 'phase2', 'phase3', 'score_pipeline', 'evaluate',
+           'Phase', 'get_phase']
 
 # %% ../nbs/10_phases.ipynb
-def _processed(data_root, d) -> Path:
+def processed_root(data_root, d) -> Path:
     r = Paths(data_root).processed(d)
     if not (r/'splits.json').exists():
         raise UltraRefinerError(f"{r}/splits.json not found. Run `ultrarefiner prepare --data_root {data_root} --datasets {d}` first.")
@@ -95,7 +96,7 @@ def phase1(dataset:str, fold:int, data_root:str='data', preset:str|Preset='tiny'
            **run) -> dict:
     "Train TransUNet on one fold (SGD, poly 0.9, 0.5 CE + 0.5 Dice); best by validation Dice. `run`: RunOptions fields (device, amp, seed…)."
     opts = RunOptions.of(options, **run); dev = _setup(opts); pr = get_preset(preset)
-    root = _processed(data_root, dataset)
+    root = processed_root(data_root, dataset)
     r = pr.recipe(1, epochs=epochs, batch_size=batch_size, lr=lr); epochs, bs, lr = r['epochs'], r['batch_size'], r['lr']
     ds = TransUNetDataset(root, split_names(root, 'train', fold), pr.img_size, augment=JointAugment())
     vds = TransUNetDataset(root, split_names(root, 'val', fold), pr.img_size)
@@ -128,7 +129,7 @@ def fold_splits_match(folder:str|Path, root:str|Path, fold:int) -> bool:
 def oof(dataset:str, folds:Sequence[int]|None=None, data_root:str='data', preset:str|Preset|None=None, ckpt_root:str='checkpoints',
         pred_root:str='predictions', device:str|None=None, verbose:bool=True) -> dict:
     "Write predictions/{D}/predictions/{name}.npy (soft foreground probability) for the val names of each fold (preset: the checkpoints')."
-    dev = get_device(device); root = _processed(data_root, dataset)
+    dev = get_device(device); root = processed_root(data_root, dataset)
     s = load_splits(root); folds = range(len(s['folds'])) if folds is None else folds
     out = Paths(pred_root=pred_root).oof(dataset); written = {}
     for k in folds:
@@ -189,13 +190,13 @@ def phase2(datasets:str|Sequence[str], fold:int, data_root:str='data', preset:st
     def make(part, aug):
         return ConcatDataset([PairedDataset(r, Paths(pred_root=pred_root).oof(d), split_names(r, part, fold), S, P, augment=aug,
                                             sam_type=pr.sam)
-                              for d in datasets for r in [_processed(data_root, d)]])
+                              for d in datasets for r in [processed_root(data_root, d)]])
     sam = build_sam(pr.sam, checkpoint=sam_checkpoint, img_size=S)
     cache = None
     if encoder == 'lora': apply_lora(sam)
     else:
         for p in sam.image_encoder.parameters(): p.requires_grad_(False)
-        cache = _embedding_cache(ckpt_root, sam, opts, dev, pr, _processed(data_root, datasets[0]))
+        cache = _embedding_cache(ckpt_root, sam, opts, dev, pr, processed_root(data_root, datasets[0]))
     ds, vds = make('train', JointAugment() if encoder == 'lora' else None), make('val', None)
     refiner_kw = dict(pr.refiner if refiner_kw is None else refiner_kw)     # the preset's prompts unless given
     if box_mode is not None: refiner_kw['box_mode'] = box_mode
@@ -214,7 +215,7 @@ def phase2(datasets:str|Sequence[str], fold:int, data_root:str='data', preset:st
         return b['coarse'][:, 0].to(dev) > 0.5, o['masks'][:, 0] > 0, y, o['empty']
     evaluate = lambda m: _refiner_eval(run, vds, f'phase 2 · {tag} · fold {fold} · val', opts.verbose)
     cfg = _config('phase2', pr, opts, datasets=datasets, fold=fold,
-                  splits={d: splits_digest(_processed(data_root, d), fold) for d in datasets}, epochs=epochs, batch_size=bs, lr=lr, weight_decay=weight_decay,
+                  splits={d: splits_digest(processed_root(data_root, d), fold) for d in datasets}, epochs=epochs, batch_size=bs, lr=lr, weight_decay=weight_decay,
                   encoder=encoder, sam_checkpoint=sam_checkpoint, refiner=refiner.settings())
     def show(b):
         m = refiner.eval(); o = m(b['image'].to(dev), b['coarse'].to(dev)[:, 0], target_size=P, frame=b['frame']); pr_ = o['prompts']
@@ -238,7 +239,7 @@ def phase3(dataset:str, fold:int, data_root:str='data', preset:str|Preset='tiny'
            augment:bool|None=None, ckpt_root:str='checkpoints', runs:str='runs', stop_after_steps:int|None=None, **run) -> dict:
     "Joint training of TransUNet and SAM refiner from this fold's phase-1 and phase-2 bests (a multi-dataset phase-2 run is found by its tag)."
     opts = RunOptions.of(options, **run); dev = _setup(opts); pr = get_preset(preset)
-    root = _processed(data_root, dataset); P = pr.img_size
+    root = processed_root(data_root, dataset); P = pr.img_size
     tu_ck = resolve_checkpoint(transunet_checkpoint, 'transunet', dataset, fold, ckpt_root)
     sam_ck = resolve_checkpoint(sam_checkpoint, 'sam_finetuned', dataset, fold, ckpt_root)
     sam = load_sam(pr, sam_ck)
@@ -273,7 +274,7 @@ def phase3(dataset:str, fold:int, data_root:str='data', preset:str|Preset='tiny'
         o = model.eval()(b['image'].to(dev), b['image_sam'].to(dev), sam_frame=b['sam_frame'])
         return o['coarse_prob'] > 0.5, o['refined_logits'][:, 0] > 0, b['mask'].to(dev), o['empty']
     evaluate = lambda m: _refiner_eval(run, vds, f'phase 3 · {dataset} · fold {fold} · val', opts.verbose)
-    cfg = _config('phase3', pr, opts, dataset=dataset, fold=fold, splits=splits_digest(_processed(data_root, dataset), fold), epochs=epochs, batch_size=bs, transunet_lr=transunet_lr,
+    cfg = _config('phase3', pr, opts, dataset=dataset, fold=fold, splits=splits_digest(processed_root(data_root, dataset), fold), epochs=epochs, batch_size=bs, transunet_lr=transunet_lr,
                   sam_lr=sam_lr, weight_decay=weight_decay, coarse_loss_weight=w_coarse, refined_loss_weight=w_refined,
                   coarse_loss_terms=list(pr.coarse_loss_terms), refined_iou_weight=pr.refined_iou_weight, augment=augment,
                   transunet_checkpoint=str(tu_ck), sam_checkpoint=str(sam_ck), box_mode=refiner_kw.get('box_mode', 'soft'),
@@ -306,7 +307,7 @@ def evaluate(dataset:str, folds:Sequence[int]|None=None, data_root:str='data', p
              ckpt_root:str='checkpoints', out:str='runs/eval', device:str|None=None, verbose:bool=True,
              encoder_runtime:str|None=None, encoder_precision:str='fp32') -> dict:   # SAM's image encoder: `runtime.ensure_runtime`
     "Coarse vs refined on the test split per fold, mean ± std over folds; writes summary.json, summary.md, examples.png (preset: the checkpoints')."
-    dev = get_device(device); root = _processed(data_root, dataset)
+    dev = get_device(device); root = processed_root(data_root, dataset)
     folds = list(range(len(load_splits(root)['folds']))) if folds is None else list(folds)
     pr = stored_preset(read_checkpoint(pipeline_checkpoints(dataset, folds[0], ckpt_root)[0])[1], preset)
     tds = TransUNetDataset(root, split_names(root, 'test'), pr.img_size, sam_type=pr.sam, sam_size=pr.sam_img_size)

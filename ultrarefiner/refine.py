@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from .core import DataError, UltraRefinerError, atomic_write_bytes, atomic_write_text, get_device, get_preset, load_checkpoint
-from .data import IMG_EXTS, _png, mask_outline, pair_fit, read_image, read_mask
+from .data import IMG_EXTS, png_bytes, mask_outline, pair_fit, read_image, read_mask
 from .metrics import MetricTracker, delta_markdown, delta_table, dice_score
 from .refiner import SAMRefiner
 from .runtime import calibration_images, ensure_runtime
@@ -199,8 +199,8 @@ def refine_folder(image_dir:str|Path, coarse_dir:str|Path, output_dir:str|Path,
             H, W = im.shape[:2]; h, w = frames[j]
             ref = (SAMRefiner._uncrop(o['low_res'][j:j + 1], fr[j:j + 1], S, (H, W))[0, 0] > 0).cpu().numpy()
             cb = c > 0.5
-            atomic_write_bytes(out/f"{r['out']}_refined.png", _png(ref.astype(np.uint8) * 255))
-            atomic_write_bytes(out/f"{r['out']}_overlay.png", _png(refine_overlay(im, cb, ref)))
+            atomic_write_bytes(out/f"{r['out']}_refined.png", png_bytes(ref.astype(np.uint8) * 255))
+            atomic_write_bytes(out/f"{r['out']}_overlay.png", png_bytes(refine_overlay(im, cb, ref)))
             to_img = lambda xy: (np.asarray(xy, np.float64).reshape(-1, 2) * [W / w, H / h]).round(2).tolist()
             pr, e = o['prompts'], empty[j]
             rec = {'image': str(r['image']), 'coarse': str(r['coarse']), 'size': [W, H], 'coarse_size': fits[j][1],
@@ -253,7 +253,7 @@ def read_boxes(path:str|Path,   # CSV `image,x0,y0,x1,y1` or JSON {image: [x0, y
                rows:list,       # `pair_inputs` rows: the images the boxes must belong to
               ) -> dict:        # image Path → (x0, y0, x1, y1) floats
     "User boxes per image, checked against the images (name, order of corners, inside the image)."
-    from ultrarefiner.splits import _read_csv_rows
+    from ultrarefiner.splits import read_csv_rows
     path = Path(path)
     if not path.is_file(): raise UltraRefinerError(f"--boxes {path}: file not found.")
     if path.suffix.lower() == '.json':
@@ -262,7 +262,7 @@ def read_boxes(path:str|Path,   # CSV `image,x0,y0,x1,y1` or JSON {image: [x0, y
         if not isinstance(raw, dict): raise DataError(f"{path}: expected {{image: [x0, y0, x1, y1]}}, got a {type(raw).__name__}.")
         items = list(raw.items())
     else:
-        recs = _read_csv_rows(path)
+        recs = read_csv_rows(path)
         need = ('image', 'x0', 'y0', 'x1', 'y1')
         if recs and any(k not in recs[0] for k in need):
             raise DataError(f"{path}: columns {list(recs[0])}; expected {', '.join(need)} (boxes in image pixels).")

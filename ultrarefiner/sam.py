@@ -18,9 +18,10 @@ from .core import CheckpointError, UltraRefinerError, atomic_write_bytes, load_c
 
 # %% auto 0
 __all__ = ['SAM_CONFIGS', 'SAM_TYPES', 'IMAGENET_MEAN', 'IMAGENET_STD', 'build_sam', 'letterbox_size', 'sam_preprocess',
-           'sam_preprocess_tensor', 'strip_prefixes', 'describe_weights', 'load_sam_weights', 'bundled_lite_medsam',
-           'build_lite_medsam', 'LoRAQKV', 'apply_lora', 'merge_lora', 'count_trainable', 'encoder_fingerprint',
-           'frozen_runtime', 'runtime_tag', 'encoder_key', 'encode_chunked', 'EmbeddingCache', 'decode_batched']
+           'sam_preprocess_tensor', 'strip_prefixes', 'describe_weights', 'summarize_names', 'load_sam_weights',
+           'bundled_lite_medsam', 'build_lite_medsam', 'LoRAQKV', 'apply_lora', 'merge_lora', 'count_trainable',
+           'encoder_fingerprint', 'frozen_runtime', 'runtime_tag', 'encoder_key', 'encode_chunked', 'EmbeddingCache',
+           'decode_batched']
 
 # %% ../nbs/05_sam.ipynb
 SAM_CONFIGS = {
@@ -144,7 +145,7 @@ def describe_weights(sd:dict) -> str:
     if {'prompt_encoder', 'mask_decoder'} & top: return 'SAM prompt-encoder / mask-decoder weights without an image encoder'
     return f"neither SAM nor TransUNet weights (top-level names {sorted(top)[:6]})"
 
-def _few(items:list, n:int=5) -> str:
+def summarize_names(items:list, n:int=5) -> str:
     "`k` items, the first `n` named: a summary, not a wall of keys."
     return f"{len(items)} ({', '.join(items[:n])}{', …' if len(items) > n else ''})"
 
@@ -158,9 +159,9 @@ def load_sam_weights(sam:nn.Module, src:str|Path|dict, name:str|None=None) -> nn
                     if sd[k].shape != own[k].shape)
     if missing or unexpected or shapes:
         parts = []
-        if missing: parts.append(f"missing keys: {_few(missing)}")
-        if unexpected: parts.append(f"unexpected keys: {_few(unexpected)}")
-        if shapes: parts.append(f"shape mismatches: {_few(shapes, 3)}")
+        if missing: parts.append(f"missing keys: {summarize_names(missing)}")
+        if unexpected: parts.append(f"unexpected keys: {summarize_names(unexpected)}")
+        if shapes: parts.append(f"shape mismatches: {summarize_names(shapes, 3)}")
         raise CheckpointError(f"{name} does not fit SAM '{getattr(sam, 'name', '?')}': it looks like {describe_weights(sd)}. "
                               + ' | '.join(parts) + ". Build the model type the checkpoint was trained with (MedSAM / SAM "
                               "ViT-B → 'vit_b', LiteMedSAM → 'lite'), or pass the file where it belongs.")

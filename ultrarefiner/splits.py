@@ -12,14 +12,15 @@ import numpy as np
 from .core import DataError
 
 # %% auto 0
-__all__ = ['merge_duplicate_groups', 'make_splits', 'check_splits', 'load_splits', 'split_names', 'splits_digest']
+__all__ = ['read_csv_rows', 'read_splits_json', 'merge_duplicate_groups', 'make_splits', 'check_splits', 'load_splits',
+           'split_names', 'splits_digest']
 
 # %% ../nbs/01a_splits.ipynb
-def _read_csv_rows(path:Path, sep:str=',') -> list:
+def read_csv_rows(path:Path, sep:str=',') -> list:
     with open(path, newline='', encoding='utf-8-sig') as f:
         return [{(k or '').strip(): (v or '').strip() for k, v in r.items()} for r in csv.DictReader(f, delimiter=sep)]
 
-def _load_splits(path:Path) -> dict:
+def read_splits_json(path:Path) -> dict:
     try: return json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise DataError(f"{path}: not valid JSON ({e}). Fix the edit, or delete the file to regenerate the splits.") from e
@@ -100,10 +101,10 @@ def load_splits(root:str|Path, guard:bool=True) -> dict:
     "The splits.json of a processed dataset folder, checked against manifest.csv's groups (no patient or duplicate leaks)."
     p = Path(root)/'splits.json'
     if not p.exists(): raise DataError(f"{p} not found. Run `ultrarefiner prepare` for this dataset first.")
-    s = _load_splits(p)
+    s = read_splits_json(p)
     man = Path(root)/'manifest.csv'
     if guard and man.exists():
-        groups = {r['name']: r['group'] for r in _read_csv_rows(man)}
+        groups = {r['name']: r['group'] for r in read_csv_rows(man)}
         listed = set(s['test']) | {n for f in s['folds'] for n in f['train'] + f['val']}
         if listed - set(groups): raise DataError(f"{p} lists names not in {man}: {sorted(listed - set(groups))[:5]}. Re-run prepare.")
         try: check_splits(s, {n: groups[n] for n in listed})

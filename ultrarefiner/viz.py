@@ -33,11 +33,11 @@ def dataset_samples(root:str|Path, part:str='test', limit:int|None=50) -> list:
     "[(name, grey, gt)] from a processed dataset (default: its test split)."
     from ultrarefiner.data import read_image, read_mask
     from ultrarefiner.splits import split_names
-    from ultrarefiner.datasets import _locate
+    from ultrarefiner.datasets import locate_processed
     root = Path(root); out = []
     for n in split_names(root, part)[:limit]:
-        img = read_image(_locate(root, n, 'images')); img = img if img.ndim == 2 else img.mean(-1).astype(np.uint8)
-        out.append((n, img, read_mask(_locate(root, n, 'masks'))))
+        img = read_image(locate_processed(root, n, 'images')); img = img if img.ndim == 2 else img.mean(-1).astype(np.uint8)
+        out.append((n, img, read_mask(locate_processed(root, n, 'masks'))))
     return out
 
 def synthetic_coarse(gt:np.ndarray, # (H,W) bool ground truth
