@@ -9,7 +9,8 @@ from pathlib import Path
 import torch
 from ultrarefiner.splits import split_names
 from ultrarefiner.datasets import TransUNetDataset
-from ultrarefiner.phases import evaluate, fold_dir, load_transunet, phase2, phase3, score_pipeline
+from ultrarefiner.checkpoint import fold_dir, load_transunet
+from ultrarefiner.phases import evaluate, phase2, phase3, score_pipeline
 from ultrarefiner.refiner import SAMRefiner, UltraRefiner
 from ultrarefiner.sam import EmbeddingCache, build_sam
 

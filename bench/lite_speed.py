@@ -11,7 +11,7 @@ import torch
 from ultrarefiner.core import cpu_has_native_bf16
 from ultrarefiner.data import read_image
 from ultrarefiner.splits import split_names
-from ultrarefiner.phases import fold_dir, load_transunet
+from ultrarefiner.checkpoint import fold_dir, load_transunet
 from ultrarefiner.refiner import SAMRefiner
 from ultrarefiner.sam import build_sam, bundled_lite_medsam, encode_chunked, sam_preprocess
 with warnings.catch_warnings():
