@@ -169,10 +169,11 @@ def _c_empty_coarse(d):
 
 def _c_all_background(d):
     from ultrarefiner.refiner import build_ultrarefiner
-    from ultrarefiner.losses import ce_dice_loss, bce_dice_loss, iou_mse_loss
+    from ultrarefiner.core import get_preset
+    from ultrarefiner.losses import pipeline_loss
     torch.manual_seed(0); m = build_ultrarefiner('tiny'); x = torch.rand(2, 1, 64, 64); y = torch.zeros(2, 64, 64, dtype=torch.long)
-    o = m(x); loss = 0.3 * ce_dice_loss(o['coarse_logits'], y) + 0.7 * (bce_dice_loss(o['refined_logits'], y[:, None]) +
-                                                                         iou_mse_loss(o['iou'], o['refined_logits'], y[:, None]))
+    pr = get_preset('tiny')
+    o = m(x); loss = pipeline_loss(o, y, pr.coarse_loss_weight, pr.refined_loss_weight, pr.coarse_loss_terms, pr.refined_iou_weight)[0]
     loss.backward()
     g = [p.grad for p in m.parameters() if p.grad is not None]
     return f"loss finite: {bool(torch.isfinite(loss))}; grads finite: {all(torch.isfinite(t).all() for t in g)}; non-zero: {sum(float(t.abs().sum()) for t in g) > 0}"

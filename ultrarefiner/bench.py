@@ -34,7 +34,7 @@ def measure(mode:str, preset:str='tiny', batch:int=4, iters:int=3, device:str|No
         raise ValueError(f"mode 'shared' is the shared-encoder pipeline of LiteMedSAM: use --preset lite (got {preset!r}).")
     if runtime != 'torch' and mode not in RUNTIME_MODES:
         raise ValueError(f"an encoder runtime applies to the modes {RUNTIME_MODES}, not {mode!r}.")
-    from ultrarefiner.losses import bce_dice_loss, ce_dice_loss, iou_mse_loss
+    from ultrarefiner.losses import bce_dice_loss, iou_mse_loss, pipeline_loss
     from ultrarefiner.sam import EmbeddingCache, encode_chunked
     torch.manual_seed(0); dev = get_device(device); pr = get_preset(preset); P = pr['img_size']
     model = build_ultrarefiner(preset).to(dev).eval()
@@ -66,8 +66,7 @@ def measure(mode:str, preset:str='tiny', batch:int=4, iters:int=3, device:str|No
         opt3 = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
     def p3_step():
         model.train(); o = model(x)
-        loss = 0.3 * ce_dice_loss(o['coarse_logits'], y) + 0.7 * (bce_dice_loss(o['refined_logits'], y[:, None].float())
-                                                                   + iou_mse_loss(o['iou'], o['refined_logits'], y[:, None].float()))
+        loss = pipeline_loss(o, y, pr.coarse_loss_weight, pr.refined_loss_weight, pr.coarse_loss_terms, pr.refined_iou_weight)[0]
         opt3.zero_grad(); loss.backward(); opt3.step()
     if mode == 'naive' and pr['sam'] == 'lite':         # LiteMedSAM's own per-image loop: the package's model and predict_array
         import warnings

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 # %% auto 0
-__all__ = ['multiclass_dice_loss', 'ce_dice_loss', 'binary_dice_loss', 'bce_dice_loss', 'iou_mse_loss']
+__all__ = ['multiclass_dice_loss', 'ce_dice_loss', 'binary_dice_loss', 'bce_dice_loss', 'iou_mse_loss', 'pipeline_loss']
 
 # %% ../nbs/07_losses.ipynb
 def multiclass_dice_loss(logits:torch.Tensor, # (B,C,H,W) class logits
@@ -49,3 +49,16 @@ def iou_mse_loss(iou_pred:torch.Tensor, # (B,) or (B,1) SAM IoU prediction for t
         inter = (p & t).sum(1).float(); union = (p | t).sum(1).float()
         iou = torch.where(union > 0, inter / union.clamp_min(1), torch.ones_like(union))
     return F.mse_loss(iou_pred.reshape(-1).float(), iou)
+
+# %% ../nbs/07_losses.ipynb
+def pipeline_loss(out:dict,                    # `UltraRefiner` output: 'coarse_logits' (B,2,H,W), 'refined_logits' (B,1,H,W), 'iou'
+                  target:torch.Tensor,         # (B,H,W) labels in {0,1}
+                  coarse_weight:float=0.3, refined_weight:float=0.7,
+                  coarse_terms:tuple=(1.0, 1.0),  # (a, b): L_coarse = a · CE + b · Dice
+                  refined_iou_weight:float=0.0,   # c: L_refined = BCE + Dice + c · IoU-MSE
+                 ) -> tuple:                   # (L, {'loss_coarse': float, 'loss_refined': float})
+    "Phase 3's end-to-end loss over the coarse and the refined logits."
+    lc = ce_dice_loss(out['coarse_logits'], target, ce_weight=coarse_terms[0], dice_weight=coarse_terms[1])
+    lr = bce_dice_loss(out['refined_logits'], target[:, None])
+    if refined_iou_weight: lr = lr + refined_iou_weight * iou_mse_loss(out['iou'], out['refined_logits'], target[:, None])
+    return coarse_weight * lc + refined_weight * lr, {'loss_coarse': lc.item(), 'loss_refined': lr.item()}

@@ -18,7 +18,7 @@ from .checkpoint import (PHASE_FOLDERS, find_fold_checkpoint, fold_dir, load_pip
                                      pipeline_checkpoints, read_checkpoint, refiner_settings, resolve_checkpoint, stored_preset)
 from .splits import load_splits, split_names, splits_digest
 from .datasets import JointAugment, PairedDataset, TransUNetDataset
-from .losses import bce_dice_loss, ce_dice_loss, iou_mse_loss
+from .losses import bce_dice_loss, ce_dice_loss, iou_mse_loss, pipeline_loss
 from .metrics import METRICS, MetricTracker, delta_markdown, delta_table
 from .refiner import SAMRefiner, UltraRefiner
 from .runtime import calibration_images, ensure_runtime
@@ -266,10 +266,7 @@ def phase3(dataset:str, fold:int, data_root:str='data', preset:str|Preset='tiny'
     def step(m, b):
         x, y = b['image'].to(dev), b['mask'].to(dev)
         o = m(x, b['image_sam'].to(dev), sam_frame=b['sam_frame'])
-        loss_coarse = ce_dice_loss(o['coarse_logits'], y, ce_weight=ce_w, dice_weight=dice_w)
-        loss_refined = bce_dice_loss(o['refined_logits'], y[:, None])
-        if pr.refined_iou_weight: loss_refined = loss_refined + pr.refined_iou_weight * iou_mse_loss(o['iou'], o['refined_logits'], y[:, None])
-        return w_coarse * loss_coarse + w_refined * loss_refined, {'loss_coarse': loss_coarse.item(), 'loss_refined': loss_refined.item()}
+        return pipeline_loss(o, y, w_coarse, w_refined, (ce_w, dice_w), pr.refined_iou_weight)
     def run(b):
         o = model.eval()(b['image'].to(dev), b['image_sam'].to(dev), sam_frame=b['sam_frame'])
         return o['coarse_prob'] > 0.5, o['refined_logits'][:, 0] > 0, b['mask'].to(dev), o['empty']
