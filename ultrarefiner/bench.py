@@ -8,7 +8,7 @@ import json, os, resource, subprocess, sys, tempfile, time
 from pathlib import Path
 import numpy as np
 import torch
-from .core import autocast, get_device, get_preset, precision_name
+from .core import LIBRARY_PRESET, autocast, get_device, get_preset, precision_name
 
 # %% auto 0
 __all__ = ['MODES', 'RUNTIME_MODES', 'measure', 'run_bench']
@@ -21,7 +21,7 @@ def _sync(dev):
     if dev.type == 'cuda': torch.cuda.synchronize()
 
 # %% ../nbs/14_bench.ipynb
-def measure(mode:str, preset:str='tiny', batch:int=4, iters:int=3, device:str|None=None, amp:bool=False,
+def measure(mode:str, preset:str=LIBRARY_PRESET, batch:int=4, iters:int=3, device:str|None=None, amp:bool=False,
             channels_last:bool=False,
             runtime:str='torch',      # encoder runtime of the frozen pass ('torch', 'onnx', 'openvino'; `runtime.RUNTIMES`)
             precision:str='fp32',     # its precision ('fp32', 'bf16', 'int8'; INT8 calibrated on phantoms)
@@ -130,7 +130,7 @@ def _runtime_spec(spec:str) -> tuple:
     "'openvino' → ('openvino', 'fp32'); 'openvino:int8' → ('openvino', 'int8')."
     rt, _, prec = spec.partition(':'); return rt, prec or 'fp32'
 
-def run_bench(preset:str='tiny', batch:int=4, iters:int=3, device:str|None=None, amp:bool=False,
+def run_bench(preset:str=LIBRARY_PRESET, batch:int=4, iters:int=3, device:str|None=None, amp:bool=False,
               modes:tuple=MODES, out:str|None=None, verbose:bool=True, channels_last:bool=False,
               runtimes:tuple=(),   # encoder runtimes besides eager PyTorch, e.g. ('onnx', 'openvino', 'openvino:int8')
              ) -> dict:

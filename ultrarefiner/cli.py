@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse, sys
 from typing import Sequence
 from pathlib import Path
-from .core import PRESETS, Paths, RunOptions, UltraRefinerError
+from .core import LIBRARY_PRESET, N_FOLDS, PRESETS, Paths, RunOptions, UltraRefinerError
 from .orchestrate import check_inputs, run_folds     # `run-folds` runs there; the CLI only parses
 from . import __version__
 
@@ -342,7 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_prepare)
     s = sub.add_parser('run-folds', help='execute the phase templates per dataset × fold through papermill')
     s.add_argument('--phase', default='all', choices=['1', '2', '3', 'eval', 'all'])
-    s.add_argument('--datasets', nargs='+', default=['PHANTOM']); s.add_argument('--folds', nargs='+', type=int, default=[0, 1, 2, 3, 4])
+    s.add_argument('--datasets', nargs='+', default=['PHANTOM']); s.add_argument('--folds', nargs='+', type=int, default=list(range(N_FOLDS)))
     s.add_argument('--phase1_folds', nargs='+', default=None, help="folds for phase 1 when they differ from --folds ('all': every fold; "
                    "the quick chain: --folds 0 --phase1_folds all)")
     s.add_argument('--preset', default=None, choices=sorted(PRESETS), help='default: full on a GPU, lite on a CPU')
@@ -429,7 +429,7 @@ def _more_parsers(sub):
     _encoder_flags(s)
     s.set_defaults(func=_cmd_refine)
     s = sub.add_parser('bench', help='throughput ratios: cached vs recomputed encoder, pipeline vs naive SamPredictor loop, overhead, memory')
-    s.add_argument('--preset', default='tiny', choices=sorted(PRESETS)); s.add_argument('--batch', '--batch_size', type=int, default=4)
+    s.add_argument('--preset', default=LIBRARY_PRESET, choices=sorted(PRESETS)); s.add_argument('--batch', '--batch_size', type=int, default=4)
     s.add_argument('--iters', type=int, default=3); s.add_argument('--device', default=None)
     s.add_argument('--amp', action='store_true', help='bf16 autocast (CUDA, or a CPU with native bf16; see core.amp_dtype)')
     s.add_argument('--channels_last', action='store_true', help="TransUNet's CNN in channels_last memory format")

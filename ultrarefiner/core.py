@@ -11,10 +11,11 @@ from typing import Iterator
 import numpy as np
 
 # %% auto 0
-__all__ = ['PRESETS', 'UltraRefinerError', 'DataError', 'CheckpointError', 'seed_everything', 'get_device', 'Preset',
-           'get_preset', 'preset_table', 'RunOptions', 'cpu_has_native_bf16', 'amp_dtype', 'precision_name', 'autocast',
-           'repo_root', 'shared_data_dir', 'Paths', 'clean_stale_temps', 'atomic_write_bytes', 'atomic_write_text',
-           'atomic_dir', 'save_checkpoint', 'load_checkpoint', 'file_sha1']
+__all__ = ['PRESETS', 'LIBRARY_PRESET', 'PRETRAINED_PRESET', 'SPLIT_SEED', 'TEST_FRAC', 'N_FOLDS', 'UltraRefinerError',
+           'DataError', 'CheckpointError', 'seed_everything', 'get_device', 'Preset', 'get_preset', 'preset_table',
+           'RunOptions', 'cpu_has_native_bf16', 'amp_dtype', 'precision_name', 'autocast', 'repo_root',
+           'shared_data_dir', 'Paths', 'clean_stale_temps', 'atomic_write_bytes', 'atomic_write_text', 'atomic_dir',
+           'save_checkpoint', 'load_checkpoint', 'file_sha1']
 
 # %% ../nbs/00_core.ipynb
 class UltraRefinerError(Exception):
@@ -152,6 +153,11 @@ def get_preset(name:str|Preset, # one of PRESETS, or a Preset
     if name not in PRESETS:
         raise UltraRefinerError(f"Unknown preset {name!r}; choose one of {sorted(PRESETS)}.")
     return PRESETS[name]
+
+# %% ../nbs/00_core.ipynb
+LIBRARY_PRESET = 'tiny'      # a library call (phases, build_ultrarefiner, run_folds, bench) given no preset
+PRETRAINED_PRESET = 'lite'   # what notebooks and explorers open on: the bundled pretrained LiteMedSAM refiner
+SPLIT_SEED, TEST_FRAC, N_FOLDS = 42, 0.2, 5   # prepare's split: seed, test fraction, cross-validation folds
 
 # %% ../nbs/00_core.ipynb
 def preset_table() -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 import numpy as np
 from PIL import Image, UnidentifiedImageError
-from .core import DataError, Paths, atomic_dir
+from .core import N_FOLDS, SPLIT_SEED, TEST_FRAC, DataError, Paths, atomic_dir
 from .splits import read_splits_json, read_csv_rows, check_splits, make_splits, merge_duplicate_groups
 
 # %% auto 0
@@ -419,8 +419,8 @@ def prepare_dataset(src:str|Path,         # raw dataset folder
                             f"to reuse it, or delete {old} (and the fold checkpoints trained on it) to re-split.")
     else:
         fixed = [r.name for r, *_ in kept if r.split == 'test'] or None if layout in ('processed', 'train_val') else None
-        splits = make_splits(nm, [r.label for r, *_ in kept], roots, 42 if seed is None else seed,
-                             0.2 if test_frac is None else test_frac, 5 if folds is None else folds, fixed_test=fixed)
+        splits = make_splits(nm, [r.label for r, *_ in kept], roots, SPLIT_SEED if seed is None else seed,
+                             TEST_FRAC if test_frac is None else test_frac, N_FOLDS if folds is None else folds, fixed_test=fixed)
     check_splits(splits, group_of)
     test = set(splits['test'])
     with atomic_dir(final) as tmp:

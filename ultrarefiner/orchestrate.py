@@ -7,7 +7,7 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 from typing import Sequence
-from .core import Paths, RunOptions, UltraRefinerError
+from .core import LIBRARY_PRESET, N_FOLDS, Paths, RunOptions, UltraRefinerError
 
 # %% auto 0
 __all__ = ['templates_dir', 'check_inputs', 'run_folds', 'EpochWatcher', 'kernel_manager']
@@ -20,7 +20,7 @@ def templates_dir() -> Path:
     return d
 
 def check_inputs(phases:Sequence[str], datasets:Sequence[str], folds:Sequence[int], phase1_folds:Sequence[int]|None=None,
-                 data_root:str='data', ckpt_root:str='checkpoints', pred_root:str='predictions', preset:str='lite'):
+                 data_root:str='data', ckpt_root:str='checkpoints', pred_root:str='predictions', preset:str=LIBRARY_PRESET):
     "Raise one error listing every input a planned phase would miss (and the command that makes it); phases planned earlier count as made."
     from ultrarefiner.splits import load_splits
     from ultrarefiner.phases import PHASES
@@ -59,7 +59,7 @@ def _phase_parameters(ph:str, base:dict, overrides:dict, epochs) -> dict:
     if ph != 'eval' and epochs is not None: ov['epochs'] = epochs if isinstance(epochs, int) else epochs[0] if len(epochs) == 1 else epochs[int(ph) - 1]
     return dict(base, overrides=ov)
 
-def run_folds(phase:str='all', datasets:Sequence[str]=('PHANTOM',), folds:Sequence[int]=(0, 1, 2, 3, 4), preset:str='tiny',
+def run_folds(phase:str='all', datasets:Sequence[str]=('PHANTOM',), folds:Sequence[int]=tuple(range(N_FOLDS)), preset:str=LIBRARY_PRESET,
               data_root:str='data', jobs:int=1, force:bool=False, runs:str='runs', ckpt_root:str='checkpoints',
               pred_root:str='predictions', epochs:int|Sequence[int]|None=None, options:RunOptions|dict|None=None,
               overrides:dict|None=None, phase1_folds:Sequence[int]|None=None, log=print) -> list:

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import ConcatDataset, DataLoader
-from .core import (Paths, Preset, RunOptions, UltraRefinerError, atomic_write_bytes, atomic_write_text, get_device,
+from .core import (LIBRARY_PRESET, Paths, Preset, RunOptions, UltraRefinerError, atomic_write_bytes, atomic_write_text, get_device,
                                get_preset, seed_everything)
 from .checkpoint import (PHASE_FOLDERS, find_fold_checkpoint, fold_dir, load_pipeline, load_sam, load_transunet,
                                      pipeline_checkpoints, read_checkpoint, refiner_settings, resolve_checkpoint, stored_preset)
@@ -90,7 +90,7 @@ def _loop(model, opt, sch, step, evaluate, out_dir, epochs, bs, pr, opts, cfg, t
                 force=opts.force, images_fn=images)
 
 # %% ../nbs/10_phases.ipynb
-def phase1(dataset:str, fold:int, data_root:str='data', preset:str|Preset='tiny', options:RunOptions|dict|None=None, *,
+def phase1(dataset:str, fold:int, data_root:str='data', preset:str|Preset=LIBRARY_PRESET, options:RunOptions|dict|None=None, *,
            epochs:int|None=None, batch_size:int|None=None, lr:float|None=None, momentum:float=0.9, weight_decay:float=1e-4,
            ckpt_root:str='checkpoints', runs:str='runs', vit_pretrained:str|None=None, stop_after_steps:int|None=None,
            **run) -> dict:
@@ -177,7 +177,7 @@ def _refiner_eval(refiner_fn, ds, title, verbose, bs=8):
 def _small_mask(mask, size): return F.interpolate(mask[:, None].float(), size=(size, size), mode='nearest')[:, 0]
 
 # %% ../nbs/10_phases.ipynb
-def phase2(datasets:str|Sequence[str], fold:int, data_root:str='data', preset:str|Preset='tiny', options:RunOptions|dict|None=None, *,
+def phase2(datasets:str|Sequence[str], fold:int, data_root:str='data', preset:str|Preset=LIBRARY_PRESET, options:RunOptions|dict|None=None, *,
            epochs:int|None=None, batch_size:int|None=None, lr:float|None=None, weight_decay:float=1e-4, encoder:str='frozen',
            sam_checkpoint:str|None=None, box_mode:str|None=None, refiner_kw:dict|None=None, ckpt_root:str='checkpoints',
            pred_root:str='predictions', runs:str='runs', stop_after_steps:int|None=None, **run) -> dict:
@@ -232,7 +232,7 @@ def phase2(datasets:str|Sequence[str], fold:int, data_root:str='data', preset:st
                  _tb(runs, 'phase2', tag, fold), images=lambda m: _tb_images(show, vds)).fit(ds, resume=opts.resume, stop_after_steps=stop_after_steps)
 
 # %% ../nbs/10_phases.ipynb
-def phase3(dataset:str, fold:int, data_root:str='data', preset:str|Preset='tiny', options:RunOptions|dict|None=None, *,
+def phase3(dataset:str, fold:int, data_root:str='data', preset:str|Preset=LIBRARY_PRESET, options:RunOptions|dict|None=None, *,
            epochs:int|None=None, batch_size:int|None=None, transunet_lr:float|None=None, sam_lr:float|None=None,
            weight_decay:float=1e-4, coarse_loss_weight:float|None=None, refined_loss_weight:float|None=None,
            transunet_checkpoint:str|None=None, sam_checkpoint:str|None=None, box_mode:str|None=None, refiner_kw:dict|None=None,

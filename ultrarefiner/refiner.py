@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import Preset, get_preset, load_checkpoint
+from .core import LIBRARY_PRESET, Preset, get_preset, load_checkpoint
 from .prompts import MIN_AREA, PromptGenerator, coarse_is_empty
 from .sam import build_sam, decode_batched, encode_chunked, EmbeddingCache, sam_preprocess_tensor
 from .transunet import build_transunet, TransUNet
@@ -160,7 +160,7 @@ class UltraRefiner(nn.Module):
         out = self.refiner(image_sam, p, embeddings=embeddings, target_size=tuple(image.shape[-2:]), frame=sam_frame)
         return {'coarse_logits': logits, 'coarse_prob': p, 'refined_logits': out.pop('masks'), **out}
 
-def build_ultrarefiner(preset:str|Preset='tiny',          # 'tiny', 'small', 'lite', 'full' or a Preset
+def build_ultrarefiner(preset:str|Preset=LIBRARY_PRESET,          # 'tiny', 'small', 'lite', 'full' or a Preset
                        transunet_checkpoint:str|None=None, # phase-1 checkpoint (state dict under 'model' or plain)
                        vit_pretrained:str|None=None,       # Google R50+ViT-B_16.npz for a fresh TransUNet encoder
                        sam_checkpoint:str|None=None,       # SAM / MedSAM weights

@@ -9,7 +9,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Sequence
 import numpy as np
-from .core import DataError
+from .core import N_FOLDS, SPLIT_SEED, TEST_FRAC, DataError
 
 # %% auto 0
 __all__ = ['read_csv_rows', 'read_splits_json', 'merge_duplicate_groups', 'make_splits', 'check_splits', 'load_splits',
@@ -47,7 +47,7 @@ def merge_duplicate_groups(names:Sequence[str], groups:Sequence[str], hashes:Seq
 def make_splits(names:Sequence[str],    # sample names
                 labels:Sequence[str],   # class per name ('' when unknown)
                 groups:Sequence[str],   # patient/case group per name
-                seed:int=42, test_frac:float=0.2, n_folds:int=5,
+                seed:int=SPLIT_SEED, test_frac:float=TEST_FRAC, n_folds:int=N_FOLDS,
                 fixed_test:Sequence[str]|None=None, # names of a test split the layout already fixed
                ) -> dict:
     "{'seed', 'test_frac', 'test', 'folds': [{'train','val'}]} — grouped, stratified, deterministic."

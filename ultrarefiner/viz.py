@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from .core import get_preset
+from .core import PRETRAINED_PRESET, get_preset
 from .data import mask_outline
 from .metrics import dice_score
 from .refiner import SAMRefiner, UltraRefiner, build_ultrarefiner
@@ -65,7 +65,7 @@ def _overlay_box(ax, b, colour, ls, label):
 # %% ../nbs/12_viz.ipynb
 class PromptExplorer:
     "Sliders and toggles for the prompt generator; shows coarse p, prompts, SAM's 3 candidates, refined mask, GT and Dice."
-    def __init__(self, model:UltraRefiner|None=None, samples:list|None=None, preset:str='lite',
+    def __init__(self, model:UltraRefiner|None=None, samples:list|None=None, preset:str=PRETRAINED_PRESET,
                  coarse:str|None=None,   # 'model' (the TransUNet's p) or 'degraded GT' (`synthetic_coarse`); None: model if trained
                  encoder_runtime:str|None=None): # SAM's image encoder: 'torch', 'onnx', 'openvino'; None: an attached one, else auto
         self.trained = model is not None
