@@ -18,8 +18,8 @@ from .splits import read_splits_json, read_csv_rows, check_splits, make_splits, 
 # %% auto 0
 __all__ = ['IMG_EXTS', 'BUSI_CLASSES', 'LAYOUTS', 'read_image', 'mask_values', 'mask_background', 'binarise_mask', 'read_mask',
            'mask_colour_label', 'pair_fit', 'Record', 'scan_busi', 'scan_busbra', 'scan_train_val', 'scan_bus_uclm',
-           'scan_processed', 'detect_layout', 'scan', 'PrepareReport', 'mask_outline', 'png_bytes', 'prepare_dataset',
-           'prepare', 'report_table', 'print_report']
+           'scan_processed', 'detect_layout', 'scan', 'PrepareReport', 'mask_outline', 'png_bytes', 'overlay',
+           'prepare_dataset', 'prepare', 'report_table', 'print_report']
 
 # %% ../nbs/01_data.ipynb
 def _open(path:Path) -> Image.Image:
@@ -360,6 +360,20 @@ def _check_split_args(folds, test_frac):
         raise DataError(f"--folds must be an integer ≥ 2 (cross-validation needs a train and a val part), got {folds!r}.")
     if test_frac is not None and not 0 < float(test_frac) < 1:
         raise DataError(f"--test_frac must be between 0 and 1 (exclusive), got {test_frac!r}.")
+
+# %% ../nbs/01_data.ipynb
+def overlay(image:np.ndarray,              # (H,W) grey or (H,W,3+) RGB, uint8
+            mask:np.ndarray,               # (H,W) the mask to tint and outline
+            colour:tuple=(255, 40, 40), alpha:float=0.4,
+            outlines:tuple=(),             # ((mask, colour), ...) drawn as outlines only, e.g. the coarse mask in cyan
+           ) -> np.ndarray:                # (H,W,3) uint8
+    "The image with `mask` tinted `colour` (weight `alpha`) and outlined, plus the outlines of `outlines`."
+    rgb = (np.repeat(image[..., None], 3, -1) if image.ndim == 2 else image[..., :3]).astype(np.float32)
+    m = np.asarray(mask).astype(bool)
+    rgb[m] = (1 - alpha) * rgb[m] + alpha * np.array(colour, np.float32)
+    rgb[mask_outline(m)] = colour
+    for om, oc in outlines: rgb[mask_outline(om)] = oc
+    return rgb.clip(0, 255).astype(np.uint8)
 
 # %% ../nbs/01_data.ipynb
 def prepare_dataset(src:str|Path,         # raw dataset folder

@@ -12,22 +12,13 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from .core import UltraRefinerError, atomic_write_bytes, atomic_write_text, autocast, get_device, get_preset, precision_name
-from .data import IMG_EXTS, png_bytes, mask_outline, read_image
+from .data import IMG_EXTS, overlay, png_bytes, read_image
 from .checkpoint import load_sam, load_transunet, refiner_settings
 from .sam import sam_preprocess
 from .refiner import SAMRefiner, UltraRefiner
 
 # %% auto 0
-__all__ = ['overlay', 'list_images', 'resolve_model_checkpoint', 'build_inference_model', 'sam_input', 'infer_images']
-
-# %% ../nbs/11_infer.ipynb
-def overlay(grey:np.ndarray, mask:np.ndarray, colour=(255, 40, 40), alpha:float=0.4) -> np.ndarray:
-    "(H,W,3) uint8: the image with the mask tinted and its outline drawn."
-    rgb = np.repeat(grey[..., None], 3, -1).astype(np.float32) if grey.ndim == 2 else grey.astype(np.float32)
-    m = mask.astype(bool)
-    rgb[m] = (1 - alpha) * rgb[m] + alpha * np.array(colour, np.float32)
-    rgb[mask_outline(m)] = colour
-    return rgb.clip(0, 255).astype(np.uint8)
+__all__ = ['list_images', 'resolve_model_checkpoint', 'build_inference_model', 'sam_input', 'infer_images']
 
 # %% ../nbs/11_infer.ipynb
 def list_images(image_path:str|None=None, image_dir:str|None=None) -> list:

@@ -11,15 +11,15 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from .core import DataError, UltraRefinerError, atomic_write_bytes, atomic_write_text, get_device, get_preset, load_checkpoint
-from .data import IMG_EXTS, png_bytes, mask_outline, pair_fit, read_image, read_mask
+from .data import IMG_EXTS, overlay, png_bytes, pair_fit, read_image, read_mask
 from .metrics import MetricTracker, delta_markdown, delta_table, dice_score
 from .refiner import SAMRefiner
 from .runtime import calibration_images, ensure_runtime
 from .sam import build_sam, encode_chunked, sam_preprocess
 
 # %% auto 0
-__all__ = ['COARSE_EXTS', 'REFINE_DEFAULTS', 'read_coarse', 'read_mask_values', 'pair_inputs', 'load_refiner', 'refine_overlay',
-           'refine_folder', 'read_boxes']
+__all__ = ['COARSE_EXTS', 'REFINE_DEFAULTS', 'read_coarse', 'read_mask_values', 'pair_inputs', 'load_refiner', 'refine_folder',
+           'read_boxes']
 
 # %% ../nbs/16_refine.ipynb
 COARSE_EXTS = tuple(IMG_EXTS) + ('.npy',)
@@ -128,12 +128,6 @@ def load_refiner(checkpoint:str|Path|None=None, # phase-2/3 checkpoint or LiteMe
     pr = stored_preset(cfg, preset or (None if cfg else 'lite'), checkpoint)
     return SAMRefiner(load_sam(pr, checkpoint), **dict(refiner_settings(checkpoint) or REFINE_DEFAULTS, **prompt_kw)).eval()
 
-def refine_overlay(image:np.ndarray, coarse:np.ndarray, refined:np.ndarray) -> np.ndarray:
-    "(H,W,3) uint8: refined mask tinted red with its outline, coarse outline in cyan."
-    rgb = (np.repeat(image[..., None], 3, -1) if image.ndim == 2 else image[..., :3]).astype(np.float32)
-    rgb[refined] = 0.6 * rgb[refined] + 0.4 * np.array([255, 40, 40], np.float32)
-    rgb[mask_outline(refined)] = (255, 40, 40); rgb[mask_outline(coarse)] = (0, 230, 255)
-    return rgb.clip(0, 255).astype(np.uint8)
 
 # %% ../nbs/16_refine.ipynb
 @torch.no_grad()
@@ -200,7 +194,7 @@ def refine_folder(image_dir:str|Path, coarse_dir:str|Path, output_dir:str|Path,
             ref = (SAMRefiner._uncrop(o['low_res'][j:j + 1], fr[j:j + 1], S, (H, W))[0, 0] > 0).cpu().numpy()
             cb = c > 0.5
             atomic_write_bytes(out/f"{r['out']}_refined.png", png_bytes(ref.astype(np.uint8) * 255))
-            atomic_write_bytes(out/f"{r['out']}_overlay.png", png_bytes(refine_overlay(im, cb, ref)))
+            atomic_write_bytes(out/f"{r['out']}_overlay.png", png_bytes(overlay(im, ref, outlines=[(cb, (0, 230, 255))])))
             to_img = lambda xy: (np.asarray(xy, np.float64).reshape(-1, 2) * [W / w, H / h]).round(2).tolist()
             pr, e = o['prompts'], empty[j]
             rec = {'image': str(r['image']), 'coarse': str(r['coarse']), 'size': [W, H], 'coarse_size': fits[j][1],
