@@ -62,6 +62,7 @@ def read_image(path:str|Path # image file (PNG, JPEG, BMP, TIFF; any bit depth)
     if a.ndim == 3 and (a[..., 0] == a[..., 1]).all() and (a[..., 1] == a[..., 2]).all(): a = a[..., 0]
     return np.ascontiguousarray(a)
 
+# %% ../nbs/01_data.ipynb
 def mask_values(path:str|Path # mask file: 1-bit, L, LA, P, RGB, RGBA, 16/32-bit
                ) -> np.ndarray:
     "(H,W) float64: the mask's value per pixel — the brightest colour channel, or the alpha channel of a mask drawn only there."
@@ -76,6 +77,7 @@ def mask_values(path:str|Path # mask file: 1-bit, L, LA, P, RGB, RGBA, 16/32-bit
         a = rgb
     return a
 
+# %% ../nbs/01_data.ipynb
 def _levels(a:np.ndarray) -> str:
     "The distinct values of a mask with their pixel counts (a range when there are many)."
     v, n = np.unique(a, return_counts=True)
@@ -87,6 +89,7 @@ def mask_background(a:np.ndarray) -> float:
     v, n = np.unique(a[a <= a.max() / 2], return_counts=True)
     return float(v[n.argmax()]) if len(v) else 0.0
 
+# %% ../nbs/01_data.ipynb
 def binarise_mask(a:np.ndarray, path:str|Path='mask') -> np.ndarray:
     """(H,W) bool: foreground = above half the mask's own maximum (0/1, 0/255, 0/65535 alike). Never drops content: if
     non-zero pixels below that threshold form regions of their own (another label value, a dimmer second lesion) — not
@@ -110,11 +113,13 @@ def binarise_mask(a:np.ndarray, path:str|Path='mask') -> np.ndarray:
                             f"lesion, save the mask with one foreground value (e.g. np.where(mask > 0, 255, 0)); if not, set them to 0.")
     return fg
 
+# %% ../nbs/01_data.ipynb
 def read_mask(path:str|Path # mask file: 1-bit, L, LA, P, RGB, RGBA or 16-bit
              ) -> np.ndarray:
     "Binary (H,W) bool mask (`binarise_mask` of `mask_values`): 0/1, 0/255, 0/65535 all work; nothing is dropped silently."
     return binarise_mask(mask_values(path), path)
 
+# %% ../nbs/01_data.ipynb
 def mask_colour_label(path:str|Path) -> str:
     "'benign' (green), 'malignant' (red) or 'normal' (blank) for BUS_UCLM-style RGB masks."
     a = _to_array(_open(path))

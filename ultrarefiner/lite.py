@@ -362,6 +362,7 @@ def perturb_coarse(p:torch.Tensor, prob:float, g:torch.Generator) -> torch.Tenso
         out[i] = (F.max_pool2d(x, k, 1, k // 2) if float(torch.rand(1, generator=g)) < 0.5 else -F.max_pool2d(-x, k, 1, k // 2))[0, 0]
     return out
 
+# %% ../nbs/06a_lite.ipynb
 def _refine(ref:SAMRefiner, emb, p, frame, rounds=1):
     inside = valid_mask(frame); out = ref(None, p * inside, embeddings=emb, target_size=ref.img_size)
     for _ in range(rounds - 1): out = ref(None, torch.sigmoid(out['masks'][:, 0]) * inside, embeddings=emb, target_size=ref.img_size)
@@ -375,6 +376,7 @@ def refine_bank(ref:SAMRefiner, bank:FeatureBank, coarse:torch.Tensor, rounds:in
             out.append(_refine(ref, bank.embedding(idx), coarse[idx].float(), bank.frame[idx], rounds)['masks'][:, 0])
     return torch.cat(out)
 
+# %% ../nbs/06a_lite.ipynb
 def fit_refiner(sam:nn.Module, train:FeatureBank, train_coarse:torch.Tensor, val:FeatureBank, val_coarse:torch.Tensor,
                 epochs:int=8, lr:float=1e-4, batch_size:int=8, train_part:str='decoder', perturb:float=0.5,
                 iou_weight:float=1.0, weight_decay:float=1e-4, seed:int=0,

@@ -17,8 +17,11 @@ __all__ = ['ON_EMPTY', 'EMPTY_LOGIT', 'SAMRefiner', 'UltraRefiner', 'build_ultra
 
 # %% ../nbs/06_refiner.ipynb
 ON_EMPTY = ('empty', 'frame')   # what an (almost) empty coarse mask yields: an empty refined mask, or the old whole-frame box
+
+# %% ../nbs/06_refiner.ipynb
 EMPTY_LOGIT = -20.0             # the refined logit of an image left empty (sigmoid ≈ 2e-9: empty at any threshold)
 
+# %% ../nbs/06_refiner.ipynb
 class SAMRefiner(nn.Module):
     "SAM driven by prompts generated from a coarse mask; image i gets its own prompts i."
     def __init__(self, sam:nn.Module,

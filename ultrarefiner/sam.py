@@ -267,6 +267,7 @@ def encoder_fingerprint(encoder:nn.Module) -> str:
     object.__setattr__(encoder, '_ur_fingerprint', (stamp, fp))
     return fp
 
+# %% ../nbs/05_sam.ipynb
 def frozen_runtime(module:nn.Module):
     """The exported copy `runtime.use_runtime` attached to `module`, when this pass may take it (no gradient needed
     through the module, not inside an ONNX export); else None: the pass runs in PyTorch."""
@@ -275,15 +276,18 @@ def frozen_runtime(module:nn.Module):
     if torch.is_grad_enabled() and any(p.requires_grad for p in module.parameters()): return None
     return rt
 
+# %% ../nbs/05_sam.ipynb
 def runtime_tag(module:nn.Module) -> str:
     "What a cache appends to its key for `module`'s runtime: '' for PyTorch / fp32 exports, e.g. '-openvino-int8' otherwise."
     rt = module.__dict__.get('_ur_runtime')
     return rt.cache_tag if rt is not None else ''
 
+# %% ../nbs/05_sam.ipynb
 def encoder_key(encoder:nn.Module) -> str:
     "An embedding cache's folder name: the fingerprint, plus the runtime's tag when it changes the embeddings (bf16, INT8)."
     return encoder_fingerprint(encoder)[:20] + runtime_tag(encoder)
 
+# %% ../nbs/05_sam.ipynb
 def encode_chunked(encoder:nn.Module, images:torch.Tensor, chunk:int|None=None) -> torch.Tensor:
     """`encoder(images)` in chunks of `chunk` images; None: the whole batch on GPU, one image at a time on CPU.
     segment-anything's global-attention blocks materialise (B·heads, 4096, 4096) matrices at 1024 px: on CPU a batch of 2
@@ -294,6 +298,7 @@ def encode_chunked(encoder:nn.Module, images:torch.Tensor, chunk:int|None=None) 
     if n >= images.shape[0]: return encoder(images)
     return torch.cat([encoder(c) for c in images.split(n)])
 
+# %% ../nbs/05_sam.ipynb
 class EmbeddingCache:
     "Cached `encoder(images)` on disk under `{root}/{encoder fingerprint}/{image hash}.pt`."
     def __init__(self, root:str|Path, encoder:nn.Module, dtype:torch.dtype=torch.float32):

@@ -63,69 +63,8 @@ def _overlay_box(ax, b, colour, ls, label):
     ax.add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec=colour, ls=ls, lw=1.5, label=label))
 
 # %% ../nbs/12_viz.ipynb
-class PromptExplorer:
-    "Sliders and toggles for the prompt generator; shows coarse p, prompts, SAM's 3 candidates, refined mask, GT and Dice."
-    def __init__(self, model:UltraRefiner|None=None, samples:list|None=None, preset:str=PRETRAINED_PRESET,
-                 coarse:str|None=None,   # 'model' (the TransUNet's p) or 'degraded GT' (`synthetic_coarse`); None: model if trained
-                 encoder_runtime:str|None=None): # SAM's image encoder: 'torch', 'onnx', 'openvino'; None: an attached one, else auto
-        self.trained = model is not None
-        import ipywidgets as W
-        from ultrarefiner.runtime import ensure_runtime
-        torch.manual_seed(0)
-        self.model = (model or build_ultrarefiner(preset)).eval()
-        self.encoder_runtime = ensure_runtime(self.model.refiner.sam.image_encoder, encoder_runtime)   # said in the metrics line
-        self.samples = samples if samples is not None else phantom_samples()
-        self.renders = 0; self.state = {}
-        gen, ref = self.model.refiner.prompts, self.model.refiner
-        self.controls = {
-            'sample': W.Dropdown(options=[(s[0], i) for i, s in enumerate(self.samples)], value=0, description='sample'),
-            'temperature': W.FloatLogSlider(value=gen.temperature, base=10, min=-1.5, max=0.5, step=0.05, description='temperature'),
-            'box_threshold': W.FloatSlider(value=gen.box_threshold, min=0.05, max=0.95, step=0.05, description='box thr.'),
-            'box_mode': W.ToggleButtons(options=['soft', 'hard'], value=gen.box_mode, description='box'),
-            'point': W.Checkbox(value=ref.use_point, description='point'),     # start from the refiner's own prompts
-            'neg_point': W.Checkbox(value=ref.use_neg_point, description='negative point'),
-            'box': W.Checkbox(value=ref.use_box, description='box'), 'mask': W.Checkbox(value=ref.use_mask, description='mask'),
-            'neg_mode': W.ToggleButtons(options=['far', 'seed'], value=gen.neg_mode, description='neg. point'),
-            'component': W.ToggleButtons(options=['all', 'largest'], value=gen.component, description='component'),
-            'mask_scale': W.FloatLogSlider(value=gen.mask_scale, base=10, min=-0.5, max=1.3, step=0.05, description='mask scale'),
-            'coarse': W.ToggleButtons(options=['model', 'degraded GT'], description='coarse',
-                                      value=coarse or ('model' if self.trained else 'degraded GT')),
-        }
-        self.upload = W.FileUpload(accept='image/*', multiple=False, description='upload image')
-        self.clicks, self.drawn_box = [], None           # the user's own prompts, in the TransUNet frame (S×S pixels)
-        self.click_mode = W.ToggleButtons(options=['positive point', 'negative point', 'box'], value='positive point',
-                                          description='click adds', tooltips=['left-click: a positive point',
-                                          'left-click: a negative point', 'drag: a box (replaces the generated one)'])
-        self.clear = W.Button(description='clear my prompts', icon='eraser'); self.clear.on_click(lambda _: self.clear_prompts())
-        self.canvas = None
-        self.metrics = W.HTML(); self.out = W.Output(); self.image = W.Image(format='png')
-        for c in self.controls.values(): c.observe(lambda ch: self.update(), names='value')
-        self.upload.observe(self._on_upload, names='value')
-        self._coarse_cache, self._emb_cache = {}, {}
-        self.update()
-
-    def _on_upload(self, change):
-        files = change['new']
-        if not files: return
-        f = files[0] if isinstance(files, (list, tuple)) else next(iter(files.values()))
-        img = image_from_bytes(bytes(f['content']))
-        self.samples.append((f.get('name', 'upload'), img, None))
-        self.controls['sample'].options = [(s[0], i) for i, s in enumerate(self.samples)]
-        self.controls['sample'].value = len(self.samples) - 1
-
-    def _coarse(self, i):
-        src = self.controls['coarse'].value if hasattr(self, 'controls') else 'model'
-        if (i, src) not in self._coarse_cache:
-            _, img, gt = self.samples[i]; S = self.model.transunet.config.img_size
-            x = torch.from_numpy(img).float().div(255)[None, None]
-            x = F.interpolate(x, size=(S, S), mode='bilinear', align_corners=False)
-            if src == 'degraded GT' and gt is not None:
-                p = F.interpolate(torch.from_numpy(synthetic_coarse(gt, seed=i))[None, None], size=(S, S), mode='bilinear', align_corners=False)[:, 0]
-            else:
-                with torch.no_grad(): p = self.model.transunet(x).softmax(1)[:, 1]
-            self._coarse_cache[(i, src)] = (x, p)
-        return self._coarse_cache[(i, src)]
-
+class _PromptClicks:
+    "The user's own prompts: clicks and a drawn box in the TransUNet frame, scaled into SAM's frame on use."
     def add_point(self, x:float, y:float, positive:bool=True):
         "A click at (x, y) in the TransUNet frame: a positive or negative point prompt, added to the generated ones."
         self.clicks.append((float(x), float(y), int(positive))); self.update()
@@ -146,6 +85,9 @@ class PromptExplorer:
         if self.drawn_box is not None: m['box'] = torch.tensor([self.drawn_box]) * k
         return m
 
+# %% ../nbs/12_viz.ipynb
+class _PromptState:
+    "Control values → a refiner view on the model's SAM → prompts, SAM's candidates, refined mask and Dice (no widgets)."
     def refiner_view(self, c:dict|None=None, **override) -> SAMRefiner:
         "A SAMRefiner with the controls' prompt settings (`override` on top) on the model's own SAM: shared, never changed."
         c = c or {k: w.value for k, w in self.controls.items()}
@@ -196,6 +138,9 @@ class PromptExplorer:
             st['without'] = self._dice_without(ref, p, self._emb_cache[key], manual, g)
         return st
 
+# %% ../nbs/12_viz.ipynb
+class _PromptFigures:
+    "The figure and the metrics line of a computed state."
     def _draw_overlay(self, ax, st, x):
         "The image with coarse (cyan), refined (red) and GT (yellow) outlines and every prompt, user's included."
         ax.imshow(x, cmap='gray')
@@ -258,14 +203,9 @@ class PromptExplorer:
                 + (f"<br>what each prompt adds (refined Dice with it − without it): {contrib}" if contrib else '')
                 + f"<br><small>image encoder: {self.encoder_runtime}</small>")
 
-    def update(self):
-        "Recompute, re-render the figure into the image widget, refresh the metrics line."
-        import matplotlib.pyplot as plt
-        self.state = self.compute()
-        fig = self.figure(); buf = io.BytesIO(); fig.savefig(buf, format='png', dpi=110); plt.close(fig)
-        self.image.value = buf.getvalue(); self.metrics.value = self.metrics_html(); self.renders += 1
-        if self.canvas is not None: self._redraw_canvas()
-
+# %% ../nbs/12_viz.ipynb
+class _PromptCanvas:
+    "The live ipympl canvas: a click adds a point, a drag draws a box."
     def _redraw_canvas(self):
         st = self.state; ax = self.canvas.figure.axes[0]; ax.clear()
         self._draw_overlay(ax, st, self._coarse(st['controls']['sample'])[0][0, 0].numpy())
@@ -296,6 +236,76 @@ class PromptExplorer:
         self._redraw_canvas()
         return self.canvas
 
+# %% ../nbs/12_viz.ipynb
+class PromptExplorer(_PromptClicks, _PromptState, _PromptFigures, _PromptCanvas):
+    "Sliders and toggles for the prompt generator; shows coarse p, prompts, SAM's 3 candidates, refined mask, GT and Dice."
+    def __init__(self, model:UltraRefiner|None=None, samples:list|None=None, preset:str=PRETRAINED_PRESET,
+                 coarse:str|None=None,   # 'model' (the TransUNet's p) or 'degraded GT' (`synthetic_coarse`); None: model if trained
+                 encoder_runtime:str|None=None): # SAM's image encoder: 'torch', 'onnx', 'openvino'; None: an attached one, else auto
+        self.trained = model is not None
+        import ipywidgets as W
+        from ultrarefiner.runtime import ensure_runtime
+        torch.manual_seed(0)
+        self.model = (model or build_ultrarefiner(preset)).eval()
+        self.encoder_runtime = ensure_runtime(self.model.refiner.sam.image_encoder, encoder_runtime)   # said in the metrics line
+        self.samples = samples if samples is not None else phantom_samples()
+        self.renders = 0; self.state = {}
+        gen, ref = self.model.refiner.prompts, self.model.refiner
+        self.controls = {
+            'sample': W.Dropdown(options=[(s[0], i) for i, s in enumerate(self.samples)], value=0, description='sample'),
+            'temperature': W.FloatLogSlider(value=gen.temperature, base=10, min=-1.5, max=0.5, step=0.05, description='temperature'),
+            'box_threshold': W.FloatSlider(value=gen.box_threshold, min=0.05, max=0.95, step=0.05, description='box thr.'),
+            'box_mode': W.ToggleButtons(options=['soft', 'hard'], value=gen.box_mode, description='box'),
+            'point': W.Checkbox(value=ref.use_point, description='point'),     # start from the refiner's own prompts
+            'neg_point': W.Checkbox(value=ref.use_neg_point, description='negative point'),
+            'box': W.Checkbox(value=ref.use_box, description='box'), 'mask': W.Checkbox(value=ref.use_mask, description='mask'),
+            'neg_mode': W.ToggleButtons(options=['far', 'seed'], value=gen.neg_mode, description='neg. point'),
+            'component': W.ToggleButtons(options=['all', 'largest'], value=gen.component, description='component'),
+            'mask_scale': W.FloatLogSlider(value=gen.mask_scale, base=10, min=-0.5, max=1.3, step=0.05, description='mask scale'),
+            'coarse': W.ToggleButtons(options=['model', 'degraded GT'], description='coarse',
+                                      value=coarse or ('model' if self.trained else 'degraded GT')),
+        }
+        self.upload = W.FileUpload(accept='image/*', multiple=False, description='upload image')
+        self.clicks, self.drawn_box = [], None           # the user's own prompts, in the TransUNet frame (S×S pixels)
+        self.click_mode = W.ToggleButtons(options=['positive point', 'negative point', 'box'], value='positive point',
+                                          description='click adds', tooltips=['left-click: a positive point',
+                                          'left-click: a negative point', 'drag: a box (replaces the generated one)'])
+        self.clear = W.Button(description='clear my prompts', icon='eraser'); self.clear.on_click(lambda _: self.clear_prompts())
+        self.canvas = None
+        self.metrics = W.HTML(); self.out = W.Output(); self.image = W.Image(format='png')
+        for c in self.controls.values(): c.observe(lambda ch: self.update(), names='value')
+        self.upload.observe(self._on_upload, names='value')
+        self._coarse_cache, self._emb_cache = {}, {}
+        self.update()
+
+    def _on_upload(self, change):
+        files = change['new']
+        if not files: return
+        f = files[0] if isinstance(files, (list, tuple)) else next(iter(files.values()))
+        img = image_from_bytes(bytes(f['content']))
+        self.samples.append((f.get('name', 'upload'), img, None))
+        self.controls['sample'].options = [(s[0], i) for i, s in enumerate(self.samples)]
+        self.controls['sample'].value = len(self.samples) - 1
+
+    def _coarse(self, i):
+        src = self.controls['coarse'].value if hasattr(self, 'controls') else 'model'
+        if (i, src) not in self._coarse_cache:
+            _, img, gt = self.samples[i]; S = self.model.transunet.config.img_size
+            x = torch.from_numpy(img).float().div(255)[None, None]
+            x = F.interpolate(x, size=(S, S), mode='bilinear', align_corners=False)
+            if src == 'degraded GT' and gt is not None:
+                p = F.interpolate(torch.from_numpy(synthetic_coarse(gt, seed=i))[None, None], size=(S, S), mode='bilinear', align_corners=False)[:, 0]
+            else:
+                with torch.no_grad(): p = self.model.transunet(x).softmax(1)[:, 1]
+            self._coarse_cache[(i, src)] = (x, p)
+        return self._coarse_cache[(i, src)]
+    def update(self):
+        "Recompute, re-render the figure into the image widget, refresh the metrics line."
+        import matplotlib.pyplot as plt
+        self.state = self.compute()
+        fig = self.figure(); buf = io.BytesIO(); fig.savefig(buf, format='png', dpi=110); plt.close(fig)
+        self.image.value = buf.getvalue(); self.metrics.value = self.metrics_html(); self.renders += 1
+        if self.canvas is not None: self._redraw_canvas()
     def widget(self):
         "The whole UI as one ipywidgets box."
         import ipywidgets as W
