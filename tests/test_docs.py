@@ -102,3 +102,23 @@ def test_docs_offline_search_widgets_and_clean_api_pages(site):
     for f in site.rglob('*.html'):
         t = f.read_text(encoding='utf-8', errors='replace')
         assert root not in t, f'{f.relative_to(site)} shows a machine path ({root})'
+
+
+@pytest.mark.slow
+def test_docs_pages_clean(site):
+    """Every executed page reads clean: no machine paths (/tmp/, /work/, /root/) anywhere in the HTML, no warnings on
+    stderr, no text output over 40 lines (an object repr, a raw array); show_doc's rendered API entries are not outputs."""
+    import json, re
+    problems = []
+    for f in sorted(site.rglob('*.html')):
+        for m in re.finditer(r'/(tmp|work|root)/[^\s"<]{0,60}', f.read_text(errors='replace')):
+            problems.append(f"{f.relative_to(site)}: machine path {m.group(0)!r}")
+    for f in sorted(site.rglob('*.ipynb')):
+        for i, c in enumerate(json.loads(f.read_text()).get('cells', [])):
+            for o in c.get('outputs', []):
+                data = o.get('data', {})
+                if 'text/markdown' in data: continue                        # show_doc: the API reference itself
+                text = ''.join(o.get('text', '')) + ''.join(data.get('text/plain', ''))
+                if o.get('name') == 'stderr' and text.strip(): problems.append(f"{f.relative_to(site)} cell {i}: stderr {text[:80]!r}")
+                if len(text.splitlines()) > 40: problems.append(f"{f.relative_to(site)} cell {i}: {len(text.splitlines())}-line output {text[:60]!r}")
+    assert not problems, '\n'.join(problems[:30])

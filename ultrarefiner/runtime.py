@@ -14,8 +14,8 @@ from .sam import encoder_fingerprint
 
 # %% auto 0
 __all__ = ['RUNTIMES', 'PRECISIONS', 'runtime_available', 'check_runtime', 'resolve_runtime', 'eager', 'runtime_of', 'fp32',
-           'export_onnx', 'tensor_digest', 'ExportedEncoder', 'use_runtime', 'runtime_name', 'ensure_runtime',
-           'calibration_images']
+           'export_onnx', 'tensor_digest', 'quiet_logs', 'ExportedEncoder', 'use_runtime', 'runtime_name',
+           'ensure_runtime', 'calibration_images']
 
 # %% ../nbs/05a_runtime.ipynb
 RUNTIMES = ('torch', 'onnx', 'openvino')
@@ -97,6 +97,17 @@ def tensor_digest(x:torch.Tensor) -> str:
     return hashlib.sha1(str(tuple(t.shape)).encode() + t.numpy().tobytes()).hexdigest()[:12]
 
 # %% ../nbs/05a_runtime.ipynb
+@contextlib.contextmanager
+def quiet_logs(*names:str):   # logger names; '' is the root logger
+    "Within the block, the named loggers report errors only (their levels are restored after)."
+    import logging
+    loggers = [logging.getLogger(n) for n in names]; old = [l.level for l in loggers]
+    for l in loggers: l.setLevel(logging.ERROR)
+    try: yield
+    finally:
+        for l, lv in zip(loggers, old): l.setLevel(lv)
+
+# %% ../nbs/05a_runtime.ipynb
 class ExportedEncoder:
     "An encoder run by ONNX Runtime or OpenVINO; exported per weights and cached on disk."
     def __init__(self, module:nn.Module,          # the PyTorch encoder (kept: its weights are the source of truth)
@@ -144,10 +155,11 @@ class ExportedEncoder:
         if self.runtime == 'openvino':
             out = folder/f'int8-{tag}.xml'
             if not out.exists():
-                import nncf, openvino as ov
+                with quiet_logs('', 'torch.utils.cpp_extension', 'nncf'):   # NNCF imports torch's C++-extension helper
+                    import torch.utils.cpp_extension, nncf, openvino as ov
                 t = time.perf_counter()
                 ds = nncf.Dataset([c[None].float().numpy() for c in self.calibration])
-                with warnings.catch_warnings():
+                with warnings.catch_warnings(), quiet_logs('', 'nncf', 'torch.utils.cpp_extension'):
                     warnings.simplefilter('ignore')
                     q = nncf.quantize(ov.Core().read_model(str(onnx)), ds, subset_size=len(self.calibration),
                                       model_type=nncf.ModelType.TRANSFORMER)
@@ -162,8 +174,9 @@ class ExportedEncoder:
                 def __init__(s, xs): s.it = iter([{'image': c[None].float().numpy()} for c in xs])
                 def get_next(s): return next(s.it, None)
             t = time.perf_counter(); tmp = folder/f'.int8-{tag}-{os.getpid()}.onnx'
-            quantize_static(str(onnx), str(tmp), _Reader(self.calibration), quant_format=QuantFormat.QDQ, per_channel=True,
-                            activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
+            with quiet_logs(''):
+                quantize_static(str(onnx), str(tmp), _Reader(self.calibration), quant_format=QuantFormat.QDQ, per_channel=True,
+                                activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
             tmp.replace(out); self.export_s += time.perf_counter() - t
         return out
 
