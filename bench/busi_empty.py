@@ -18,6 +18,7 @@ from ultrarefiner.core import load_checkpoint
 from ultrarefiner.splits import split_names
 from ultrarefiner.sam import build_sam
 from ultrarefiner.prompts import coarse_is_empty
+from ultrarefiner.refiner import SAMRefiner
 from ultrarefiner.lite import (FeatureBank, FeatureCache, LiteUltraRefiner, TinyViTFeatures, TinyViTUNet, evaluate_bank,
                                load_lite_pipeline, predict_coarse, valid_mask)
 
@@ -66,11 +67,11 @@ if tu_ck.exists():
     print(f"lite-preset TransUNet: empty coarse masks {int(et.sum())} of {len(test)}", flush=True)
     cd = dice_score(pt > 0.5, y.bool())
     for mode in ('frame', 'empty'):
-        ref = LiteUltraRefiner(sam, coarse=m0, **dict(LP, on_empty=mode)).refiner.eval()
+        ref = SAMRefiner(sam, **dict(LP, on_empty=mode)).eval()
         with torch.no_grad():
             lg = torch.cat([ref(None, pt[i:i + 16], embeddings=test.embedding(list(range(i, min(i + 16, len(test))))),
                                 frame=fr[i:i + 16], target_size=128)['masks'][:, 0] for i in range(0, len(test), 16)])
-        rd = dice_score(lg > 0, y.bool()); em = et
+        rd = dice_score(lg > 0, y.bool()); em = et          # the images with an empty coarse mask
         r = {'refiner': 'zero-shot LiteMedSAM', 'on_empty': mode, 'coarse': float(cd.mean()), 'refined': float(rd.mean()),
              'refined_on_empty': float(rd[em].mean()) if em.any() else None, 'refined_on_others': float(rd[~em].mean())}
         res['transunet']['rows'].append(r); print(json.dumps(r), flush=True)

@@ -153,7 +153,8 @@ def refine_folder(image_dir:str|Path, coarse_dir:str|Path, output_dir:str|Path,
     rows = pair_inputs(image_dir, coarse_dir, gt_dir)
     for r in rows:                                # every pair checked before anything is written: no half-refined folder
         with Image.open(r['image']) as im: W, H = im.size
-        pair_fit(r['image'], (H, W), r['coarse'], read_coarse(r['coarse']).shape, 'coarse mask', stretch_coarse, '--stretch_coarse')
+        shape = read_coarse(r['coarse']).shape; r['coarse_size'] = [int(shape[1]), int(shape[0])]
+        r['fit'] = pair_fit(r['image'], (H, W), r['coarse'], shape, 'coarse mask', stretch_coarse, '--stretch_coarse')
         if r['gt'] is not None and (g := read_coarse(r['gt']).shape) != (H, W):
             raise DataError(f"{r['gt']}: ground truth is {g[1]}×{g[0]} but its image {r['image']} is {W}×{H}. Metrics need the "
                             f"ground truth at the image's size.")
@@ -169,12 +170,10 @@ def refine_folder(image_dir:str|Path, coarse_dir:str|Path, output_dir:str|Path,
     for i0 in range(0, len(rows), batch_size):
         chunk = rows[i0:i0 + batch_size]
         imgs = [read_image(r['image']) for r in chunk]
-        coarse, fits = [], []
-        for r, im in zip(chunk, imgs):
-            c = read_coarse(r['coarse']); size = [int(c.shape[1]), int(c.shape[0])]
-            fit = pair_fit(r['image'], im.shape[:2], r['coarse'], c.shape, 'coarse mask', stretch_coarse, '--stretch_coarse')
-            if fit != 'same': c = _resize_prob(c, im.shape[:2])    # same aspect: the same picture at another resolution
-            coarse.append(c); fits.append((fit, size))
+        coarse = []
+        for r, im in zip(chunk, imgs):                             # pairs checked above (r['fit']): read and fit each mask
+            c = read_coarse(r['coarse'])
+            coarse.append(c if r['fit'] == 'same' else _resize_prob(c, im.shape[:2]))
         xs, frames = zip(*(sam_preprocess(im, sam_type, S) for im in imgs))
         x = torch.stack(xs).to(dev); fr = torch.tensor(frames)
         p = torch.stack([torch.from_numpy(_resize_prob(c, (frame, frame))) for c in coarse]).to(dev)
@@ -197,8 +196,8 @@ def refine_folder(image_dir:str|Path, coarse_dir:str|Path, output_dir:str|Path,
             atomic_write_bytes(out/f"{r['out']}_overlay.png", png_bytes(overlay(im, ref, outlines=[(cb, (0, 230, 255))])))
             to_img = lambda xy: (np.asarray(xy, np.float64).reshape(-1, 2) * [W / w, H / h]).round(2).tolist()
             pr, e = o['prompts'], empty[j]
-            rec = {'image': str(r['image']), 'coarse': str(r['coarse']), 'size': [W, H], 'coarse_size': fits[j][1],
-                   'coarse_fit': fits[j][0], 'refined': str(out/f"{r['out']}_refined.png"),
+            rec = {'image': str(r['image']), 'coarse': str(r['coarse']), 'size': [W, H], 'coarse_size': r['coarse_size'],
+                   'coarse_fit': r['fit'], 'refined': str(out/f"{r['out']}_refined.png"),
                    'overlay': str(out/f"{r['out']}_overlay.png"), 'empty_coarse': e,
                    'iou_prediction': None if e else float(o['iou'][j]),      # an empty mask makes no IoU claim
                    'points': [] if e else to_img(pr.points[j].cpu()), 'point_labels': [] if e else pr.labels[j].cpu().tolist(),
@@ -206,8 +205,7 @@ def refine_folder(image_dir:str|Path, coarse_dir:str|Path, output_dir:str|Path,
                    'prompt_source': 'none (empty coarse mask)' if e else 'your box' if r['image'] in user_boxes else 'coarse mask',
                    'coarse_fraction': float(cb.mean()), 'refined_fraction': float(ref.mean())}
             if r['gt'] is not None:
-                g = read_coarse(r['gt'])
-                if g.shape != (H, W): raise DataError(f"{r['gt']}: ground truth is {g.shape[1]}×{g.shape[0]} but {r['image'].name} is {W}×{H}.")
+                g = read_coarse(r['gt'])                           # its size was checked before anything was written
                 g, cbt, rft = torch.from_numpy(g > 0.5)[None], torch.from_numpy(cb)[None], torch.from_numpy(ref)[None]
                 tc.update(cbt, g, [r['out']]); tr.update(rft, g)
                 rec.update(coarse_dice=float(dice_score(cbt, g)[0]), refined_dice=float(dice_score(rft, g)[0]))
