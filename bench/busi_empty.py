@@ -14,13 +14,13 @@ import json, os, sys
 from pathlib import Path
 import numpy as np
 import torch
-from ultrarefiner.core import load_checkpoint
-from ultrarefiner.splits import split_names
-from ultrarefiner.sam import build_sam
-from ultrarefiner.prompts import coarse_is_empty
-from ultrarefiner.refiner import SAMRefiner
-from ultrarefiner.lite import (FeatureBank, FeatureCache, LiteUltraRefiner, TinyViTFeatures, TinyViTUNet, evaluate_bank,
-                               load_lite_pipeline, predict_coarse, valid_mask)
+from ultrarefiner.io import load_checkpoint
+from ultrarefiner.data.splits import split_names
+from ultrarefiner.models.sam import build_sam
+from ultrarefiner.models.prompts import coarse_is_empty
+from ultrarefiner.models.refiner import SAMRefiner
+from ultrarefiner.models.lite import FeatureBank, FeatureCache, LiteUltraRefiner, TinyViTFeatures, TinyViTUNet, load_lite_pipeline, valid_mask
+from ultrarefiner.training.lite import evaluate_bank, predict_coarse
 
 torch.set_num_threads(int(os.environ.get('THREADS', os.cpu_count() or 2)))
 out = Path(sys.argv[1]); root = out/'data'/'processed'/'BUSI'
@@ -53,7 +53,7 @@ for name, refsam, kw in (('zero-shot LiteMedSAM', sam, LP), ('phase 2 (fold 0)',
 tu_ck = out/'checkpoints'/'transunet'/'BUSI'/'fold_0'/'best.pth'
 if tu_ck.exists():
     from ultrarefiner.checkpoint import load_transunet
-    from ultrarefiner.datasets import TransUNetDataset
+    from ultrarefiner.data.datasets import TransUNetDataset
     from ultrarefiner.metrics import dice_score
     tu = load_transunet('lite', tu_ck).eval()
     tds = TransUNetDataset(root, test.names, 128, sam_type='lite', sam_size=256)

@@ -7,12 +7,12 @@ Usage (after phase 1 of all folds + OOF, which bench/busi_lite.sh runs first):
 import json, sys, time
 from pathlib import Path
 import torch
-from ultrarefiner.splits import split_names
-from ultrarefiner.datasets import TransUNetDataset
+from ultrarefiner.data.splits import split_names
+from ultrarefiner.data.datasets import TransUNetDataset
 from ultrarefiner.checkpoint import fold_dir, load_transunet
-from ultrarefiner.phases import evaluate, phase2, phase3, score_pipeline
-from ultrarefiner.refiner import SAMRefiner, UltraRefiner
-from ultrarefiner.sam import EmbeddingCache, build_sam
+from ultrarefiner.training.phases import evaluate, phase2, phase3, score_pipeline
+from ultrarefiner.models.refiner import SAMRefiner, UltraRefiner
+from ultrarefiner.models.sam import EmbeddingCache, build_sam
 
 out = Path(sys.argv[1]); p2_epochs = int(sys.argv[2]) if len(sys.argv) > 2 else 4; p3_epochs = int(sys.argv[3]) if len(sys.argv) > 3 else 2
 data, ckpt = out/'data', out/'checkpoints'

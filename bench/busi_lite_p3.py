@@ -5,7 +5,7 @@ Usage (after bench/busi_lite.sh): .venv/bin/python bench/busi_lite_p3.py OUT TRA
 """
 import json, sys, time
 from pathlib import Path
-from ultrarefiner.phases import evaluate, phase3
+from ultrarefiner.training.phases import evaluate, phase3
 
 out = Path(sys.argv[1]); lr = float(sys.argv[2]); epochs = int(sys.argv[3]) if len(sys.argv) > 3 else 1
 root = out/f'p3_lr{lr:g}'; ck = root/'checkpoints'; ck.mkdir(parents=True, exist_ok=True)

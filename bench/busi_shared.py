@@ -12,14 +12,13 @@ import json, os, sys, time
 from pathlib import Path
 import numpy as np
 import torch
-from ultrarefiner.core import save_checkpoint
-from ultrarefiner.splits import split_names
-from ultrarefiner.sam import build_sam
-from ultrarefiner.refiner import SAMRefiner
-from ultrarefiner.runtime import use_runtime
-from ultrarefiner.lite import (FeatureBank, FeatureCache, LiteUltraRefiner, TinyViTFeatures, TinyViTUNet, evaluate_bank,
-                               fit_coarse, fit_joint, fit_refiner, predict_coarse, refine_bank, native_dice, frame_dice,
-                               save_lite_pipeline)
+from ultrarefiner.io import save_checkpoint
+from ultrarefiner.data.splits import split_names
+from ultrarefiner.models.sam import build_sam
+from ultrarefiner.models.refiner import SAMRefiner
+from ultrarefiner.models.export import use_runtime
+from ultrarefiner.models.lite import FeatureBank, FeatureCache, LiteUltraRefiner, TinyViTFeatures, TinyViTUNet, native_dice, frame_dice, save_lite_pipeline
+from ultrarefiner.training.lite import evaluate_bank, fit_coarse, fit_joint, fit_refiner, predict_coarse, refine_bank
 
 torch.set_num_threads(int(os.environ.get('THREADS', os.cpu_count() or 2)))
 out = Path(sys.argv[1]); E1, E2, E3 = (int(a) for a in (sys.argv[2:5] + ['16', '8', '2'][len(sys.argv[2:5]):]))
@@ -77,7 +76,7 @@ with torch.no_grad():
 fold_val, models, oof = {}, {}, {}
 REUSE = os.environ.get('REUSE_P1') == '1' and (out/'checkpoints'/'lite_coarse'/'oof.pt').exists()
 if REUSE:                                        # phase 1 of an earlier run of this script (to vary phases 2 and 3 only)
-    from ultrarefiner.core import load_checkpoint
+    from ultrarefiner.io import load_checkpoint
     for k in range(5):
         st = load_checkpoint(out/'checkpoints'/'lite_coarse'/f'fold_{k}'/'best.pth')
         models[k] = TinyViTUNet(**{kk: tuple(v) if isinstance(v, list) else v for kk, v in st['config'].items()})
@@ -140,8 +139,8 @@ if os.environ.get('ABLATE_LOCAL', '1') == '1' and not REUSE:
 
 # ---- speed, one run: shared pipeline vs TransUNet (small, 128) + LiteMedSAM; cached vs recomputed phase-1 step
 with timed('speed'):
-    from ultrarefiner.transunet import build_transunet
-    from ultrarefiner.refiner import UltraRefiner
+    from ultrarefiner.models.transunet import build_transunet
+    from ultrarefiner.models.refiner import UltraRefiner
     from ultrarefiner.losses import ce_dice_loss
     x = torch.rand(4, 3, 256, 256); fr = torch.full((4, 2), 256)
     shared = LiteUltraRefiner(sam, coarse=m0, **LP).eval()

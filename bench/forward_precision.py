@@ -9,8 +9,8 @@ import time
 
 import torch
 
-from ultrarefiner.core import get_preset
-from ultrarefiner.refiner import build_ultrarefiner
+from ultrarefiner.config import get_preset
+from ultrarefiner.models.refiner import build_ultrarefiner
 
 
 def timed(f, n):

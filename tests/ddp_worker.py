@@ -4,8 +4,8 @@ import sys
 import torch
 from torch.utils.data import Dataset
 
-from ultrarefiner.core import seed_everything
-from ultrarefiner.train import Loop, init_distributed, poly_schedule
+from ultrarefiner.runtime import seed_everything
+from ultrarefiner.training.loop import Loop, init_distributed, poly_schedule
 
 
 class Regression(Dataset):

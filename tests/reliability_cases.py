@@ -10,7 +10,8 @@ from typing import Callable
 import numpy as np
 import torch
 from PIL import Image
-from ultrarefiner.core import CheckpointError, DataError, UltraRefinerError, atomic_write_bytes, load_checkpoint, save_checkpoint
+from ultrarefiner.errors import CheckpointError, DataError, UltraRefinerError
+from ultrarefiner.io import atomic_write_bytes, load_checkpoint, save_checkpoint
 
 
 @dataclass
@@ -38,7 +39,7 @@ def _dataset(d, n=8, size=(40, 48)):
     return Path(d)/'raw'/'D'
 
 def _prep(d, folds=2, **kw):
-    from ultrarefiner.data import prepare_dataset
+    from ultrarefiner.data.layouts import prepare_dataset
     return prepare_dataset(Path(d)/'raw'/'D', Path(d)/'out', 'D', folds=folds, **kw)
 
 def _err(fn):
@@ -70,7 +71,7 @@ def _c_16bit_rgba(d):
     return f"kept {rep.n_kept}; c0 stored as {Image.open(out).mode}"
 
 def _c_small_elongated(d):
-    from ultrarefiner.datasets import TransUNetDataset
+    from ultrarefiner.data.datasets import TransUNetDataset
     root = Path(d)/'raw'/'D'
     for i, (h, w) in enumerate([(20, 30), (16, 400), (300, 12), (50, 60), (64, 64), (40, 900)]):
         m = np.zeros((h, w), np.uint8); m[h // 4:3 * h // 4, w // 4:3 * w // 4] = 255
@@ -96,7 +97,7 @@ def _c_mask_values(d):
     root = _dataset(d)
     m = np.array(Image.open(root/'masks/c0.png')); noisy = np.where(m > 0, 250, 3).astype(np.uint8)   # JPEG-like 3/250
     Image.fromarray(noisy).save(root/'masks/c0.png')
-    from ultrarefiner.data import read_mask
+    from ultrarefiner.data.files import read_mask
     return f"foreground pixels: {int(read_mask(root/'masks/c0.png').sum())} of {int((m > 0).sum())} expected"
 
 def _c_empty_folder(d):
@@ -111,33 +112,33 @@ def _c_no_mask(d):
     return '; '.join(w for w in _prep(d).warnings if 'lonely' in w)
 
 def _c_pred_nan(d):
-    from ultrarefiner.datasets import load_prediction
+    from ultrarefiner.data.datasets import load_prediction
     a = np.full((8, 8), 0.5, np.float32); a[2, 2] = np.nan; np.save(Path(d)/'case.npy', a)
     return _err(lambda: load_prediction(Path(d)/'case.npy'))
 
 def _c_pred_inf(d):
-    from ultrarefiner.datasets import load_prediction
+    from ultrarefiner.data.datasets import load_prediction
     a = np.full((8, 8), 0.5, np.float32); a[0, 0] = np.inf; np.save(Path(d)/'case.npy', a)
     return _err(lambda: load_prediction(Path(d)/'case.npy'))
 
 def _c_pred_missing(d):
-    from ultrarefiner.datasets import check_predictions
+    from ultrarefiner.data.datasets import check_predictions
     (Path(d)/'pred').mkdir(); np.save(Path(d)/'pred'/'a.npy', np.zeros((4, 4)))
     return _err(lambda: check_predictions(Path(d)/'pred', ['a', 'b']))
 
 def _c_ckpt_keys(d):
-    from ultrarefiner.sam import build_sam, load_sam_weights
+    from ultrarefiner.models.sam import build_sam, load_sam_weights
     sd = build_sam('tiny').state_dict(); sd['bogus.weight'] = torch.zeros(1); sd.pop('mask_decoder.iou_token.weight')
     torch.save(sd, Path(d)/'sam.pth'); return _err(lambda: load_sam_weights(build_sam('tiny'), Path(d)/'sam.pth'))
 
 def _c_ckpt_shapes(d):
-    from ultrarefiner.sam import build_sam, load_sam_weights
+    from ultrarefiner.models.sam import build_sam, load_sam_weights
     torch.save(build_sam('tiny').state_dict(), Path(d)/'sam.pth')
     return _err(lambda: load_sam_weights(build_sam('tiny', img_size=128), Path(d)/'sam.pth'))
 
 def _c_ckpt_preset(d):
     from ultrarefiner.checkpoint import load_transunet
-    from ultrarefiner.transunet import build_transunet
+    from ultrarefiner.models.transunet import build_transunet
     save_checkpoint({'model': build_transunet('tiny').state_dict()}, Path(d)/'best.pth')
     return _err(lambda: load_transunet('small', Path(d)/'best.pth'))
 
@@ -154,7 +155,7 @@ def _c_malicious(d):
 def _c_disk_full(d):
     import resource, subprocess, sys
     code = ("import resource; resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096)); import signal; "
-            "signal.signal(signal.SIGXFSZ, signal.SIG_IGN); from ultrarefiner.core import atomic_write_bytes; "
+            "signal.signal(signal.SIGXFSZ, signal.SIG_IGN); from ultrarefiner.io import atomic_write_bytes; "
             f"atomic_write_bytes({str(Path(d)/'big.bin')!r}, b'x' * 100000)")
     (Path(d)/'big.bin').write_bytes(b'previous')
     r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
@@ -162,14 +163,14 @@ def _c_disk_full(d):
     return f"{r.stderr.strip().splitlines()[-1][:200]} | previous file: {(Path(d)/'big.bin').read_bytes()!r} | files: {left}"
 
 def _c_empty_coarse(d):
-    from ultrarefiner.prompts import PromptGenerator
+    from ultrarefiner.models.prompts import PromptGenerator
     pr = PromptGenerator(sam_size=256)(torch.zeros(2, 64, 64))
     ok = all(torch.isfinite(t).all() for t in (pr.points, pr.box, pr.mask))
     return f"finite prompts: {ok}; labels {pr.labels.tolist()}; box {pr.box[0].round().tolist()}"
 
 def _c_all_background(d):
-    from ultrarefiner.refiner import build_ultrarefiner
-    from ultrarefiner.core import get_preset
+    from ultrarefiner.models.refiner import build_ultrarefiner
+    from ultrarefiner.config import get_preset
     from ultrarefiner.losses import pipeline_loss
     torch.manual_seed(0); m = build_ultrarefiner('tiny'); x = torch.rand(2, 1, 64, 64); y = torch.zeros(2, 64, 64, dtype=torch.long)
     pr = get_preset('tiny')
@@ -179,9 +180,10 @@ def _c_all_background(d):
     return f"loss finite: {bool(torch.isfinite(loss))}; grads finite: {all(torch.isfinite(t).all() for t in g)}; non-zero: {sum(float(t.abs().sum()) for t in g) > 0}"
 
 def _c_leak_busi(d):
-    from ultrarefiner.core import shared_data_dir
-    from ultrarefiner.data import scan, read_image
-    from ultrarefiner.splits import check_splits, merge_duplicate_groups
+    from ultrarefiner.paths import shared_data_dir
+    from ultrarefiner.data.layouts import scan
+    from ultrarefiner.data.files import read_image
+    from ultrarefiner.data.splits import check_splits, merge_duplicate_groups
     import hashlib
     root = shared_data_dir()/'BUSI'
     a, b = root/'benign'/'benign (433).png', root/'malignant'/'malignant (145).png'
@@ -194,7 +196,7 @@ def _c_leak_busi(d):
     return _err(lambda: check_splits(bad, dict(zip(names, groups))))
 
 def _c_leak_patient(d):
-    from ultrarefiner.splits import check_splits
+    from ultrarefiner.data.splits import check_splits
     bad = {'seed': 0, 'test': ['P01_a'], 'folds': []}
     return _err(lambda: check_splits(bad, {'P01_a': 'P01', 'P01_b': 'P01', 'P02_a': 'P02'}))
 
@@ -264,7 +266,7 @@ def _files(folder) -> list:
 
 def _tiny_loop(d, **config):
     "A two-epoch Loop on a 6-sample regression problem in folder d/fold (the phases' loop, seconds to run)."
-    from ultrarefiner.train import Loop, poly_schedule
+    from ultrarefiner.training.loop import Loop, poly_schedule
     torch.manual_seed(0); m = torch.nn.Linear(4, 1); o = torch.optim.SGD(m.parameters(), lr=config.get('lr', 0.01))
     ds = [(torch.randn(4), torch.randn(1)) for _ in range(6)]
     step = lambda m, b: (((m(b[0]) - b[1]) ** 2).mean(), {})
@@ -273,7 +275,7 @@ def _tiny_loop(d, **config):
                 config=config, force=force)
 
 def _pipeline_ckpt(d, kind='phase3') -> Path:
-    from ultrarefiner.refiner import build_ultrarefiner
+    from ultrarefiner.models.refiner import build_ultrarefiner
     torch.manual_seed(0); m = build_ultrarefiner('tiny')
     sd = m.state_dict() if kind == 'phase3' else m.transunet.state_dict()
     return save_checkpoint({'model': sd, 'config': {'preset': 'tiny'}}, Path(d)/f'{kind}.pth')
@@ -295,7 +297,7 @@ def _c_prepare_over_input(d):
     return f"{msg} | files kept: {_files(src) == before} ({len(before)})"
 
 def _c_infer_stem_clash(d):
-    from ultrarefiner.infer import build_inference_model, infer_images, list_images
+    from ultrarefiner.inference.images import build_inference_model, infer_images, list_images
     _images(d, ['scan.png']); _img(d, 'in/scan.jpg', np.zeros((80, 90), np.uint8))
     recs = infer_images(list_images(image_dir=Path(d)/'in'), build_inference_model('transunet', 'tiny', model_checkpoint=_pipeline_ckpt(d)), Path(d)/'out')
     return f"masks: {sorted(Path(r['mask']).name for r in recs)}"
@@ -351,7 +353,7 @@ def _c_inverted_mask(d):
     return '; '.join(w for w in _prep(d).warnings if 'c5' in w)
 
 def _c_busi_orphan_mask(d):
-    from ultrarefiner.data import scan
+    from ultrarefiner.data.layouts import scan
     for i in range(3):
         m = np.zeros((40, 48), np.uint8); m[5:20, 8:25] = 255
         _img(d, f'B/benign/benign ({i}).png', np.full((40, 48), 80, np.uint8)); _img(d, f'B/benign/benign ({i})_mask.png', m)
@@ -360,18 +362,18 @@ def _c_busi_orphan_mask(d):
     return '; '.join(w)
 
 def _c_infer_into_input(d):
-    from ultrarefiner.infer import build_inference_model, infer_images, list_images
+    from ultrarefiner.inference.images import build_inference_model, infer_images, list_images
     _images(d, ['a.png'])
     tu = build_inference_model('transunet', 'tiny', model_checkpoint=_pipeline_ckpt(d))
     return _err(lambda: infer_images(list_images(image_dir=Path(d)/'in'), tu, Path(d)/'in'))
 
 def _c_infer_own_outputs(d):
-    from ultrarefiner.infer import list_images
+    from ultrarefiner.inference.images import list_images
     _images(d, ['a.png', 'a_overlay.png', 'a_mask.png'])
     return f"inputs: {[p.name for p in list_images(image_dir=Path(d)/'in')]}"
 
 def _c_infer_nan_model(d):
-    from ultrarefiner.infer import build_inference_model, infer_images, list_images
+    from ultrarefiner.inference.images import build_inference_model, infer_images, list_images
     _images(d, ['a.png']); tu = build_inference_model('transunet', 'tiny', model_checkpoint=_pipeline_ckpt(d))
     with torch.no_grad(): next(tu.parameters()).fill_(float('nan'))
     msg = _err(lambda: infer_images(list_images(image_dir=Path(d)/'in'), tu, Path(d)/'out'))
@@ -379,7 +381,7 @@ def _c_infer_nan_model(d):
 
 def _c_nan_cache(d):
     import warnings
-    from ultrarefiner.sam import EmbeddingCache, build_sam
+    from ultrarefiner.models.sam import EmbeddingCache, build_sam
     torch.manual_seed(0); sam = build_sam('tiny'); x = torch.rand(1, 3, 256, 256)
     c = EmbeddingCache(Path(d)/'cache', sam.image_encoder); good = c(x)
     f = next((Path(d)/'cache').rglob('*.pt')); torch.save(torch.full_like(good[0], float('nan')), f)
@@ -388,7 +390,7 @@ def _c_nan_cache(d):
     return f"{'; '.join(str(m.message)[-70:] for m in w)} | finite: {bool(torch.isfinite(again).all())}, equal: {torch.allclose(again, good)}"
 
 def _c_nan_loss_no_ckpt(d):
-    from ultrarefiner.train import Loop, poly_schedule
+    from ultrarefiner.training.loop import Loop, poly_schedule
     m = torch.nn.Linear(4, 1); o = torch.optim.SGD(m.parameters(), lr=0.1)
     step = lambda m, b: (m(b[0]).sum() * float('nan'), {})
     lp = Loop(m, o, poly_schedule(o, 4), step, lambda m: {'dice': 0.0}, Path(d)/'fold', epochs=2, batch_size=3, verbose=False)
@@ -433,13 +435,13 @@ def _readonly(d, fn):
     finally: builtins.open = real
 
 def _c_readonly_out(d):
-    from ultrarefiner.core import atomic_write_bytes
+    from ultrarefiner.io import atomic_write_bytes
     (Path(d)/'out').mkdir()
     return _readonly(Path(d)/'out', lambda: _err(lambda: atomic_write_bytes(Path(d)/'out'/'best.pth', b'x')))
 
 def _c_enospc_prepare(d):
     import errno
-    import ultrarefiner.data as data
+    import ultrarefiner.data.layouts as data
     _dataset(d); real = data.png_bytes
     def full(a): raise OSError(errno.ENOSPC, 'No space left on device', 'c3.png')
     data.png_bytes = full
@@ -452,12 +454,12 @@ def _c_cli_flag(*args):
 
 def _c_device_cuda(d):
     if torch.cuda.is_available(): return 'skipped: this machine has a GPU'
-    from ultrarefiner.core import get_device
+    from ultrarefiner.runtime import get_device
     return _err(lambda: get_device('cuda'))
 
 def _c_npz(kind):
     def run(d):
-        from ultrarefiner.transunet import build_transunet, load_vit_npz, save_vit_npz
+        from ultrarefiner.models.transunet import build_transunet, load_vit_npz, save_vit_npz
         p = save_vit_npz(build_transunet('tiny', img_size=64), Path(d)/'vit.npz')
         if kind == 'truncated': p.write_bytes(p.read_bytes()[:len(p.read_bytes()) // 2])
         else:
@@ -466,13 +468,13 @@ def _c_npz(kind):
     return run
 
 def _c_phase1_as_model(d):
-    from ultrarefiner.infer import build_inference_model
+    from ultrarefiner.inference.images import build_inference_model
     ck = _pipeline_ckpt(d, 'phase1')
     msg = _err(lambda: build_inference_model('full', 'tiny', model_checkpoint=ck))
     return f"{msg} | length {len(msg)}"
 
 def _c_sam_keys_summary(d):
-    from ultrarefiner.sam import build_sam, load_sam_weights
+    from ultrarefiner.models.sam import build_sam, load_sam_weights
     torch.save(build_sam('lite', pretrained=False).state_dict(), Path(d)/'lite.pth')
     msg = _err(lambda: load_sam_weights(build_sam('tiny'), Path(d)/'lite.pth'))
     return f"{msg} | length {len(msg)}"
@@ -482,13 +484,13 @@ def _c_image_path_folder(d):
     return _cli(d, 'inference', '--mode', 'transunet', '--model_checkpoint', ck, '--image_path', 'in', '--output_dir', 'out')
 
 def _c_readonly_infer(d):
-    from ultrarefiner.infer import build_inference_model, infer_images, list_images
+    from ultrarefiner.inference.images import build_inference_model, infer_images, list_images
     _images(d, ['a.png']); tu = build_inference_model('transunet', 'tiny', model_checkpoint=_pipeline_ckpt(d)); (Path(d)/'out').mkdir()
     return _readonly(Path(d)/'out', lambda: _err(lambda: infer_images(list_images(image_dir=Path(d)/'in'), tu, Path(d)/'out')))
 
 def _c_infer_warnings(d):
     import warnings
-    from ultrarefiner.infer import build_inference_model, infer_images, list_images
+    from ultrarefiner.inference.images import build_inference_model, infer_images, list_images
     _images(d, ['a.png']); m = build_inference_model('full', 'tiny', model_checkpoint=_pipeline_ckpt(d))
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter('always'); infer_images(list_images(image_dir=Path(d)/'in'), m, Path(d)/'out')
@@ -496,7 +498,7 @@ def _c_infer_warnings(d):
 
 def _c_stale_temps(d):
     import subprocess, sys
-    from ultrarefiner.core import atomic_write_bytes
+    from ultrarefiner.io import atomic_write_bytes
     dead = subprocess.run([sys.executable, '-c', 'import os; print(os.getpid())'], capture_output=True, text=True).stdout.strip()
     for i in range(8): (Path(d)/f'.best.pth.{dead}-{i:08x}.tmp').write_bytes(b'x' * 1000)
     atomic_write_bytes(Path(d)/'best.pth', b'new')
@@ -538,7 +540,7 @@ CASES += [
 
 def _refine_case(d, coarse, image_hw=(471, 562), *flags, gt=False) -> str:
     "Run `ultrarefiner refine` on one phantom scan with the given coarse mask: 'rc N: …' plus the prompts.json record."
-    from ultrarefiner.phantom import make_phantom
+    from ultrarefiner.data.phantom import make_phantom
     im, (g,) = make_phantom(np.random.default_rng(5), 'benign', image_hw)
     _img(d, 'img/scan.png', im); (Path(d)/'co').mkdir(exist_ok=True); np.save(Path(d)/'co'/'scan.npy', coarse)
     args = ['refine', '--image_dir', 'img', '--coarse_dir', 'co', '--output_dir', 'out', '--encoder_runtime', 'torch', *flags]
@@ -561,8 +563,8 @@ def _c_refine_empty_table(d):
     return (Path(d)/'out'/'metrics.md').read_text().strip().splitlines()[-1]
 
 def _c_refiner_empty_batch(d):
-    from ultrarefiner.refiner import SAMRefiner
-    from ultrarefiner.sam import build_sam
+    from ultrarefiner.models.refiner import SAMRefiner
+    from ultrarefiner.models.sam import build_sam
     torch.manual_seed(0); r = SAMRefiner(build_sam('tiny')).eval()
     p = torch.zeros(2, 64, 64); p[0, 10:40, 10:40] = 0.9
     with torch.no_grad(): o = r(torch.rand(2, 3, 256, 256), p)
@@ -570,7 +572,7 @@ def _c_refiner_empty_batch(d):
             f"image 0 refined pixels {int((o['masks'][0] > 0).sum())}")
 
 def _c_infer_empty(d):
-    from ultrarefiner.infer import build_inference_model, infer_images, list_images
+    from ultrarefiner.inference.images import build_inference_model, infer_images, list_images
     ck = _pipeline_ckpt(d); m = build_inference_model('full', 'tiny', model_checkpoint=ck)
     with torch.no_grad():                                                  # a coarse model that finds nothing
         m.transunet.seg_head.weight.zero_(); m.transunet.seg_head.bias.copy_(torch.tensor([10., -10.]))
@@ -589,14 +591,14 @@ def _c_refine_half_res(d):
 def _c_refine_stretch(d): return _refine_case(d, np.ones((100, 100), np.float32), (471, 562), '--stretch_coarse')
 
 def _c_refine_gt_size(d):
-    from ultrarefiner.refine import refine_folder
+    from ultrarefiner.inference.masks import refine_folder
     _img(d, 'img/a.png', np.zeros((40, 60), np.uint8)); _img(d, 'img/b.png', np.zeros((40, 60), np.uint8))
     for n in 'ab': _img(d, f'co/{n}.png', np.zeros((40, 60), np.uint8)); _img(d, f'gt/{n}.png', np.zeros((40, 60) if n == 'a' else (30, 30), np.uint8))
     msg = _err(lambda: refine_folder(Path(d)/'img', Path(d)/'co', Path(d)/'out', gt_dir=Path(d)/'gt', verbose=False))
     return f"{msg} | written: {sorted(p.name for p in (Path(d)/'out').glob('*'))}"
 
 def _c_processed_pair_size(d):
-    from ultrarefiner.datasets import TransUNetDataset
+    from ultrarefiner.data.datasets import TransUNetDataset
     _dataset(d); _prep(d); root = Path(d)/'out/processed/D'
     m = next(root.rglob('masks/c0.png')); Image.fromarray(np.zeros((20, 20), np.uint8)).save(m)
     return _err(lambda: TransUNetDataset(root, ['c0'], 64)[0])
@@ -623,7 +625,7 @@ def _c_soft_rim(d):
     m = np.zeros((40, 48), np.uint8); m[10:30, 10:30] = 255; m[9, 10:30] = 90; return _mask_case(d, m)
 
 def _c_thin_lesion(d):
-    from ultrarefiner.datasets import TransUNetDataset
+    from ultrarefiner.data.datasets import TransUNetDataset
     root = _dataset(d); m = np.zeros((400, 480), np.uint8); m[100:300, 243] = 255     # between two nearest-neighbour samples
     _img(d, 'raw/D/images/thin.png', np.full((400, 480), 80, np.uint8)); Image.fromarray(m).save(root/'masks/thin.png')
     _prep(d)

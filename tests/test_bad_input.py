@@ -3,8 +3,8 @@ import json
 import numpy as np
 import pytest
 from conftest import save, lesion
-from ultrarefiner.core import DataError
-from ultrarefiner.data import prepare_dataset
+from ultrarefiner.errors import DataError
+from ultrarefiner.data.layouts import prepare_dataset
 
 
 def make(root, n=8):

@@ -1,9 +1,9 @@
 """The real BUSI dataset in ../shared/data/BUSI: counts, merged masks, the duplicate pair, folds, determinism."""
 import json
 import pytest
-from ultrarefiner.core import shared_data_dir
-from ultrarefiner.data import prepare_dataset
-from ultrarefiner.splits import check_splits
+from ultrarefiner.paths import shared_data_dir
+from ultrarefiner.data.layouts import prepare_dataset
+from ultrarefiner.data.splits import check_splits
 
 BUSI = shared_data_dir() / 'BUSI'
 pytestmark = pytest.mark.skipif(not BUSI.is_dir(), reason=f"real BUSI not found at {BUSI} (set ULTRAREFINER_SHARED); skipped")
@@ -73,8 +73,8 @@ def test_deterministic(busi, tmp_path):
 
 def _runtime_specs():
     "Every encoder runtime installed here; bf16 only on CPUs with native bf16; INT8 where BENCHMARKS.md shows it holds."
-    from ultrarefiner.core import cpu_has_native_bf16
-    from ultrarefiner.runtime import runtime_available
+    from ultrarefiner.runtime import cpu_has_native_bf16
+    from ultrarefiner.models.export import runtime_available
     specs = ['torch'] + [r for r in ('onnx', 'openvino') if runtime_available(r)]
     if runtime_available('openvino') and cpu_has_native_bf16(): specs.append('openvino:bf16')
     if runtime_available('openvino', 'int8'): specs.append('openvino:int8')
@@ -91,8 +91,8 @@ def test_litemedsam_zero_shot_ground_truth_box(busi, tmp_path, spec):
     for each encoder runtime installed. This guards the preprocessing and the coordinate frames (0.91 was measured with
     the package's own model) and each runtime's accuracy: within 0.005 of eager PyTorch for fp32 exports, 0.01 for
     bf16 / INT8 (the accuracy guard of BENCHMARKS.md; INT8 calibrated on 16 training images)."""
-    from ultrarefiner.refine import load_refiner, refine_folder
-    from ultrarefiner.runtime import calibration_images, use_runtime
+    from ultrarefiner.inference.masks import load_refiner, refine_folder
+    from ultrarefiner.models.export import calibration_images, use_runtime
     _, splits, out = busi
     rt, _, prec = spec.partition(':'); prec = prec or 'fp32'
     test = out / 'processed/BUSI/test'
@@ -109,15 +109,16 @@ def test_litemedsam_zero_shot_ground_truth_box(busi, tmp_path, spec):
 
 
 def test_shared_encoder_pipeline_real_images(busi, tmp_path):
-    """The shared-encoder pipeline (`ultrarefiner.lite`) on 8 real BUSI test images (a sample, for time): one TinyViT pass
+    """The shared-encoder pipeline (`ultrarefiner.models.lite`) on 8 real BUSI test images (a sample, for time): one TinyViT pass
     per image builds the feature bank, a second build reads the cache (no pass), the embedding is exactly LiteMedSAM's
     own `image_encoder` output, and LiteMedSAM prompted from the ground truth *in the letterbox frame* (box + mask, the
     `lite` prompts) gives Dice >= 0.85 at each image's own size — this guards the frame handling of `lite`."""
     import numpy as np, torch
-    from ultrarefiner.lite import FeatureBank, FeatureCache, TinyViTFeatures, native_dice, refine_bank
-    from ultrarefiner.refiner import SAMRefiner
-    from ultrarefiner.sam import build_sam, sam_preprocess
-    from ultrarefiner.datasets import ProcessedImages
+    from ultrarefiner.models.lite import FeatureBank, FeatureCache, TinyViTFeatures, native_dice
+    from ultrarefiner.training.lite import refine_bank
+    from ultrarefiner.models.refiner import SAMRefiner
+    from ultrarefiner.models.sam import build_sam, sam_preprocess
+    from ultrarefiner.data.datasets import ProcessedImages
     _, splits, out = busi
     root, names = out / 'processed/BUSI', sorted(splits['test'])[:8]
     sam = build_sam('lite'); feats = TinyViTFeatures(sam.image_encoder).eval()

@@ -38,7 +38,7 @@ def test_refine_any_models_masks(tmp_path):
     import numpy as np
     from PIL import Image
     from scipy.ndimage import binary_dilation
-    from ultrarefiner.phantom import make_phantom
+    from ultrarefiner.data.phantom import make_phantom
     for sub in ('img', 'coarse', 'gt'): (tmp_path / sub).mkdir()
     rng = np.random.default_rng(5)
     for k, size in enumerate([(240, 320), (300, 260)]):
@@ -71,8 +71,8 @@ def test_refine_encoder_runtimes(tmp_path):
     import numpy as np
     from PIL import Image
     from scipy.ndimage import binary_dilation
-    from ultrarefiner.phantom import make_phantom
-    from ultrarefiner.runtime import runtime_available
+    from ultrarefiner.data.phantom import make_phantom
+    from ultrarefiner.models.export import runtime_available
     for sub in ('img', 'coarse'): (tmp_path / sub).mkdir()
     rng = np.random.default_rng(3)
     for k in range(2):

@@ -4,8 +4,8 @@ import shutil
 import pytest
 import torch
 
-from ultrarefiner.core import seed_everything
-from ultrarefiner.train import Loop, poly_schedule
+from ultrarefiner.runtime import seed_everything
+from ultrarefiner.training.loop import Loop, poly_schedule
 
 
 def _fit(out, compile):

@@ -58,10 +58,10 @@ def test_phase1_under_torchrun(tmp_path):
     assert r.stdout.count('epoch 2/2:') == 1            # console output from rank 0 only
     # each rank validated its shard; the gathered Dice equals one process validating every image with best.pth
     from torch.utils.data import DataLoader
-    from ultrarefiner.splits import split_names
-    from ultrarefiner.datasets import TransUNetDataset
+    from ultrarefiner.data.splits import split_names
+    from ultrarefiner.data.datasets import TransUNetDataset
     from ultrarefiner.metrics import MetricTracker
-    from ultrarefiner.phases import load_transunet
+    from ultrarefiner.checkpoint import load_transunet
     root = tmp_path / 'data/processed/PHANTOM'
     vds = TransUNetDataset(root, split_names(root, 'val', 0), 64)
     model, t = load_transunet('tiny', tmp_path / 'checkpoints/transunet/PHANTOM/fold_0/best.pth').eval(), MetricTracker()

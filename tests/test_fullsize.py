@@ -2,7 +2,7 @@
 import time
 import pytest
 import torch
-from ultrarefiner.refiner import build_ultrarefiner
+from ultrarefiner.models.refiner import build_ultrarefiner
 
 
 @pytest.mark.slow

