@@ -96,7 +96,12 @@ def test_prompt_explorer_in_jupyterlab(lab):
                                    timeout=60_000)
             assert img.get_attribute('src') != before                # the refined mask was recomputed with the click
             page.locator('.jp-OutputArea-output').filter(has=page.locator('.widget-image')).first.scroll_into_view_if_needed()
+            for name in ('No', 'Dismiss'):              # JupyterLab's "get notified about news?" toast: not in the picture
+                try: page.locator('.jp-toast-button, .Toastify__toast button', has_text=name).first.click(timeout=2_000)
+                except Exception: pass
+            page.locator('.Toastify__toast').first.wait_for(state='detached', timeout=5_000) if page.locator('.Toastify__toast').count() else None
             page.screenshot(path=str(ARTIFACTS / 'prompt_explorer.png'), full_page=False)
+            shutil.copy(ARTIFACTS / 'prompt_explorer.png', ROOT / 'nbs/images/prompt_explorer.png')   # the guide shows it
         except Exception:
             page.screenshot(path=str(ARTIFACTS / 'prompt_explorer_failure.png'))
             print((tmp / 'lab.log').read_text()[-3000:])

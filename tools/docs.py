@@ -31,6 +31,15 @@ def public_names(src):
     return [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and not n.name.startswith('_')]
 
 
+def site_links(src, nb_path):
+    "Markdown links written for GitHub (README-relative `nbs/…`, `….ipynb`, `BENCHMARKS.md`) → the site's pages."
+    rel = nb_path.parent.relative_to(ROOT / 'nbs') if (ROOT / 'nbs') in nb_path.parents else Path('.')
+    up = '../' * len(rel.parts)
+    src = src.replace('](nbs/', '](')                                 # the README is the index page, one level up
+    src = re.sub(r'\]\((?:\.\./)*BENCHMARKS\.md\)', f']({up}benchmarks.html)', src)
+    return re.sub(r'\]\((?!https?:)([^)#\s]+)\.ipynb(#[^)]*)?\)', lambda m: f']({m.group(1)}.html{m.group(2) or ""})', src)
+
+
 def prepare(nb_path, execute=True):
     nb = nbformat.read(nb_path, as_version=4)
     cells = []
@@ -44,8 +53,8 @@ def prepare(nb_path, execute=True):
             c.metadata['ur_hide'] = True
         if c.cell_type == 'code':
             c.source = '\n'.join(l for l in c.source.splitlines() if not DIRECTIVE.match(l))
-        elif nb_path.parent.name == 'nbs':                  # README-relative image paths → the site's images/ folder
-            c.source = c.source.replace('](nbs/images/', '](images/')
+        else:                                               # links between pages → the site's pages
+            c.source = site_links(c.source, nb_path)
         if 'export' in d:                                   # the API page shows signatures and docstrings, not source dumps
             c.metadata['ur_hide_input'] = True
         cells.append(c)
@@ -100,23 +109,47 @@ def offline_search_shim(docs):
     return ['assets/iframe-worker/shim.js']
 
 
+def _unpack(tgz, members, dest):
+    "Files of an npm tarball (`package/…` paths, or a prefix ending in /) copied flat into `dest`."
+    import tarfile
+    dest.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(tgz) as t:
+        for m in t.getmembers():
+            if m.isfile() and any(m.name == w or (w.endswith('/') and m.name.startswith(w)) for w in members) \
+                    and not m.name.endswith('.map'):
+                (dest / Path(m.name).name).write_bytes(t.extractfile(m).read())
+
+
+WIDGET_MODULES = {'jupyter-matplotlib': ('jupyter-matplotlib@0.12', 'jupyter-matplotlib-0.12.*.tgz')}   # ipympl's canvas
+
+
 def offline_widgets(site):
-    """Widgets render from their saved state with no network: the html-manager bundle (from the npm registry, cached)
-    is copied into the site and every page loads it by a relative path instead of from a CDN."""
+    """Widgets render from their saved state with no network: requirejs, the html manager's AMD bundle and every
+    third-party widget module a page uses (ipympl's `jupyter-matplotlib`) come from the npm registry (cached), are
+    copied into the site, and each page loads them by relative paths instead of from a CDN."""
     pages = [p for p in site.rglob('*.html') if WIDGETS_CDN in p.read_text(encoding='utf-8')]
     if not pages: return
     tgz = npm_package('@jupyter-widgets/html-manager@1', 'jupyter-widgets-html-manager-1.*.tgz')
-    if tgz is None: print('docs: widgets stay on the CDN (npm pack failed)'); return
-    import tarfile
-    dest = site / 'assets' / 'widgets'; dest.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(tgz) as t:
-        for m in t.getmembers():
-            if m.isfile() and m.name.startswith('package/dist/') and not m.name.endswith('.map'):
-                (dest / Path(m.name).name).write_bytes(t.extractfile(m).read())
+    req = npm_package('requirejs@2', 'requirejs-2.*.tgz')
+    if tgz is None or req is None: print('docs: widgets stay on the CDN (npm pack failed)'); return
+    dest = site / 'assets' / 'widgets'
+    _unpack(tgz, ['package/dist/'], dest); _unpack(req, ['package/require.js'], dest)
+    mods = {}
+    for name, (spec, pattern) in WIDGET_MODULES.items():
+        if any(f'"_view_module": "{name}"' in p.read_text(encoding='utf-8') for p in pages):
+            t = npm_package(spec, pattern)
+            if t is None: print(f'docs: {name} stays on the CDN (npm pack failed)'); continue
+            _unpack(t, ['package/dist/index.js'], dest / name); mods[name] = dest / name / 'index'
     for p in pages:
-        rel = os.path.relpath(dest / 'embed.js', p.parent).replace(os.sep, '/')
-        p.write_text(p.read_text(encoding='utf-8').replace(WIDGETS_CDN, rel), encoding='utf-8')
-    print(f'docs: widgets load from {dest.relative_to(site)} ({len(pages)} page(s))')
+        rel = lambda f: os.path.relpath(f, p.parent).replace(os.sep, '/')
+        paths = ', '.join(f"'{n}': '{rel(f)}'" for n, f in {'@jupyter-widgets': dest / 'x', '@jupyter-widgets/html-manager/dist': dest / 'x',
+                                                             **mods}.items()).replace("/x'", "'")   # module dirs → the bundle's fonts
+        loader = (f'<script src="{rel(dest / "require.js")}"></script>\n'
+                  f'<script>requirejs.config({{paths: {{{paths}}}}});</script>\n')
+        html = p.read_text(encoding='utf-8').replace(WIDGETS_CDN, rel(dest / 'embed-amd.js'))
+        html = html.replace('<script>\n(function() {\n  function addWidgetsRenderer()', loader + '<script>\n(function() {\n  function addWidgetsRenderer()', 1)
+        p.write_text(html, encoding='utf-8')
+    print(f'docs: widgets load from {dest.relative_to(site)} ({len(pages)} page(s); modules: {", ".join(mods) or "core only"})')
 
 
 # Readable at laptop size: long code lines wrap inside the column, wide tables scroll inside it (not the page), and the
@@ -172,7 +205,8 @@ def main():
     docs = BUILD / 'docs'; docs.mkdir(parents=True)
     nav = []
     api = sorted(p for p in (ROOT / 'nbs').glob('[0-9][0-9]*_*.ipynb'))
-    groups = [('Home', [ROOT / 'nbs/index.ipynb'], True), ('Guide', [ROOT / 'nbs/architecture.ipynb'], True), ('API', api, True),
+    guide = [ROOT / 'nbs/guide' / f'{n}.ipynb' for n in ('training', 'presets', 'results', 'design')] + [ROOT / 'nbs/architecture.ipynb']
+    groups = [('Home', [ROOT / 'nbs/index.ipynb'], True), ('Guide', guide, True), ('API', api, True),
               ('Phase templates', sorted((ROOT / 'ultrarefiner/templates').glob('*.ipynb')), False),
               ('Explore', sorted((ROOT / 'nbs/explore').glob('*.ipynb')), True)]
     for title, files, execute in groups:
@@ -189,6 +223,8 @@ def main():
     if (ROOT / 'nbs/images').is_dir(): shutil.copytree(ROOT / 'nbs/images', docs / 'images')   # screenshots the pages show
     (docs / 'demo.md').write_text('\n'.join(demo_page(docs)))
     nav.append({'Demo results': 'demo.md'})
+    (docs / 'benchmarks.md').write_text((ROOT / 'BENCHMARKS.md').read_text())   # every number with its command
+    nav.append({'Benchmarks': 'benchmarks.md'})
     (docs / 'extra.css').write_text(EXTRA_CSS)
     cfg = {'site_name': 'UltraRefiner', 'use_directory_urls': False, 'docs_dir': 'docs', 'site_dir': str(OUT), 'extra_css': ['extra.css'],
            'theme': {'name': 'material', 'font': False, 'features': ['navigation.sections']},

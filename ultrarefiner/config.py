@@ -113,7 +113,7 @@ SPLIT_SEED, TEST_FRAC, N_FOLDS = 42, 0.2, 5   # prepare's split: seed, test frac
 
 # %% ../nbs/00a_config.ipynb
 def preset_table() -> str:
-    "Markdown table: each setting's seed value and each preset's; `full` is the seed (the table is checked against the README)."
+    "Markdown table: each setting's seed value and each preset's; `full` is the seed (a test keeps the copy on the presets guide page equal)."
     seed = Preset('seed'); cols = [seed] + [PRESETS[n] for n in ('full', 'lite', 'small', 'tiny')]
     sam_name = {'vit_b': 'SAM/MedSAM vit_b', 'lite': 'LiteMedSAM (TinyViT)', 'small': 'small ViT (random init)', 'tiny': 'tiny ViT (random init)'}
     def loss3(p):
@@ -131,7 +131,7 @@ def preset_table() -> str:
             ('phase 1: SGD lr (m 0.9, wd 1e-4, poly 0.9)', lambda p: f'{p.lr:g}'), ('phase 2: AdamW lr (cosine)', lambda p: f'{p.sam_finetune_lr:g}'),
             ('phase 3: AdamW lr TransUNet / SAM', lambda p: f'{p.transunet_lr:g} / {p.sam_lr:g}'), ('phase 3 loss', loss3),
             ('prompts', prompts)]
-    head = '| setting | ' + ' | '.join('seed' if p is seed else f'`{p.name}`' for p in cols) + ' |'
+    head = '| setting | ' + ' | '.join('original (seed)' if p is seed else f'`{p.name}`' for p in cols) + ' |'
     lines = [head, '|---' * (len(cols) + 1) + '|']
     for name, f in rows:
         lines.append(f'| {name} | ' + ' | '.join('same' if p is not seed and f(p) == f(seed) else f(p) for p in cols) + ' |')

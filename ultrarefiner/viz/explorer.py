@@ -170,7 +170,14 @@ class _PromptCanvas:
         st = self.state; ax = self.canvas.figure.axes[0]; ax.clear()
         self._draw_overlay(ax, st, self._coarse(st['controls']['sample'])[0][0, 0].numpy())
         ax.set_title(f"click adds: {self.click_mode.value}" + (f" · refined Dice {st['dice_refined']:.3f}" if 'dice_refined' in st else ''), fontsize=9)
-        self.canvas.draw_idle()
+        self.canvas.draw_idle(); self._snapshot()
+
+    def _snapshot(self):
+        "The canvas's image in its widget state (`_data_url`, `_size`: what ipympl's frontend stores), so a saved notebook shows it without a kernel."
+        import base64
+        fig = self.canvas.figure; buf = io.BytesIO(); fig.savefig(buf, format='png', dpi=fig.dpi)
+        self.canvas._data_url = 'data:image/png;base64,' + base64.b64encode(buf.getvalue()).decode()
+        self.canvas._size = tuple(float(v) for v in fig.bbox.size)
 
     def interactive_canvas(self):
         "An ipympl canvas of the image: click to add a point, drag to draw a box (per `click_mode`). None without ipympl."

@@ -1,0 +1,57 @@
+#!/usr/bin/env python
+"""`python tools/figures.py` (after `make demo`): the landing page's picture, nbs/images/pipeline.png — one test phantom
+through the demo's fold-0 model: image → coarse mask → prompts → refined mask (ground truth outlined in the last panel)."""
+import sys
+from pathlib import Path
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main(ckpt_root='checkpoints', data=ROOT / 'data/processed/PHANTOM', out=ROOT / 'nbs/images/pipeline.png'):
+    import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
+    from ultrarefiner.checkpoint import load_pipeline
+    from ultrarefiner.data.files import mask_outline, read_image, read_mask
+    from ultrarefiner.inference.images import sam_input
+    from ultrarefiner.metrics import dice_score
+    model = load_pipeline('PHANTOM', 0, ckpt_root=str(ckpt_root)).eval()
+    S = model.transunet.config.img_size
+    rows = []
+    for f in sorted((Path(data) / 'test/images').glob('*.png')):      # the test image with the median coarse → refined gain
+        img, gt = read_image(f), read_mask(Path(data) / 'test/masks' / f.name)
+        H, W = img.shape[:2]
+        x = torch.from_numpy(np.array(Image.fromarray(img).resize((S, S), Image.BILINEAR))).float().div(255)[None, None]
+        xs, fr = sam_input(img, model.refiner)
+        with torch.no_grad(): o = model(x, xs[None], sam_frame=torch.tensor([fr]))
+        p = F.interpolate(o['coarse_logits'].softmax(1)[:, 1:], size=(H, W), mode='bilinear', align_corners=False)[0, 0].numpy()
+        ref = (F.interpolate(o['refined_logits'].float(), size=(H, W), mode='bilinear', align_corners=False)[0, 0] > 0).numpy()
+        g = torch.from_numpy(gt)[None]
+        dc, dr = (float(dice_score(torch.from_numpy(m)[None], g)[0]) for m in (p > 0.5, ref))
+        rows.append((dr - dc, f.name, img, gt, p, ref, dc, dr, o, fr))
+    rows.sort(key=lambda r: r[0]); _, name, img, gt, p, ref, dc, dr, o, (fh, fw) = rows[len(rows) // 2]
+    H, W = img.shape[:2]; sx, sy = W / fw, H / fh
+    pr = o['prompts']; x0, y0, x1, y1 = (pr.box[0].numpy() * [sx, sy, sx, sy]).tolist()
+    fig, axs = plt.subplots(1, 4, figsize=(13, 3.6))
+    axs[0].imshow(img, cmap='gray'); axs[0].set_title('1 · ultrasound image', fontsize=10)
+    axs[1].imshow(img, cmap='gray'); axs[1].imshow(p, cmap='magma', alpha=0.55, vmin=0, vmax=1)
+    axs[1].set_title(f'2 · coarse p (TransUNet), Dice {dc:.3f}', fontsize=10)
+    axs[2].imshow(img, cmap='gray'); axs[2].add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec='cyan', lw=2, label='box'))
+    ys, xs_ = np.nonzero(mask_outline(p > 0.5)); axs[2].scatter(xs_, ys, s=0.3, c='orange', label='mask prompt (2p − 1)·10')
+    if model.refiner.use_point:
+        pts = pr.points[0].numpy() * [sx, sy]; axs[2].scatter(pts[:1, 0], pts[:1, 1], c='lime', marker='*', s=120, label='point')
+    axs[2].legend(fontsize=7, loc='lower right'); axs[2].set_title('3 · prompts from p → SAM', fontsize=10)
+    axs[3].imshow(img, cmap='gray')
+    for m, c in ((gt, 'yellow'), (ref, 'red')):
+        ys, xs_ = np.nonzero(mask_outline(m)); axs[3].scatter(xs_, ys, s=0.4, c=c)
+    axs[3].set_title(f'4 · refined (red), truth (yellow), Dice {dr:.3f}', fontsize=10)
+    for a in axs: a.set_xticks([]); a.set_yticks([])
+    fig.suptitle(f'The demo\'s fold-0 model (`lite` preset: small TransUNet + LiteMedSAM) on test phantom {name}', fontsize=10)
+    fig.tight_layout(); fig.savefig(out, dpi=100); plt.close(fig)
+    print(f'wrote {out.relative_to(ROOT)} ({name}: coarse {dc:.3f} → refined {dr:.3f})')
+
+
+if __name__ == '__main__':
+    main(*sys.argv[1:])
