@@ -227,7 +227,7 @@ def main():
     nav.append({'Benchmarks': 'benchmarks.md'})
     (docs / 'extra.css').write_text(EXTRA_CSS)
     cfg = {'site_name': 'UltraRefiner', 'use_directory_urls': False, 'docs_dir': 'docs', 'site_dir': str(OUT), 'extra_css': ['extra.css'],
-           'theme': {'name': 'material', 'font': False, 'features': ['navigation.sections']},
+           'theme': {'name': 'material', 'font': False, 'features': ['navigation.sections', 'toc.integrate']},   # the page's TOC in the left column: a wider article
            'plugins': [{'search': {}}, {'offline': {}}, {'mkdocs-jupyter': {'include_source': True, 'execute': False,
                                                            'remove_tag_config': {'remove_input_tags': ['remove_input']}}}],
            'markdown_extensions': ['tables', 'admonition'], 'nav': nav,
