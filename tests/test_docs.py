@@ -134,8 +134,8 @@ def test_docs_offline_every_page_renders(site):
     Takes the screenshots the docs show (nbs/images/docs_landing.png, docs_explorer.png)."""
     import shutil
     from playwright.sync_api import sync_playwright
-    if not (site / 'assets/widgets/embed-amd.js').exists():
-        pytest.skip('the npm registry was unreachable when the docs were built: widget assets not bundled')
+    if not (site / 'assets/widgets/embed-amd.js').exists() or not (site / 'assets/widgets/jupyter-matplotlib/index.js').exists():
+        pytest.skip('the npm registry was unreachable when the docs were built: widget assets (html manager, ipympl) not bundled')
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         b = browser(p)
