@@ -142,8 +142,9 @@ def offline_widgets(site):
             _unpack(t, ['package/dist/index.js'], dest / name); mods[name] = dest / name / 'index'
     for p in pages:
         rel = lambda f: os.path.relpath(f, p.parent).replace(os.sep, '/')
-        paths = ', '.join(f"'{n}': '{rel(f)}'" for n, f in {'@jupyter-widgets': dest / 'x', '@jupyter-widgets/html-manager/dist': dest / 'x',
-                                                             **mods}.items()).replace("/x'", "'")   # module dirs → the bundle's fonts
+        # the html manager's module folders point at the bundle too, so the fonts its CSS names resolve there
+        paths = {'@jupyter-widgets': rel(dest), '@jupyter-widgets/html-manager/dist': rel(dest), **{n: rel(f) for n, f in mods.items()}}
+        paths = ', '.join(f"'{n}': '{v}'" for n, v in paths.items())
         loader = (f'<script src="{rel(dest / "require.js")}"></script>\n'
                   f'<script>requirejs.config({{paths: {{{paths}}}}});</script>\n')
         html = p.read_text(encoding='utf-8').replace(WIDGETS_CDN, rel(dest / 'embed-amd.js'))

@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def main(ckpt_root='checkpoints', data=ROOT / 'data/processed/PHANTOM', out=ROOT / 'nbs/images/pipeline.png'):
+    data, out = Path(data), Path(out).resolve()
     import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
     from ultrarefiner.checkpoint import load_pipeline
     from ultrarefiner.data.files import mask_outline, read_image, read_mask
@@ -20,8 +21,8 @@ def main(ckpt_root='checkpoints', data=ROOT / 'data/processed/PHANTOM', out=ROOT
     model = load_pipeline('PHANTOM', 0, ckpt_root=str(ckpt_root)).eval()
     S = model.transunet.config.img_size
     rows = []
-    for f in sorted((Path(data) / 'test/images').glob('*.png')):      # the test image with the median coarse → refined gain
-        img, gt = read_image(f), read_mask(Path(data) / 'test/masks' / f.name)
+    for f in sorted((data / 'test/images').glob('*.png')):      # the test image with the median coarse → refined gain
+        img, gt = read_image(f), read_mask(data / 'test/masks' / f.name)
         H, W = img.shape[:2]
         x = torch.from_numpy(np.array(Image.fromarray(img).resize((S, S), Image.BILINEAR))).float().div(255)[None, None]
         xs, fr = sam_input(img, model.refiner)
@@ -39,7 +40,9 @@ def main(ckpt_root='checkpoints', data=ROOT / 'data/processed/PHANTOM', out=ROOT
     axs[1].imshow(img, cmap='gray'); axs[1].imshow(p, cmap='magma', alpha=0.55, vmin=0, vmax=1)
     axs[1].set_title(f'2 · coarse p (TransUNet), Dice {dc:.3f}', fontsize=10)
     axs[2].imshow(img, cmap='gray'); axs[2].add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec='cyan', lw=2, label='box'))
-    ys, xs_ = np.nonzero(mask_outline(p > 0.5)); axs[2].scatter(xs_, ys, s=0.3, c='orange', label='mask prompt (2p − 1)·10')
+    if model.refiner.use_mask:                         # the mask prompt (2p − 1)·scale changes sign on p's 0.5 outline
+        ys, xs_ = np.nonzero(mask_outline(p > 0.5))
+        axs[2].scatter(xs_, ys, s=0.3, c='orange', label=f'mask prompt (2p − 1)·{model.refiner.prompts.mask_scale:g}')
     if model.refiner.use_point:
         pts = pr.points[0].numpy() * [sx, sy]; axs[2].scatter(pts[:1, 0], pts[:1, 1], c='lime', marker='*', s=120, label='point')
     axs[2].legend(fontsize=7, loc='lower right'); axs[2].set_title('3 · prompts from p → SAM', fontsize=10)
@@ -50,7 +53,7 @@ def main(ckpt_root='checkpoints', data=ROOT / 'data/processed/PHANTOM', out=ROOT
     for a in axs: a.set_xticks([]); a.set_yticks([])
     fig.suptitle(f'The demo\'s fold-0 model (`lite` preset: small TransUNet + LiteMedSAM) on test phantom {name}', fontsize=10)
     fig.tight_layout(); fig.savefig(out, dpi=100); plt.close(fig)
-    print(f'wrote {out.relative_to(ROOT)} ({name}: coarse {dc:.3f} → refined {dr:.3f})')
+    print(f'wrote {out} ({name}: coarse {dc:.3f} → refined {dr:.3f})')
 
 
 if __name__ == '__main__':
