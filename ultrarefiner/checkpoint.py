@@ -9,13 +9,13 @@ from .errors import CheckpointError, UltraRefinerError
 from .paths import Paths
 from .config import Preset, get_preset
 from .io import load_checkpoint
-from .models.refiner import SAMRefiner, UltraRefiner
+from .models.refiner import FoldEnsemble, SAMRefiner, UltraRefiner
 from .models.sam import summarize_names, apply_lora, build_sam, describe_weights, load_sam_weights, merge_lora, strip_prefixes
-from .models.transunet import build_transunet
+from .models.coarse import build_coarse
 
 # %% auto 0
 __all__ = ['PHASE_FOLDERS', 'fold_dir', 'find_fold_checkpoint', 'resolve_checkpoint', 'read_checkpoint', 'stored_preset',
-           'load_transunet', 'load_sam', 'refiner_settings', 'pipeline_checkpoints', 'load_pipeline']
+           'load_transunet', 'load_sam', 'refiner_settings', 'pipeline_checkpoints', 'load_pipeline', 'load_ensemble']
 
 # %% ../nbs/09a_checkpoint.ipynb
 PHASE_FOLDERS = ('transunet', 'sam_finetuned', 'ultra_refiner')     # checkpoints/{folder}/{tag}/fold_{k}: phases 1, 2, 3
@@ -61,9 +61,9 @@ def stored_preset(config:dict, preset:str|Preset|None=None, path:str|Path='check
         if preset is None: raise UltraRefinerError(f"{path} does not record the preset it was trained with: pass --preset.")
         return get_preset(preset)
     if preset is not None:
-        g, models = get_preset(preset), lambda p: (p.transunet, p.img_size, p.sam, p.sam_img_size)
+        g, models = get_preset(preset), lambda p: (p.coarse, p.transunet, p.img_size, p.sam, p.sam_img_size)
         if models(g) != models(stored):
-            raise UltraRefinerError(f"{path} was trained with preset '{stored.name}' (TransUNet {stored.transunet} at {stored.img_size}, "
+            raise UltraRefinerError(f"{path} was trained with preset '{stored.name}' (coarse {stored.coarse} {stored.transunet} at {stored.img_size}, "
                                     f"SAM {stored.sam} at {stored.sam_img_size}), not '{g.name}': pass --preset {stored.name}, or leave "
                                     f"--preset out to use the stored one.")
     return stored
@@ -74,16 +74,17 @@ def _weights_and_preset(path, preset) -> tuple:
     sd, cfg = read_checkpoint(path)
     return sd, stored_preset(cfg, preset, path)
 
-def load_transunet(preset:str|Preset|None=None, path:str|Path|None=None, vit_pretrained:str|None=None):
-    "A preset TransUNet, with weights from a phase-1/3 checkpoint when given (preset: the checkpoint's when None)."
+def load_transunet(preset:str|Preset|None=None, path:str|Path|None=None, vit_pretrained:str|None=None,
+                   sam=None):   # the refiner's SAM, for a coarse model that shares its encoder (default: the bundled LiteMedSAM)
+    "The preset's coarse model (a TransUNet, or the `lite` decoder on SAM's encoder), with weights from a phase-1/3 checkpoint when given (preset: the checkpoint's when None)."
     sd, pr = _weights_and_preset(path, preset)
-    m = build_transunet(pr.transunet, pretrained=vit_pretrained, img_size=pr.img_size)
+    m = build_coarse(pr, sam=sam, vit_pretrained=vit_pretrained)
     if path:
         if any(k.startswith('transunet.') for k in sd): sd = {k[10:]: v for k, v in sd.items() if k.startswith('transunet.')}
         own = m.state_dict(); missing, unexpected = sorted(set(own) - set(sd)), sorted(set(sd) - set(own))
         shapes = sorted(k for k in set(own) & set(sd) if own[k].shape != sd[k].shape)
         if missing or unexpected or shapes:
-            raise UltraRefinerError(f"{path} does not fit TransUNet preset '{pr.name}': it looks like {describe_weights(sd)} "
+            raise UltraRefinerError(f"{path} does not fit the coarse model of preset '{pr.name}': it looks like {describe_weights(sd)} "
                                     f"(missing keys: {summarize_names(missing)}; unexpected keys: {summarize_names(unexpected)}; shape mismatches: {summarize_names(shapes, 3)}). "
                                     "Pass a phase-1 checkpoint as --transunet_checkpoint, a phase-3 one as --model_checkpoint.")
         m.load_state_dict(sd)
@@ -119,4 +120,26 @@ def pipeline_checkpoints(dataset:str, fold:int, ckpt_root:str='checkpoints') -> 
 def load_pipeline(dataset:str, fold:int, preset:str|Preset|None=None, ckpt_root:str='checkpoints') -> UltraRefiner:
     "The fold's end-to-end model rebuilt as trained: stored preset (sizes, SAM type) and prompt settings (box mode, prompt set)."
     tu_ck, sam_ck = pipeline_checkpoints(dataset, fold, ckpt_root)
-    return UltraRefiner(load_transunet(preset, tu_ck), SAMRefiner(load_sam(preset, sam_ck), **refiner_settings(sam_ck)))
+    sam = load_sam(preset, sam_ck)
+    return UltraRefiner(load_transunet(preset, tu_ck, sam=sam), SAMRefiner(sam, **refiner_settings(sam_ck)))
+
+# %% ../nbs/09a_checkpoint.ipynb
+def load_ensemble(dataset:str, folds:list, preset:str|Preset|None=None, ckpt_root:str='checkpoints', flip:bool=False) -> FoldEnsemble:
+    "The listed folds as one `FoldEnsemble` (mean coarse probability → prompts → mean refined logits), rebuilt as trained."
+    if not folds: raise UltraRefinerError("load_ensemble needs at least one fold.")
+    coarse_ck, refiner_ck = [], []
+    for k in folds:
+        p3 = fold_dir('ultra_refiner', dataset, k, ckpt_root)/'best.pth'
+        if p3.exists(): coarse_ck.append(p3); refiner_ck.append(p3); continue
+        coarse_ck.append(find_fold_checkpoint('transunet', dataset, k, ckpt_root))
+        try: refiner_ck.append(find_fold_checkpoint('sam_finetuned', dataset, k, ckpt_root))
+        except CheckpointError: pass
+    pr = stored_preset(read_checkpoint(coarse_ck[0])[1], preset, coarse_ck[0])
+    if refiner_ck: refiners = [SAMRefiner(load_sam(pr, c), **refiner_settings(c)).eval() for c in refiner_ck]
+    elif pr.sam == 'lite': refiners = [SAMRefiner(build_sam('lite'), **pr.refiner).eval()]
+    else: raise CheckpointError(f"No refiner for {dataset} folds {folds} under {ckpt_root} (phase 2 or 3), and preset "
+                                f"'{pr.name}' has no pretrained SAM to refine zero-shot: run phase 2 first.")
+    coarse = [load_transunet(pr, c, sam=refiners[0].sam).eval() for c in coarse_ck]
+    sources = [str(c) for c in coarse_ck] + [str(c) for c in refiner_ck if c not in coarse_ck]
+    if not refiner_ck: sources.append('bundled LiteMedSAM (zero-shot)')
+    return FoldEnsemble(coarse, refiners, flip=flip, sources=sources).eval()

@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 
 # %% auto 0
-__all__ = ['multiclass_dice_loss', 'ce_dice_loss', 'binary_dice_loss', 'bce_dice_loss', 'iou_mse_loss', 'pipeline_loss']
+__all__ = ['COARSE_LOSSES', 'multiclass_dice_loss', 'ce_dice_loss', 'binary_dice_loss', 'bce_dice_loss', 'iou_mse_loss',
+           'coarse_loss', 'pipeline_loss']
 
 # %% ../nbs/07_losses.ipynb
 def multiclass_dice_loss(logits:torch.Tensor, # (B,C,H,W) class logits
@@ -49,6 +50,17 @@ def iou_mse_loss(iou_pred:torch.Tensor, # (B,) or (B,1) SAM IoU prediction for t
         inter = (p & t).sum(1).float(); union = (p | t).sum(1).float()
         iou = torch.where(union > 0, inter / union.clamp_min(1), torch.ones_like(union))
     return F.mse_loss(iou_pred.reshape(-1).float(), iou)
+
+# %% ../nbs/07_losses.ipynb
+COARSE_LOSSES = ('ce_dice', 'bce_dice')
+
+def coarse_loss(logits:torch.Tensor, # (B,2,H,W) coarse logits
+                target:torch.Tensor, # (B,H,W) labels in {0,1}
+                name:str='ce_dice') -> torch.Tensor:
+    "The phase-1 loss of a coarse model, by name (`COARSE_LOSSES`)."
+    if name == 'ce_dice': return ce_dice_loss(logits, target)
+    if name == 'bce_dice': return bce_dice_loss((logits[:, 1] - logits[:, 0])[:, None], target[:, None].float())
+    raise ValueError(f"coarse loss must be one of {COARSE_LOSSES}, got {name!r}.")
 
 # %% ../nbs/07_losses.ipynb
 def pipeline_loss(out:dict,                    # `UltraRefiner` output: 'coarse_logits' (B,2,H,W), 'refined_logits' (B,1,H,W), 'iou'

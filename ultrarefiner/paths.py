@@ -38,7 +38,10 @@ class Paths:
     def splits(self, dataset:str) -> Path: return self.processed(dataset)/'splits.json'
     def fold(self, kind:str, tag:str, fold:int) -> Path: return Path(self.ckpt_root)/kind/tag/f'fold_{fold}'
     def oof(self, dataset:str) -> Path: return Path(self.pred_root)/dataset/'predictions'
-    def cache(self) -> Path: return Path(self.ckpt_root)/'cache'/'embeddings'
+    def cache(self) -> Path:
+        "The frozen encoders' feature cache: $ULTRAREFINER_CACHE when set (one per machine, shared by runs), else under ckpt_root."
+        env = os.environ.get('ULTRAREFINER_CACHE')
+        return Path(env) if env else Path(self.ckpt_root)/'cache'/'embeddings'
     def notebook(self, phase:str, tag:str, fold:int|None=None) -> Path:
         "runs/phase{1,2,3}/{tag}/fold_{k}.ipynb, or runs/eval/{tag}/evaluate.ipynb"
         return self.report(tag)/'evaluate.ipynb' if fold is None else Path(self.runs)/f'phase{phase}'/tag/f'fold_{fold}.ipynb'

@@ -56,6 +56,9 @@ class ProcessedImages:
             raise DataError(f"{mp}: mask is {mk.shape[1]}×{mk.shape[0]} but its image {ip} is {img.shape[1]}×{img.shape[0]}. "
                             f"Re-run prepare from the raw dataset (it checks every pair), or fix the pair.")
         return img, mk
+    def native_mask(self, name:str) -> np.ndarray:
+        "(H,W) bool: the processed mask of `name` at its image's own size (what evaluation scores against)."
+        return self._load(name)[1] > 0
 
 def _flip_only(augment) -> bool:
     "Draw the augmentation's flip (its rotation is not used: see the letterboxed SAM input note above)."
@@ -63,7 +66,7 @@ def _flip_only(augment) -> bool:
 
 def _sam_item(img:np.ndarray, sam_type:str, size:int) -> dict:
     import torch
-    from ultrarefiner.models.sam import sam_preprocess
+    from ultrarefiner.data.transforms import sam_preprocess
     x, hw = sam_preprocess(img, sam_type, size)
     return {'image_sam': x, 'sam_frame': torch.tensor(hw)}
 
@@ -77,11 +80,14 @@ class TransUNetDataset(ProcessedImages):
         import torch, cv2
         img, mk = self._load(self.names[i])
         letterbox = self.sam_type == 'lite'
-        if letterbox and self.augment and _flip_only(self.augment): img, mk = img[:, ::-1].copy(), mk[:, ::-1].copy()
         grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY) if img.ndim == 3 else img
         x = torch.from_numpy(_resize(grey, self.img_size)).float().div_(255)[None]
         y = torch.from_numpy(_resize(mk, self.img_size, nearest=True)).long()
         item = _sam_item(img, self.sam_type, self.sam_size) if self.sam_type else {}
+        if letterbox and self.augment and _flip_only(self.augment):  # the mirror of the letterboxed input (`flip_frame`): the
+            from ultrarefiner.data.transforms import flip_frame       # test-time flip's input, so both share a cache entry
+            x, y = x.flip(-1), y.flip(-1)
+            item['image_sam'] = flip_frame(item['image_sam'][None], item['sam_frame'][None])[0]
         if self.augment and not letterbox:                # square frames: one rotation + flip for both inputs
             if self.sam_type: x, y, item['image_sam'] = self.augment(x, y, item['image_sam'])
             else: x, y = self.augment(x, y)
@@ -95,7 +101,7 @@ class SAMDataset(ProcessedImages):
         super().__init__(root, names, img_size, augment); self.sam_type = sam_type
     def _item(self, img, mk, pred=None):
         import torch
-        from ultrarefiner.models.sam import sam_preprocess
+        from ultrarefiner.data.transforms import sam_preprocess
         letterbox = self.sam_type == 'lite'
         if self.augment and letterbox and _flip_only(self.augment):       # flip in the original frame, before the letterbox
             img, mk = img[:, ::-1].copy(), mk[:, ::-1].copy()

@@ -18,7 +18,7 @@ from ..config import get_preset
 from ..data.layouts import IMG_EXTS
 from ..data.files import overlay, png_bytes, read_image
 from ..checkpoint import load_sam, load_transunet, refiner_settings
-from ..models.sam import sam_preprocess
+from ..data.transforms import sam_preprocess
 from ..models.refiner import SAMRefiner, UltraRefiner
 
 # %% auto 0

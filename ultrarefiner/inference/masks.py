@@ -19,7 +19,8 @@ from ..data.files import overlay, png_bytes, pair_fit, read_image, read_mask
 from ..metrics import MetricTracker, delta_markdown, delta_table, dice_score
 from ..models.refiner import SAMRefiner, uncrop_logits
 from ..models.export import calibration_images, ensure_runtime
-from ..models.sam import build_sam, encode_chunked, sam_preprocess
+from ..models.sam import build_sam, encode_chunked
+from ..data.transforms import sam_preprocess
 
 # %% auto 0
 __all__ = ['COARSE_EXTS', 'REFINE_DEFAULTS', 'read_coarse', 'read_mask_values', 'pair_inputs', 'load_refiner', 'refine_folder',

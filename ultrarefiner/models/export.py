@@ -273,7 +273,7 @@ def ensure_runtime(module:nn.Module, runtime:str|None=None, precision:str='fp32'
 # %% ../../nbs/05a_export.ipynb
 def calibration_images(sam_type:str, size:int, n:int=16, folder:str|Path|None=None, seed:int=0) -> torch.Tensor:
     "(n,3,S,S) SAM inputs for INT8 calibration: `n` images of `folder` (sorted, evenly spaced) or phantoms."
-    from ultrarefiner.models.sam import sam_preprocess
+    from ultrarefiner.data.transforms import sam_preprocess
     if folder is not None:
         from ultrarefiner.data.layouts import IMG_EXTS
         from ultrarefiner.data.files import read_image

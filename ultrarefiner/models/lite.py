@@ -4,21 +4,17 @@
 
 # %% ../../nbs/06a_lite.ipynb 2
 from __future__ import annotations
-import io, math, time, warnings
-from pathlib import Path
-import numpy as np
+import math
+from types import SimpleNamespace
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from ..errors import UltraRefinerError
-from ..io import atomic_write_bytes
-from ..losses import bce_dice_loss
-from .refiner import SAMRefiner
-from .sam import EmbeddingCache, build_sam, encoder_fingerprint, frozen_runtime, runtime_tag, sam_preprocess
+from ..data.transforms import sam_preprocess_tensor
+from .sam import EmbeddingCache, build_sam, encoder_fingerprint, frozen_runtime, runtime_tag
 
 # %% auto 0
-__all__ = ['TinyViTFeatures', 'FeatureCache', 'TinyViTUNet', 'valid_mask', 'flip_frame', 'to_native', 'LiteUltraRefiner',
-           'coarse_grad_norm', 'FeatureBank', 'native_dice', 'frame_dice', 'save_lite_pipeline', 'load_lite_pipeline']
+__all__ = ['TinyViTFeatures', 'TinyViTUNet', 'TinyViTCoarse']
 
 # %% ../../nbs/06a_lite.ipynb
 class TinyViTFeatures(nn.Module):
@@ -30,6 +26,12 @@ class TinyViTFeatures(nn.Module):
                                     f"got {type(encoder).__name__}.")
         self.encoder, self.img_size = encoder, encoder.img_size
         self.calls = 0                                   # images encoded so far (the one-pass test counts them)
+
+    output_names = ('emb', 'skip')                       # what `sam.EmbeddingCache` stores per image
+
+    def cache_key(self) -> str:
+        "The cache folder of these features: the TinyViT's weights, plus the runtime's tag when it changes the values."
+        return 'tinyvit-' + encoder_fingerprint(self.encoder)[:20] + runtime_tag(self)
 
     def forward(self, x:torch.Tensor, # (B,3,256,256) LiteMedSAM input (`sam_preprocess(img, 'lite', 256)`)
                ) -> tuple:            # emb (B,256,64,64), skip (B,128,128,128)
@@ -51,49 +53,6 @@ class TinyViTFeatures(nn.Module):
         N, C = int(y.shape[1]), int(y.shape[2]); s = math.isqrt(N)
         emb = e.neck(y.reshape(-1, s, s, C).permute(0, 3, 1, 2))
         return emb, skip
-
-# %% ../../nbs/06a_lite.ipynb
-class FeatureCache:
-    "`TinyViTFeatures(images)` cached on disk per image (fp16); `hits` / `misses` count what was read and what was encoded."
-    def __init__(self, root:str|Path, features:TinyViTFeatures, dtype:torch.dtype=torch.float16):
-        self.root, self.features, self.dtype = Path(root), features, dtype
-        self.hits = self.misses = 0
-
-    def folder(self) -> Path:
-        # the TinyViT's weights name the folder (as before runtimes); bf16 / INT8 features are cached apart from fp32 ones
-        return self.root/('tinyvit-' + encoder_fingerprint(self.features.encoder)[:20] + runtime_tag(self.features))
-
-    def _read(self, f:Path):
-        try: d = torch.load(f, map_location='cpu', weights_only=True)
-        except Exception: d = None
-        ok = isinstance(d, dict) and all(torch.is_tensor(d.get(k)) for k in ('emb', 'skip'))
-        if ok and all(bool(torch.isfinite(d[k]).all()) for k in ('emb', 'skip')): return d['emb'], d['skip']
-        warnings.warn(f"{f}: cached features are {'unreadable' if not ok else 'not finite (NaN/Inf)'}; recomputed.")
-        f.unlink(missing_ok=True)
-        return None
-
-    def __call__(self, images:torch.Tensor # (B,3,256,256) LiteMedSAM inputs
-                ) -> tuple:                # emb (B,256,64,64), skip (B,128,128,128), float32 on the images' device
-        folder = self.folder()
-        keys = [EmbeddingCache.image_key(im) for im in images]
-        out, todo = [None] * len(keys), []
-        for i, k in enumerate(keys):
-            f = folder/f'{k}.pt'
-            got = self._read(f) if f.exists() else None
-            if got is None: todo.append(i)
-            else: out[i] = got; self.hits += 1
-        if todo:
-            self.misses += len(todo)
-            with torch.no_grad(): emb, skip = self.features(images[todo])
-            if not (torch.isfinite(emb).all() and torch.isfinite(skip).all()):
-                raise UltraRefinerError("The TinyViT encoder produced NaN/Inf features: its weights are broken (a damaged "
-                                        "checkpoint?). Nothing was cached.")
-            for j, i in enumerate(todo):
-                out[i] = (emb[j].to('cpu', self.dtype), skip[j].to('cpu', self.dtype))
-                buf = io.BytesIO(); torch.save({'emb': out[i][0].clone(), 'skip': out[i][1].clone()}, buf)
-                atomic_write_bytes(folder/f'{keys[i]}.pt', buf.getvalue())
-        dev = images.device
-        return (torch.stack([o[0] for o in out]).to(dev, torch.float32), torch.stack([o[1] for o in out]).to(dev, torch.float32))
 
 # %% ../../nbs/06a_lite.ipynb
 def _conv(cin:int, cout:int, stride:int=1) -> nn.Sequential:
@@ -130,195 +89,52 @@ class TinyViTUNet(nn.Module):
         return F.interpolate(self.head(x), scale_factor=2, mode='bilinear', align_corners=False)
 
 # %% ../../nbs/06a_lite.ipynb
-def valid_mask(frame:torch.Tensor, S:int=256) -> torch.Tensor: # (B,S,S) 1 inside each image's valid region
-    "(B,2) valid (h, w) → (B,S,S) float mask of the valid region."
-    r = torch.arange(S, device=frame.device)
-    return ((r[None, :, None] < frame[:, 0, None, None]) & (r[None, None, :] < frame[:, 1, None, None])).float()
-
-def flip_frame(x:torch.Tensor, frame:torch.Tensor) -> torch.Tensor:
-    "Mirror each image's valid region left–right (the padding stays where it is); its own inverse."
-    out = x.clone()
-    for i, (h, w) in enumerate(frame.tolist()): out[i, ..., :h, :w] = x[i, ..., :h, :w].flip(-1)
-    return out
-
-def to_native(x:torch.Tensor,        # (S,S) or (C,S,S) values in the letterbox frame (logits or probabilities)
-              frame:tuple,           # the image's valid (h, w)
-              size:tuple,            # the image's own (H, W)
-             ) -> torch.Tensor:      # (H,W) or (C,H,W), bilinear
-    "Crop the valid region and resize it to the image's own size."
-    h, w = (int(v) for v in frame)
-    t = x[None] if x.ndim == 3 else x[None, None]
-    t = F.interpolate(t[..., :h, :w].float(), size=tuple(size), mode='bilinear', align_corners=False)
-    return t[0] if x.ndim == 3 else t[0, 0]
-
-# %% ../../nbs/06a_lite.ipynb
-class LiteUltraRefiner(nn.Module):
-    "TinyViT (once) → coarse decoder → differentiable prompts → LiteMedSAM's decoder on the same embedding."
-    def __init__(self, sam:nn.Module,                  # `build_sam('lite')`: its TinyViT is shared by both models
-                 coarse:TinyViTUNet|None=None,         # the coarse decoder (default: a fresh `TinyViTUNet()`)
-                 cache:FeatureCache|None=None,         # features from disk when the encoder is frozen
-                 rounds:int=1,                         # refinement rounds (≥ 1)
-                 flip:bool=False,                      # test-time flip of the coarse model
-                 **refiner_kw):                        # `SAMRefiner` prompt settings
+class TinyViTCoarse(nn.Module):
+    "The `lite` coarse model: `TinyViTUNet` on LiteMedSAM's TinyViT features; logits in the coarse frame (the whole image, P×P)."
+    shares_encoder = True                                  # `UltraRefiner` hands its embedding to the refiner: one pass
+    def __init__(self, encoder:nn.Module,                  # LiteMedSAM's TinyViT — the refiner's own `sam.image_encoder`
+                 decoder:TinyViTUNet|None=None,            # default: a fresh `TinyViTUNet()`
+                 img_size:int=256):                        # P, the coarse frame's side
         super().__init__()
-        if getattr(sam, 'name', None) != 'lite':
-            raise UltraRefinerError(f"LiteUltraRefiner shares LiteMedSAM's TinyViT; got SAM type {getattr(sam, 'name', '?')!r}. "
-                                    "Use build_sam('lite'), or `UltraRefiner` for a separate coarse model.")
-        if rounds < 1: raise ValueError(f"rounds must be ≥ 1, got {rounds}.")
-        self.features = TinyViTFeatures(sam.image_encoder)
-        self.coarse = coarse if coarse is not None else TinyViTUNet()
-        self.refiner = SAMRefiner(sam, **refiner_kw)
-        self.cache, self.rounds, self.flip = cache, rounds, flip
+        self.decoder = decoder if decoder is not None else TinyViTUNet()
+        object.__setattr__(self, 'features', TinyViTFeatures(encoder))    # not a submodule: stored and trained with SAM
+        self.cache = None
+        self.config = SimpleNamespace(img_size=img_size, kind='tinyvit', decoder=self.decoder.config)
+
+    def attach_cache(self, root) -> EmbeddingCache:
+        "Read the (frozen) encoder's maps from the on-disk cache under `root` (fp16), encoding each image once."
+        self.cache = EmbeddingCache(root, self.features, torch.float16); return self.cache
+
+    def _apply(self, fn, *args, **kw):                     # `.to(device)` moves the encoder it reads too
+        self.features._apply(fn, *args, **kw); return super()._apply(fn, *args, **kw)
 
     def train(self, mode:bool=True):
-        "The frozen encoder (and TinyViT's BatchNorm) stay in eval mode; see `SAMRefiner.train`."
-        super().train(mode); self.refiner.train(mode)
+        "The decoder trains; TinyViT keeps its pretrained BatchNorm statistics (and stays in eval mode when frozen)."
+        super().train(mode)
+        frozen = not any(p.requires_grad for p in self.features.encoder.parameters())
+        self.features.train(mode and not frozen)
+        for m in self.features.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm): m.eval()
         return self
 
     def encode(self, image_sam:torch.Tensor) -> tuple:
-        "(B,3,256,256) → (emb, skip): through the cache when one is set, else one TinyViT pass."
-        if self.cache is not None: return self.cache(image_sam)
+        "(B,3,256,256) LiteMedSAM input → (emb (B,256,64,64), skip (B,128,128,128)): the cache, else one TinyViT pass."
         frozen = not any(p.requires_grad for p in self.features.encoder.parameters())
+        if self.cache is not None and frozen: return self.cache(image_sam)
         with torch.set_grad_enabled(torch.is_grad_enabled() and not frozen): return self.features(image_sam)
 
-    def _mirrored(self, frame, image_sam, flip_feats) -> tuple:
-        if frame is None or (image_sam is None and flip_feats is None):
-            raise ValueError("flip needs the frame and the SAM input (or the mirrored image's features).")
-        return flip_feats if flip_feats is not None else self.encode(flip_frame(image_sam, frame))
+    def decode(self, feats:tuple, frame:torch.Tensor|None=None, size:int|None=None) -> torch.Tensor:
+        "(emb, skip) → (B,2,P,P) logits of the whole image; `frame` (B,2): each image's valid (h, w) in the letterbox."
+        lg = self.decoder(*feats); P = size or self.config.img_size
+        if frame is None: return lg if lg.shape[-1] == P else F.interpolate(lg, size=(P, P), mode='bilinear', align_corners=False)
+        return torch.cat([F.interpolate(lg[i:i + 1, :, :h, :w], size=(P, P), mode='bilinear', align_corners=False)
+                          for i, (h, w) in enumerate(frame.tolist())])
 
-    def coarse_logits(self, emb, skip, frame=None, image_sam=None, flip=None, flip_feats=None) -> torch.Tensor:
-        "(B,2,S,S) coarse logits; with `flip`, averaged with the mirrored image's (from `flip_feats`, or by encoding `image_sam` mirrored)."
-        lg = self.coarse(emb, skip)
-        if self.flip if flip is None else flip:
-            fe, fs = self._mirrored(frame, image_sam, flip_feats)
-            lg = (lg + flip_frame(self.coarse(fe, fs), frame)) / 2
-        return lg
-
-    def forward(self, image_sam:torch.Tensor|None=None, # (B,3,256,256) LiteMedSAM input; None when `feats` given
-                frame:torch.Tensor|None=None,          # (B,2) valid (h, w) in the frame; None: the whole frame
-                feats:tuple|None=None,                 # precomputed (emb, skip)
-                rounds:int|None=None, flip:bool|None=None,
-                flip_feats:tuple|None=None,            # precomputed features of the mirrored images (`flip`, `flip_refine`)
-                flip_refine:bool=False) -> dict:       # also average the last round's refined logits over both orientations
-        "{'coarse_logits', 'coarse_prob', 'refined_logits', 'iou', 'low_res', 'prompts', 'rounds': [refined logits per round]}"
-        emb, skip = feats if feats is not None else self.encode(image_sam)
-        S = self.refiner.img_size
-        if frame is None: frame = torch.full((emb.shape[0], 2), S, dtype=torch.long, device=emb.device)
-        inside = valid_mask(frame.to(emb.device), S)
-        if (self.flip if flip is None else flip) or flip_refine:
-            flip_feats = self._mirrored(frame, image_sam, flip_feats)      # one mirrored pass serves both
-        logits = self.coarse_logits(emb, skip, frame, image_sam, flip, flip_feats)
-        p = q = logits.softmax(1)[:, 1] * inside
-        out = self.refiner(None, p, embeddings=emb, target_size=S)
-        history = [out['masks']]
-        for _ in range((rounds or self.rounds) - 1):
-            q = torch.sigmoid(out['masks'][:, 0]) * inside
-            out = self.refiner(None, q, embeddings=emb, target_size=S); history.append(out['masks'])
-        refined = out['masks']
-        if flip_refine:
-            mirrored = self.refiner(None, flip_frame(q, frame), embeddings=flip_feats[0], target_size=S)['masks']
-            refined = (refined + flip_frame(mirrored, frame)) / 2; history[-1] = refined
-        return {'coarse_logits': logits, 'coarse_prob': p, 'refined_logits': refined, 'iou': out['iou'],
-                'low_res': out['low_res'], 'prompts': out['prompts'], 'rounds': history}
-
-# %% ../../nbs/06a_lite.ipynb
-def coarse_grad_norm(model:LiteUltraRefiner, feats:tuple, target:torch.Tensor) -> float:
-    "‖∇ L_refined‖ over the coarse decoder (L_refined = BCE + Dice of the refined logits only)."
-    model.zero_grad(set_to_none=True)
-    out = model(feats=feats)
-    bce_dice_loss(out['refined_logits'], target[:, None].float()).backward()
-    gs = [p.grad.norm() for p in model.coarse.parameters() if p.grad is not None]
-    return float(torch.stack(gs).norm()) if gs else 0.0
-
-# %% ../../nbs/06a_lite.ipynb
-class FeatureBank:
-    "Cached TinyViT features + letterboxed masks of processed images, in memory."
-    def __init__(self, names, emb, skip, mask, frame, native, rows:torch.Tensor|None=None):
-        self.names, self.emb, self.skip, self.mask, self.frame, self.native = list(names), emb, skip, mask, frame, native
-        self.rows = torch.arange(len(self.names)) if rows is None else rows     # row of each name in emb / skip
-    def __len__(self): return len(self.names)
-
-    @classmethod
-    def build(cls, root:str|Path,        # processed/{D}
-              names:list,                # sample names in it
-              cache:FeatureCache,
-              flip:bool=False,           # the mirrored images (`flip_frame` of each SAM input)
-              log=None) -> FeatureBank:  # log(str) for progress, e.g. print
-        "Encode (or read from the cache) every image once; masks letterboxed like the image."
-        import cv2
-        from ultrarefiner.data.datasets import ProcessedImages, resize_mask
-        src = ProcessedImages(root, names, 256)
-        emb, skip, mask, frame, native = [], [], [], [], []
-        t0 = time.time()
-        for i, n in enumerate(src.names):
-            img, mk = src._load(n)
-            x, (h, w) = sam_preprocess(img, 'lite', 256)
-            fr = torch.tensor([[h, w]])
-            if flip: x = flip_frame(x[None], fr)[0]
-            e, s = cache(x[None])
-            emb.append(e[0].half()); skip.append(s[0].half())
-            m = np.zeros((256, 256), np.uint8); m[:h, :w] = resize_mask(mk, (h, w))     # every lesion kept (`datasets.resize_mask`)
-            mask.append(torch.from_numpy(m)); frame.append(fr[0]); native.append(mk > 0)
-            if log and (i + 1) % 100 == 0: log(f"  {i + 1}/{len(src.names)} images ({time.time() - t0:.0f} s, {cache.misses} encoded)")
-        return cls(src.names, torch.stack(emb), torch.stack(skip), torch.stack(mask), torch.stack(frame), native)
-
-    def feats(self, idx) -> tuple:
-        "(emb, skip) of rows `idx`, float32."
-        j = self.rows[idx]; return self.emb[j].float(), self.skip[j].float()
-
-    def embedding(self, idx) -> torch.Tensor:
-        "SAM embeddings of rows `idx`, float32."
-        return self.emb[self.rows[idx]].float()
-
-    def subset(self, names:list) -> FeatureBank:
-        "The bank restricted to `names` (in that order); the feature tensors are shared, not copied (6 MB an image)."
-        pos = {n: i for i, n in enumerate(self.names)}
-        missing = [n for n in names if n not in pos]
-        if missing: raise UltraRefinerError(f"{len(missing)} names are not in this feature bank ({', '.join(missing[:5])}).")
-        idx = torch.tensor([pos[n] for n in names], dtype=torch.long)
-        return FeatureBank(names, self.emb, self.skip, self.mask[idx], self.frame[idx], [self.native[i] for i in idx.tolist()],
-                           rows=self.rows[idx])
-
-# %% ../../nbs/06a_lite.ipynb
-def native_dice(values:torch.Tensor, # (B,S,S) probabilities or logits in the letterbox frame
-                bank:FeatureBank, idx:list, threshold:float=0.5) -> list:
-    "Per-image Dice at each image's own size: `to_native(values) > threshold` vs the original mask."
-    from ultrarefiner.metrics import dice_score
-    out = []
-    for j, i in enumerate(idx):
-        gt = torch.from_numpy(bank.native[i])
-        pred = to_native(values[j], bank.frame[i].tolist(), gt.shape) > threshold
-        out.append(float(dice_score(pred, gt)[0]))
-    return out
-
-def frame_dice(values:torch.Tensor, mask:torch.Tensor, threshold:float=0.5) -> list:
-    "Per-image Dice in the letterbox frame (the padding is background in both)."
-    from ultrarefiner.metrics import dice_score
-    return dice_score(values > threshold, mask.bool()).tolist()
-
-# %% ../../nbs/06a_lite.ipynb
-def save_lite_pipeline(model:LiteUltraRefiner, path:str|Path, **meta) -> Path:
-    "Write the pipeline's weights and settings atomically (`meta`: anything to record, e.g. the training history)."
-    from ultrarefiner.io import save_checkpoint
-    sd = {f'coarse.{k}': v for k, v in model.coarse.state_dict().items()}
-    sd.update({f'sam.{k}': v for k, v in model.refiner.sam.state_dict().items()})
-    cfg = dict(preset='lite', kind='lite_pipeline', coarse=model.coarse.config, refiner=model.refiner.settings(),
-               rounds=model.rounds, flip=model.flip, **meta)
-    return save_checkpoint({'model': sd, 'config': cfg}, path)
-
-def load_lite_pipeline(path:str|Path, cache:FeatureCache|None=None) -> LiteUltraRefiner:
-    "The pipeline `save_lite_pipeline` wrote, rebuilt exactly (strict loads; a clear error for any other file)."
-    from ultrarefiner.io import load_checkpoint
-    from ultrarefiner.models.sam import load_sam_weights
-    st = load_checkpoint(path)
-    cfg = st.get('config', {}) if isinstance(st, dict) else {}
-    if cfg.get('kind') != 'lite_pipeline':
-        raise UltraRefinerError(f"{path} is not a shared-encoder pipeline checkpoint (written by `save_lite_pipeline`); "
-                                "for a phase-1/2/3 checkpoint of the other presets use `checkpoint.load_pipeline`.")
-    sd = st['model']
-    sam = build_sam('lite', pretrained=False)
-    load_sam_weights(sam, {k[4:]: v for k, v in sd.items() if k.startswith('sam.')}, name=str(path))
-    coarse = TinyViTUNet(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg['coarse'].items()})
-    coarse.load_state_dict({k[7:]: v for k, v in sd.items() if k.startswith('coarse.')})
-    return LiteUltraRefiner(sam, coarse=coarse.eval(), cache=cache, rounds=cfg.get('rounds', 1), flip=cfg.get('flip', False),
-                            **cfg['refiner']).eval()
+    def forward(self, image:torch.Tensor|None=None,        # (B,1,P,P) image in the coarse frame (used only without image_sam)
+                image_sam:torch.Tensor|None=None,          # (B,3,256,256) letterboxed LiteMedSAM input
+                frame:torch.Tensor|None=None,              # (B,2) its valid (h, w)
+               ) -> torch.Tensor:                          # (B,2,P,P) logits
+        if image_sam is None:
+            if image is None: raise UltraRefinerError("TinyViTCoarse needs image_sam (the letterboxed LiteMedSAM input) or image.")
+            image_sam, frame = sam_preprocess_tensor(image, 'lite', self.features.img_size), None
+        return self.decode(self.encode(image_sam), frame, image.shape[-1] if image is not None else None)

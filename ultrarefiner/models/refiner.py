@@ -10,11 +10,14 @@ import torch.nn.functional as F
 from ..config import LIBRARY_PRESET, Preset, get_preset
 from ..io import load_checkpoint
 from .prompts import MIN_AREA, PromptGenerator, coarse_is_empty
-from .sam import build_sam, decode_batched, encode_chunked, EmbeddingCache, sam_preprocess_tensor
-from .transunet import build_transunet, TransUNet
+from .sam import build_sam, decode_batched, encode_chunked, EmbeddingCache
+from ..data.transforms import sam_preprocess_tensor
+from .coarse import build_coarse, coarse_logits
+from ..data.transforms import flip_frame
 
 # %% auto 0
-__all__ = ['ON_EMPTY', 'EMPTY_LOGIT', 'uncrop_logits', 'SAMRefiner', 'UltraRefiner', 'build_ultrarefiner', 'transunet_grad_norm']
+__all__ = ['ON_EMPTY', 'EMPTY_LOGIT', 'uncrop_logits', 'SAMRefiner', 'UltraRefiner', 'build_ultrarefiner', 'FoldEnsemble',
+           'transunet_grad_norm']
 
 # %% ../../nbs/06_refiner.ipynb
 ON_EMPTY = ('empty', 'frame')   # what an (almost) empty coarse mask yields: an empty refined mask, or the old whole-frame box
@@ -77,7 +80,8 @@ class _RefinerParts:
 
     def encode(self, image:torch.Tensor) -> torch.Tensor:
         "(B,3,S,S) SAM input → (B,C,S/16,S/16) embeddings (through the cache when one is set)."
-        if self.cache is not None: return self.cache(image)
+        if self.cache is not None:                       # a features cache (LiteMedSAM: embedding + first-stage map)
+            e = self.cache(image); return e[0] if isinstance(e, tuple) else e
         return encode_chunked(self.sam.image_encoder, image, self.encoder_batch)
 
     def empty_images(self, coarse:torch.Tensor, manual:dict|None=None) -> torch.Tensor:
@@ -158,39 +162,86 @@ class SAMRefiner(_RefinerParts, nn.Module):
 
 # %% ../../nbs/06_refiner.ipynb
 class UltraRefiner(nn.Module):
-    "TransUNet → differentiable prompts → SAMRefiner; returns coarse and refined outputs."
-    def __init__(self, transunet:TransUNet, refiner:SAMRefiner):
+    "Coarse model → differentiable prompts → SAMRefiner; returns coarse and refined outputs (one encoder pass when they share it)."
+    def __init__(self, transunet:nn.Module, # the coarse model (`coarse.build_coarse`): TransUNet or `lite.TinyViTCoarse`
+                 refiner:SAMRefiner):
         super().__init__(); self.transunet, self.refiner = transunet, refiner
 
     def sam_input(self, image:torch.Tensor) -> torch.Tensor:
-        "(B,1|3,H,W) image in [0,1] → (B,3,S,S) SAM input of this SAM type (`sam.sam_preprocess_tensor`)."
+        "(B,1|3,H,W) image in [0,1] → (B,3,S,S) SAM input of this SAM type (`transforms.sam_preprocess_tensor`)."
         return sam_preprocess_tensor(image, self.refiner.sam_type, self.refiner.img_size)
 
-    def forward(self, image:torch.Tensor,                 # (B,1,H,W) grey in [0,1] at the TransUNet size
+    def forward(self, image:torch.Tensor,                 # (B,1,P,P) grey in [0,1] in the coarse frame
                 image_sam:torch.Tensor|None=None,         # optional (B,3,S,S) normalised SAM input
-                embeddings:torch.Tensor|None=None,        # optional precomputed SAM embeddings
+                embeddings:torch.Tensor|None=None,        # optional precomputed SAM embeddings (a coarse model of its own only)
                 sam_frame:torch.Tensor|None=None,         # (B,2) valid (h, w) of a letterboxed `image_sam`
                ) -> dict:
-        "{'coarse_logits' (B,2,H,W), 'coarse_prob' (B,H,W), 'refined_logits' (B,1,H,W), 'iou', 'low_res', 'prompts', ...}"
-        logits = self.transunet(image)
+        "{'coarse_logits' (B,2,P,P), 'coarse_prob' (B,P,P), 'refined_logits' (B,1,P,P), 'iou', 'low_res', 'prompts', ...}"
+        shared = getattr(self.transunet, 'shares_encoder', False)
+        if image_sam is None and (embeddings is None or shared): image_sam, sam_frame = self.sam_input(image), None
+        if shared:                                                       # one pass: the coarse model's features
+            feats = self.transunet.encode(image_sam)
+            logits = self.transunet.decode(feats, sam_frame, image.shape[-1]); embeddings = feats[0]
+        else: logits = self.transunet(image)
         p = logits.softmax(1)[:, 1]
-        if embeddings is None and image_sam is None: image_sam = self.sam_input(image)
         out = self.refiner(image_sam, p, embeddings=embeddings, target_size=tuple(image.shape[-2:]), frame=sam_frame)
         return {'coarse_logits': logits, 'coarse_prob': p, 'refined_logits': out.pop('masks'), **out}
 
-def build_ultrarefiner(preset:str|Preset=LIBRARY_PRESET,          # 'tiny', 'small', 'lite', 'full' or a Preset
-                       transunet_checkpoint:str|None=None, # phase-1 checkpoint (state dict under 'model' or plain)
+# %% ../../nbs/06_refiner.ipynb
+def build_ultrarefiner(preset:str|Preset=LIBRARY_PRESET,          # 'tiny', 'small', 'lite', 'lite-transunet', 'full' or a Preset
+                       transunet_checkpoint:str|None=None, # phase-1 checkpoint of the coarse model (state dict under 'model' or plain)
                        vit_pretrained:str|None=None,       # Google R50+ViT-B_16.npz for a fresh TransUNet encoder
                        sam_checkpoint:str|None=None,       # SAM / MedSAM weights
                        **refiner_kw) -> UltraRefiner:
     "An UltraRefiner of the given preset, from random init or checkpoints."
     pr = get_preset(preset)
-    tu = build_transunet(pr.transunet, pretrained=vit_pretrained, img_size=pr.img_size)
+    sam = build_sam(pr.sam, checkpoint=sam_checkpoint, img_size=pr.sam_img_size)
+    tu = build_coarse(pr, sam=sam, vit_pretrained=vit_pretrained)
     if transunet_checkpoint:
         sd = load_checkpoint(transunet_checkpoint); sd = sd.get('model', sd) if isinstance(sd, dict) else sd
         tu.load_state_dict(sd)
-    sam = build_sam(pr.sam, checkpoint=sam_checkpoint, img_size=pr.sam_img_size)
     return UltraRefiner(tu, SAMRefiner(sam, **dict(pr.refiner, **refiner_kw)))   # the preset's prompts unless overridden
+
+# %% ../../nbs/06_refiner.ipynb
+class FoldEnsemble(nn.Module):
+    "Several folds as one model: mean coarse probability (over folds, and the mirror with `flip`) → prompts → mean refined logits."
+    def __init__(self, coarse:list,                # coarse models of one kind (e.g. each fold's phase-1 or phase-3 model)
+                 refiners:list,                    # SAMRefiners (each fold's that has one); their encoders must be equal
+                 flip:bool=False,                  # test-time horizontal flip of the coarse models
+                 sources:list|None=None):          # what went in (checkpoint paths), recorded in reports
+        super().__init__()
+        if not coarse or not refiners: raise ValueError("FoldEnsemble needs at least one coarse model and one refiner.")
+        from ultrarefiner.models.sam import encoder_fingerprint
+        if len({encoder_fingerprint(r.sam.image_encoder) for r in refiners}) > 1:
+            raise ValueError("The refiners' image encoders differ (LoRA-trained folds?): an ensemble decodes one embedding; "
+                             "evaluate those folds one by one.")
+        self.coarse_models, self.refiners, self.flip, self.sources = nn.ModuleList(coarse), nn.ModuleList(refiners), flip, list(sources or [])
+
+    @property
+    def transunet(self) -> nn.Module: return self.coarse_models[0]   # what single-model callers read (its config)
+    @property
+    def refiner(self) -> SAMRefiner: return self.refiners[0]
+
+    def forward(self, image:torch.Tensor, image_sam:torch.Tensor|None=None, embeddings:torch.Tensor|None=None,
+                sam_frame:torch.Tensor|None=None) -> dict:
+        "`UltraRefiner`'s outputs for the ensemble (the IoU prediction and prompts are the first refiner's)."
+        c0, P = self.coarse_models[0], image.shape[-1]
+        if image_sam is None: image_sam, sam_frame = sam_preprocess_tensor(image, self.refiner.sam_type, self.refiner.img_size), None
+        if getattr(c0, 'shares_encoder', False):
+            fr = sam_frame if sam_frame is not None else torch.full((image.shape[0], 2), image_sam.shape[-1])
+            feats = c0.encode(image_sam); embeddings = feats[0]
+            logits = [c.decode(feats, sam_frame, P) for c in self.coarse_models]
+            if self.flip:
+                mirrored = c0.encode(flip_frame(image_sam, fr))
+                logits += [c.decode(mirrored, sam_frame, P).flip(-1) for c in self.coarse_models]
+        else:
+            logits = [coarse_logits(c, image, flip=f) for f in ((False, True) if self.flip else (False,)) for c in self.coarse_models]
+            if embeddings is None: embeddings = self.refiner.encode(image_sam)
+        p = torch.stack([lg.softmax(1)[:, 1] for lg in logits]).mean(0)
+        outs = [r(None, p, embeddings=embeddings, target_size=(P, P), frame=sam_frame) for r in self.refiners]
+        o = outs[0]; o['masks'] = torch.stack([x['masks'] for x in outs]).mean(0)
+        lg = torch.stack([1 - p, p], 1).clamp_min(1e-6).log()                # log-probabilities: softmax gives p back
+        return {'coarse_logits': lg, 'coarse_prob': p, 'refined_logits': o.pop('masks'), **o}
 
 # %% ../../nbs/06_refiner.ipynb
 def transunet_grad_norm(model:UltraRefiner, image:torch.Tensor, target:torch.Tensor) -> float:

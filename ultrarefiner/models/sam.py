@@ -16,10 +16,10 @@ from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncode
 from segment_anything.modeling.image_encoder import Attention as SamAttention
 from ..errors import CheckpointError, UltraRefinerError
 from ..io import atomic_write_bytes, load_checkpoint
+from ..data.transforms import IMAGENET_MEAN, IMAGENET_STD, letterbox_size, sam_preprocess, sam_preprocess_tensor
 
 # %% auto 0
-__all__ = ['SAM_CONFIGS', 'SAM_TYPES', 'IMAGENET_MEAN', 'IMAGENET_STD', 'build_sam', 'letterbox_size', 'sam_preprocess',
-           'sam_preprocess_tensor', 'strip_prefixes', 'describe_weights', 'summarize_names', 'load_sam_weights',
+__all__ = ['SAM_CONFIGS', 'SAM_TYPES', 'build_sam', 'strip_prefixes', 'describe_weights', 'summarize_names', 'load_sam_weights',
            'bundled_lite_medsam', 'build_lite_medsam', 'LoRAQKV', 'apply_lora', 'merge_lora', 'count_trainable',
            'encoder_fingerprint', 'frozen_runtime', 'runtime_tag', 'encoder_key', 'encode_chunked', 'EmbeddingCache',
            'decode_batched']
@@ -67,49 +67,6 @@ def build_sam(name:str='vit_b',                 # one of SAM_TYPES: 'vit_b', 'vi
     sam.name = name
     if checkpoint: load_sam_weights(sam, checkpoint)
     return sam
-
-# %% ../../nbs/05_sam.ipynb
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-def letterbox_size(H:int, W:int, S:int) -> tuple:
-    "(h, w) of an H×W image whose longest side is resized to S."
-    s = S / max(H, W)
-    return max(1, int(H * s + 0.5)), max(1, int(W * s + 0.5))
-
-def sam_preprocess(image:np.ndarray,  # (H,W) grey or (H,W,3) RGB pixels, any numeric dtype (uint8: 0–255)
-                   sam_type:str,      # the SAM type that will see it ('lite' or a segment-anything type)
-                   size:int,          # SAM's input size S
-                  ) -> tuple:         # ((3,S,S) float32 tensor, (h, w) valid region inside the S×S frame)
-    "SAM's input for one image, exactly as that SAM type expects it."
-    import cv2
-    a = np.asarray(image)
-    if a.ndim == 3 and a.shape[2] == 1: a = a[..., 0]
-    if a.ndim == 2: a = np.repeat(a[..., None], 3, -1)
-    if a.ndim != 3 or a.shape[2] not in (3, 4): raise ValueError(f"expected an (H,W) or (H,W,3) image, got shape {a.shape}.")
-    a = a[..., :3].astype(np.float32)
-    H, W = a.shape[:2]
-    if sam_type == 'lite':
-        h, w = letterbox_size(H, W, size)
-        r = cv2.resize(a, (w, h), interpolation=cv2.INTER_AREA if h < H else cv2.INTER_CUBIC)
-        lo, hi = float(r.min()), float(r.max())
-        x = np.zeros((size, size, 3), np.float32); x[:h, :w] = (r - lo) / max(hi - lo, 1e-8)
-        return torch.from_numpy(x).permute(2, 0, 1).contiguous(), (h, w)
-    x = cv2.resize(a, (size, size), interpolation=cv2.INTER_LINEAR) / 255.0
-    x = (x - np.array(IMAGENET_MEAN, np.float32)) / np.array(IMAGENET_STD, np.float32)
-    return torch.from_numpy(x.astype(np.float32)).permute(2, 0, 1).contiguous(), (size, size)
-
-def sam_preprocess_tensor(x:torch.Tensor, # (B,1|3,H,W) image in [0,1] (already in the coarse model's square frame)
-                          sam_type:str, size:int) -> torch.Tensor: # (B,3,S,S); the whole frame is valid
-    "SAM's input from a batch already resized to a square frame (phase 3 / inference fallback when no original is at hand)."
-    x = F.interpolate(x.float(), size=(size, size), mode='bilinear', align_corners=False, antialias=x.shape[-1] > size)
-    if x.shape[1] == 1: x = x.expand(-1, 3, -1, -1)
-    if sam_type == 'lite':
-        lo = x.amin((1, 2, 3), keepdim=True); hi = x.amax((1, 2, 3), keepdim=True)
-        return (x - lo) / (hi - lo).clamp_min(1e-8)
-    m = torch.tensor(IMAGENET_MEAN, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-    s = torch.tensor(IMAGENET_STD, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-    return (x - m) / s
 
 # %% ../../nbs/05_sam.ipynb
 def _unwrap_state(obj, path) -> dict:
@@ -285,7 +242,9 @@ def runtime_tag(module:nn.Module) -> str:
 
 # %% ../../nbs/05_sam.ipynb
 def encoder_key(encoder:nn.Module) -> str:
-    "An embedding cache's folder name: the fingerprint, plus the runtime's tag when it changes the embeddings (bf16, INT8)."
+    """An embedding cache's folder name: the fingerprint, plus the runtime's tag when it changes the embeddings (bf16, INT8);
+    an encoder with several outputs names its own folder (`cache_key`, e.g. `lite.TinyViTFeatures`)."""
+    if callable(getattr(encoder, 'cache_key', None)): return encoder.cache_key()
     return encoder_fingerprint(encoder)[:20] + runtime_tag(encoder)
 
 # %% ../../nbs/05_sam.ipynb
@@ -301,39 +260,52 @@ def encode_chunked(encoder:nn.Module, images:torch.Tensor, chunk:int|None=None) 
 
 # %% ../../nbs/05_sam.ipynb
 class EmbeddingCache:
-    "Cached `encoder(images)` on disk under `{root}/{encoder fingerprint}/{image hash}.pt`."
+    """The one on-disk cache of a frozen encoder's outputs: `{root}/{encoder_key}/{image hash}.pt`. An encoder with several
+    outputs (it names them in `output_names`, e.g. LiteMedSAM's `TinyViTFeatures`: embedding + first-stage map) is cached
+    whole, so one entry serves the coarse decoder and the refiner; `hits` / `misses` count what was read and what was encoded."""
     def __init__(self, root:str|Path, encoder:nn.Module, dtype:torch.dtype=torch.float32):
         self.root, self.encoder, self.dtype = Path(root), encoder, dtype
+        self.names = tuple(getattr(encoder, 'output_names', ()) or ())
         self.hits = self.misses = 0
     @staticmethod
     def image_key(img:torch.Tensor) -> str:
         t = img.detach().float().cpu().contiguous()
         return hashlib.sha1(str(tuple(t.shape)).encode() + t.numpy().tobytes()).hexdigest()
+    def folder(self) -> Path: return self.root/encoder_key(self.encoder)
+    def _read(self, f:Path):
+        "An entry as stored (a tensor, or a tuple in `output_names` order); None — and the entry removed — when it is unusable."
+        try: d = torch.load(f, map_location='cpu', weights_only=True)
+        except Exception: d = None                                   # unreadable entry
+        got = (tuple(d.get(k) for k in self.names) if isinstance(d, dict) else None) if self.names else d
+        parts = got if isinstance(got, tuple) else (got,)
+        if all(torch.is_tensor(t) for t in parts) and all(bool(torch.isfinite(t).all()) for t in parts): return got
+        warnings.warn(f"{f}: cached embedding is {'unreadable' if d is None else 'not finite (NaN/Inf) or incomplete'}; recomputed.")
+        f.unlink(missing_ok=True)
+        return None
     def __call__(self, images:torch.Tensor # (B,3,S,S) normalised images
-                ) -> torch.Tensor:          # (B,C,h,w) embeddings
-        folder = self.root/encoder_key(self.encoder)
+                ):                          # (B,C,h,w) embeddings, or a tuple of maps (`output_names`), float32
+        folder = self.folder()
         keys = [self.image_key(im) for im in images]
         out, todo = [None] * len(keys), []
         for i, k in enumerate(keys):
             f = folder/f'{k}.pt'
-            if f.exists():
-                try: e = torch.load(f, map_location='cpu', weights_only=True)
-                except Exception: e = None                               # unreadable entry
-                if torch.is_tensor(e) and bool(torch.isfinite(e).all()): out[i] = e; self.hits += 1; continue
-                warnings.warn(f"{f}: cached embedding is {'unreadable' if e is None else 'not finite (NaN/Inf)'}; recomputed.")
-                f.unlink(missing_ok=True)
-            todo.append(i)
+            got = self._read(f) if f.exists() else None
+            if got is None: todo.append(i)
+            else: out[i] = got if self.names else (got,); self.hits += 1
         if todo:
             self.misses += len(todo)
             with torch.no_grad():
-                emb = encode_chunked(self.encoder, images[todo])
-            if not torch.isfinite(emb).all():
-                raise UltraRefinerError("The SAM image encoder produced NaN/Inf embeddings: its weights are broken (a diverged "
+                new = self.encoder(images[todo]) if self.names else encode_chunked(self.encoder, images[todo])
+            new = new if isinstance(new, tuple) else (new,)
+            if not all(bool(torch.isfinite(t).all()) for t in new):
+                raise UltraRefinerError("The image encoder produced NaN/Inf embeddings: its weights are broken (a diverged "
                                         "LoRA run, a damaged checkpoint?). Nothing was cached.")
             for j, i in enumerate(todo):
-                out[i] = emb[j].detach().to('cpu', self.dtype)
-                buf = io.BytesIO(); torch.save(out[i].clone(), buf); atomic_write_bytes(folder/f'{keys[i]}.pt', buf.getvalue())
-        return torch.stack(out).to(images.device, torch.float32)
+                out[i] = tuple(t[j].detach().to('cpu', self.dtype) for t in new)
+                obj = dict(zip(self.names, (t.clone() for t in out[i]))) if self.names else out[i][0].clone()
+                buf = io.BytesIO(); torch.save(obj, buf); atomic_write_bytes(folder/f'{keys[i]}.pt', buf.getvalue())
+        maps = tuple(torch.stack([o[m] for o in out]).to(images.device, torch.float32) for m in range(len(out[0])))
+        return maps if self.names else maps[0]
 
 # %% ../../nbs/05_sam.ipynb
 def decode_batched(decoder:MaskDecoder,

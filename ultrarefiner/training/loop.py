@@ -25,9 +25,13 @@ def poly_schedule(optimizer, total_steps:int, power:float=0.9):
     "lr · (1 − step/total)^power (TransUNet's poly schedule)."
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: (1 - min(s, total_steps) / max(total_steps, 1)) ** power)
 
-def cosine_schedule(optimizer, total_steps:int, min_factor:float=0.0):
-    "Cosine decay from lr to lr·min_factor over total_steps."
-    f = lambda s: min_factor + (1 - min_factor) * 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / max(total_steps, 1)))
+def cosine_schedule(optimizer, total_steps:int, min_factor:float=0.0, warmup:float=0.0):
+    "Linear warm-up over the first `warmup` fraction of the steps, then cosine decay from lr to lr·min_factor."
+    w = int(round(warmup * total_steps))
+    def f(s):
+        if s < w: return (s + 1) / w
+        t = min(s - w, total_steps - w) / max(total_steps - w, 1)
+        return min_factor + (1 - min_factor) * 0.5 * (1 + math.cos(math.pi * t))
     return torch.optim.lr_scheduler.LambdaLR(optimizer, f)
 
 # %% ../../nbs/09_train.ipynb

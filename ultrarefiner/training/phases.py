@@ -17,17 +17,19 @@ from ..paths import Paths
 from ..errors import UltraRefinerError
 from ..io import atomic_write_bytes, atomic_write_text
 from ..runtime import get_device, seed_everything
-from ..checkpoint import (PHASE_FOLDERS, find_fold_checkpoint, fold_dir, load_pipeline, load_sam, load_transunet,
-                                     pipeline_checkpoints, read_checkpoint, refiner_settings, resolve_checkpoint, stored_preset)
+from ..checkpoint import (PHASE_FOLDERS, find_fold_checkpoint, fold_dir, load_ensemble, load_pipeline, load_sam,
+                                     load_transunet, pipeline_checkpoints, read_checkpoint, refiner_settings, resolve_checkpoint,
+                                     stored_preset)
 from ..data.splits import load_splits, split_names, splits_digest
 from ..data.datasets import JointAugment, PairedDataset, TransUNetDataset
-from ..losses import bce_dice_loss, ce_dice_loss, iou_mse_loss, pipeline_loss
+from ..losses import bce_dice_loss, coarse_loss, iou_mse_loss, pipeline_loss
 from ..metrics import METRICS, MetricTracker, delta_markdown, delta_table
-from ..models.refiner import SAMRefiner, UltraRefiner
+from ..models.refiner import FoldEnsemble, SAMRefiner, UltraRefiner
+from ..models.coarse import build_coarse, coarse_logits
+from ..models.lite import TinyViTFeatures
 from ..models.export import calibration_images, ensure_runtime
 from ..models.sam import EmbeddingCache, apply_lora, build_sam
 from .loop import Loop, cosine_schedule, dist_info, fold_complete, init_distributed, poly_schedule, shard
-from ..models.transunet import build_transunet
 from ..viz.figures import case_strip, examples_figure
 
 # %% auto 0
@@ -42,22 +44,43 @@ def processed_root(data_root, d) -> Path:
     return r
 
 def _embedding_cache(ckpt_root, sam, opts:RunOptions|None=None, dev='cpu', pr:Preset|None=None, root:Path|None=None) -> EmbeddingCache:
-    """The frozen encoder's on-disk embedding cache, shared by phases 2 and 3 (keyed by encoder weights and SAM input); fp16 on
-    disk. Its encoder passes run on `opts.encoder_runtime` (INT8: calibrated on 16 training images of `root`)."""
-    if opts is not None:
-        name = ensure_runtime(sam.image_encoder, opts.encoder_runtime, opts.encoder_precision, dev, calibrate=_calibration(pr, root))
-        if opts.verbose: print(f"image encoder (frozen, cached): {name}")
-    return EmbeddingCache(Paths(ckpt_root=ckpt_root).cache(), sam.image_encoder, dtype=torch.float16)
+    """The frozen encoder's on-disk cache (`Paths.cache`), shared by every phase, fold and run (keyed by encoder weights and
+    input); fp16 on disk. LiteMedSAM's entries hold both TinyViT maps (`lite.TinyViTFeatures`), so the `lite` coarse
+    decoder and the refiner read one entry. Its passes run on `opts.encoder_runtime` (INT8: calibrated on 16 training
+    images of `root`)."""
+    enc = TinyViTFeatures(sam.image_encoder) if getattr(sam, 'name', None) == 'lite' else sam.image_encoder
+    _encoder_runtime(enc, opts, dev, pr, root)
+    return EmbeddingCache(Paths(ckpt_root=ckpt_root).cache(), enc, dtype=torch.float16)
+
+def _encoder_runtime(enc, opts:RunOptions|None, dev, pr:Preset|None, root):
+    "Attach the run's encoder runtime to a frozen encoder (or `TinyViTFeatures`) and say which it is."
+    if opts is None: return
+    name = ensure_runtime(enc, opts.encoder_runtime, opts.encoder_precision, dev, calibrate=_calibration(pr, root))
+    if opts.verbose: print(f"image encoder (frozen, cached): {name}")
+
+def _shared_coarse(model, ckpt_root, opts, dev, pr, root) -> dict:
+    """For a coarse model that reads SAM's frozen encoder (`lite`): attach the feature cache and the runtime; returns the
+    dataset keywords that add SAM's input to each item ({} for a coarse model of its own)."""
+    if not getattr(model, 'shares_encoder', False): return {}
+    for p in model.features.encoder.parameters(): p.requires_grad_(False)
+    model.attach_cache(Paths(ckpt_root=ckpt_root).cache())
+    _encoder_runtime(model.features, opts, dev, pr, root)
+    return dict(sam_type=pr.sam, sam_size=pr.sam_img_size)
 
 def _calibration(pr:Preset, root):
     "INT8 calibration of the SAM encoder: 16 training images of processed dataset `root`, as SAM sees them (made only when called)."
     return lambda: calibration_images(pr.sam, pr.sam_img_size, folder=Path(root)/'train'/'images')
 
+def _coarse(model, b, dev, flip:bool=False):
+    "A coarse model's logits on a dataset batch (SAM's input too when the batch has it)."
+    xs = b.get('image_sam'); fr = b.get('sam_frame')
+    return coarse_logits(model, b['image'].to(dev), None if xs is None else xs.to(dev), fr, flip=flip)
+
 @torch.no_grad()
 def _predict_coarse(model, ds, dev, bs=8):
     model.eval(); out = {}
     for b in DataLoader(ds, batch_size=bs):
-        p = model(b['image'].to(dev)).softmax(1)[:, 1].cpu()
+        p = _coarse(model, b, dev).softmax(1)[:, 1].cpu()
         out.update(zip(b['name'], p))
     return out
 
@@ -97,26 +120,31 @@ def phase1(dataset:str, fold:int, data_root:str='data', preset:str|Preset=LIBRAR
            epochs:int|None=None, batch_size:int|None=None, lr:float|None=None, momentum:float=0.9, weight_decay:float=1e-4,
            ckpt_root:str='checkpoints', runs:str='runs', vit_pretrained:str|None=None, stop_after_steps:int|None=None,
            **run) -> dict:
-    "Train TransUNet on one fold (SGD, poly 0.9, 0.5 CE + 0.5 Dice); best by validation Dice. `run`: RunOptions fields (device, amp, seed…)."
+    """Train the preset's coarse model on one fold (`Preset.coarse`: a TransUNet, or the `lite` decoder on LiteMedSAM's cached
+    features); the seed's SGD, poly 0.9, 0.5 CE + 0.5 Dice, or the preset's optimiser and loss; best by validation Dice.
+    `run`: RunOptions fields (device, amp, seed…)."""
     opts = RunOptions.of(options, **run); dev = _setup(opts); pr = get_preset(preset)
     root = processed_root(data_root, dataset)
     r = pr.recipe(1, epochs=epochs, batch_size=batch_size, lr=lr); epochs, bs, lr = r['epochs'], r['batch_size'], r['lr']
-    ds = TransUNetDataset(root, split_names(root, 'train', fold), pr.img_size, augment=JointAugment())
-    vds = TransUNetDataset(root, split_names(root, 'val', fold), pr.img_size)
-    model = build_transunet(pr.transunet, pretrained=vit_pretrained, img_size=pr.img_size).to(dev)
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
-    sch = poly_schedule(opt, epochs * math.ceil(len(ds) / bs))
+    model = build_coarse(pr, vit_pretrained=vit_pretrained).to(dev)
+    sam_data = _shared_coarse(model, ckpt_root, opts, dev, pr, root)   # lite: cached TinyViT features, flip augmentation
+    ds = TransUNetDataset(root, split_names(root, 'train', fold), pr.img_size, augment=JointAugment(), **sam_data)
+    vds = TransUNetDataset(root, split_names(root, 'val', fold), pr.img_size, **sam_data)
+    total = epochs * math.ceil(len(ds) / bs)
+    if r['optimizer'] == 'sgd':
+        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay); sch = poly_schedule(opt, total)
+    else: opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay); sch = cosine_schedule(opt, total, warmup=0.15)
     def step(m, b):
-        loss = ce_dice_loss(m(b['image'].to(dev)), b['mask'].to(dev)); return loss, {}
+        loss = coarse_loss(_coarse(m, b, dev), b['mask'].to(dev), r['loss']); return loss, {}
     def evaluate(m):
         t = MetricTracker(); m.eval()
         with torch.no_grad():
-            for b in DataLoader(shard(vds), batch_size=8): t.update(m(b['image'].to(dev)).softmax(1)[:, 1] > 0.5, b['mask'])
+            for b in DataLoader(shard(vds), batch_size=8): t.update(_coarse(m, b, dev).softmax(1)[:, 1] > 0.5, b['mask'])
         return {k: v['mean'] for k, v in t.gathered().summary().items()}
-    cfg = _config('phase1', pr, opts, dataset=dataset, fold=fold, splits=splits_digest(root, fold), epochs=epochs, batch_size=bs, lr=lr, momentum=momentum,
-                  weight_decay=weight_decay, vit_pretrained=vit_pretrained)
+    cfg = _config('phase1', pr, opts, dataset=dataset, fold=fold, splits=splits_digest(root, fold), epochs=epochs, batch_size=bs, lr=lr,
+                  optimizer=r['optimizer'], loss=r['loss'], momentum=momentum, weight_decay=weight_decay, vit_pretrained=vit_pretrained)
     def show(b):
-        p = model.eval()(b['image'].to(dev)).softmax(1)[:, 1].cpu()
+        p = _coarse(model.eval(), b, dev).softmax(1)[:, 1].cpu()
         return [dict(image=b['image'][j, 0], gt=b['mask'][j], coarse=p[j]) for j in range(len(p))]
     return _loop(model, opt, sch, step, evaluate, fold_dir('transunet', dataset, fold, ckpt_root), epochs, bs, pr, opts, cfg,
                  _tb(runs, 'phase1', dataset, fold), images=lambda m: _tb_images(show, vds)).fit(ds, resume=opts.resume, stop_after_steps=stop_after_steps)
@@ -141,8 +169,9 @@ def oof(dataset:str, folds:Sequence[int]|None=None, data_root:str='data', preset
             raise UltraRefinerError(f"{ck.parent} was trained on another split than {root}/splits.json has now (re-split "
                                     f"since?): its out-of-fold predictions would include images it trained on. Retrain fold {k} "
                                     f"with --force.")
-        m = load_transunet(preset, ck).to(dev)
-        ds = TransUNetDataset(root, split_names(root, 'val', k), m.config.img_size)
+        m = load_transunet(preset, ck).to(dev); pr = stored_preset(read_checkpoint(ck)[1], preset, ck)
+        sam_data = _shared_coarse(m, ckpt_root, None, dev, pr, root)
+        ds = TransUNetDataset(root, split_names(root, 'val', k), m.config.img_size, **sam_data)
         for n, p in _predict_coarse(m, ds, dev).items():
             if n in written: raise UltraRefinerError(f"'{n}' is in the val split of folds {written[n]} and {k}: splits.json is broken.")
             buf = io.BytesIO(); np.save(buf, p.numpy().astype(np.float32)); atomic_write_bytes(out/f'{n}.npy', buf.getvalue())
@@ -240,7 +269,7 @@ def phase3(dataset:str, fold:int, data_root:str='data', preset:str|Preset=LIBRAR
            weight_decay:float=1e-4, coarse_loss_weight:float|None=None, refined_loss_weight:float|None=None,
            transunet_checkpoint:str|None=None, sam_checkpoint:str|None=None, box_mode:str|None=None, refiner_kw:dict|None=None,
            augment:bool|None=None, ckpt_root:str='checkpoints', runs:str='runs', stop_after_steps:int|None=None, **run) -> dict:
-    "Joint training of TransUNet and SAM refiner from this fold's phase-1 and phase-2 bests (a multi-dataset phase-2 run is found by its tag)."
+    "Joint training of the coarse model and SAM refiner from this fold's phase-1 and phase-2 bests (a multi-dataset phase-2 run is found by its tag)."
     opts = RunOptions.of(options, **run); dev = _setup(opts); pr = get_preset(preset)
     root = processed_root(data_root, dataset); P = pr.img_size
     tu_ck = resolve_checkpoint(transunet_checkpoint, 'transunet', dataset, fold, ckpt_root)
@@ -250,10 +279,13 @@ def phase3(dataset:str, fold:int, data_root:str='data', preset:str|Preset=LIBRAR
     # the prompts phase 2 trained with (a foreign SAM checkpoint has none: the preset's), then the explicit overrides
     refiner_kw = dict((refiner_settings(sam_ck) or pr.refiner) if refiner_kw is None else refiner_kw)
     if box_mode is not None: refiner_kw['box_mode'] = box_mode
-    model = UltraRefiner(load_transunet(pr, tu_ck), SAMRefiner(sam, cache=_embedding_cache(ckpt_root, sam, opts, dev, pr, root), **refiner_kw)).to(dev)
+    coarse = load_transunet(pr, tu_ck, sam=sam)
+    shared = bool(_shared_coarse(coarse, ckpt_root, opts, dev, pr, root))          # lite: the coarse model's cache serves both
+    model = UltraRefiner(coarse, SAMRefiner(sam, cache=None if shared else _embedding_cache(ckpt_root, sam, opts, dev, pr, root),
+                                            **refiner_kw)).to(dev)
     # SAM sees the original image (as in phase 2); augmentation re-encodes every image every epoch, so it is off by default
     # for LiteMedSAM on the CPU (2.3 s per image), on for the others.
-    augment = (pr.sam != 'lite') if augment is None else augment
+    augment = (pr.sam != 'lite' or shared) if augment is None else augment   # lite: flip only, both orientations cached
     sam_data = dict(sam_type=pr.sam, sam_size=pr.sam_img_size)
     ds = TransUNetDataset(root, split_names(root, 'train', fold), P, augment=JointAugment() if augment else None, **sam_data)
     vds = TransUNetDataset(root, split_names(root, 'val', fold), P, **sam_data)
@@ -290,57 +322,97 @@ def phase3(dataset:str, fold:int, data_root:str='data', preset:str|Preset=LIBRAR
 
 # %% ../../nbs/10_phases.ipynb
 @torch.no_grad()
-def score_pipeline(model:UltraRefiner, ds, device=None, batch_size:int=8) -> tuple:
-    "(coarse MetricTracker, refined MetricTracker, first four examples, names whose coarse mask was empty) on a dataset with SAM inputs."
+def score_pipeline(model, ds, device=None, batch_size:int=8, native:bool=True) -> tuple:
+    """(coarse MetricTracker, refined MetricTracker, first four examples, names whose coarse mask was empty) of a pipeline
+    (`UltraRefiner` or `FoldEnsemble`) on a dataset with SAM inputs; scored at each image's own size against its own mask
+    (`native`, what papers report), else in the coarse frame."""
     dev = get_device(device) if not isinstance(device, torch.device) else device
     model = model.to(dev).eval(); c, r, examples, empty = MetricTracker(), MetricTracker(), None, []
     for b in DataLoader(ds, batch_size=batch_size):
         o = model(b['image'].to(dev), b['image_sam'].to(dev), sam_frame=b['sam_frame'])
-        c.update(o['coarse_prob'] > 0.5, b['mask'], b['name']); r.update(o['refined_logits'][:, 0] > 0, b['mask'])
+        p, rl = o['coarse_prob'].float().cpu(), o['refined_logits'][:, :1].float().cpu()
+        if native:
+            for j, n in enumerate(b['name']):
+                gt = torch.from_numpy(ds.native_mask(n))[None]
+                up = lambda t: F.interpolate(t[None], size=tuple(gt.shape[-2:]), mode='bilinear', align_corners=False)[0]
+                c.update(up(p[j][None]) > 0.5, gt, [n]); r.update(up(rl[j]) > 0, gt)
+        else: c.update(p > 0.5, b['mask'], b['name']); r.update(rl[:, 0] > 0, b['mask'])
         empty += [n for n, e in zip(b['name'], o['empty'].tolist()) if e]
         if examples is None:
-            examples = (b['image'][:4, 0], b['mask'][:4], o['coarse_prob'][:4].cpu(), (o['refined_logits'][:4, 0] > 0).cpu(), b['name'][:4])
+            examples = (b['image'][:4, 0], b['mask'][:4], p[:4], rl[:4, 0] > 0, b['name'][:4])
     return c, r, examples, empty
 
+# %% ../../nbs/10_phases.ipynb
+def _member_row(model, tds, dev, encoder_runtime, encoder_precision, pr, root, ckpt_root, verbose) -> tuple:
+    "One fold (or the ensemble) scored on the test split: its result record and its examples."
+    c0 = model.transunet
+    if getattr(c0, 'shares_encoder', False):                 # lite: the test images' features from the cache (built once)
+        c0.attach_cache(Paths(ckpt_root=ckpt_root).cache()); enc = c0.features
+    else: enc = model.refiner.sam.image_encoder
+    name = ensure_runtime(enc, encoder_runtime, encoder_precision, dev, calibrate=_calibration(pr, root))
+    c, r, ex, empty = score_pipeline(model, tds, dev)
+    return {'coarse': c.summary(), 'refined': r.summary(), 'n': len(c), 'empty_coarse': empty, 'checkpoints': model.sources,
+            'encoder_runtime': name}, ex
 
+# %% ../../nbs/10_phases.ipynb
 def evaluate(dataset:str, folds:Sequence[int]|None=None, data_root:str='data', preset:str|Preset|None=None,
              ckpt_root:str='checkpoints', out:str='runs/eval', device:str|None=None, verbose:bool=True,
-             encoder_runtime:str|None=None, encoder_precision:str='fp32') -> dict:   # SAM's image encoder: `runtime.ensure_runtime`
-    "Coarse vs refined on the test split per fold, mean ± std over folds; writes summary.json, summary.md, examples.png (preset: the checkpoints')."
+             encoder_runtime:str|None=None, encoder_precision:str='fp32',   # SAM's image encoder: `runtime.ensure_runtime`
+             tta:str|None=None,                                          # 'flip': average the coarse model over the mirrored image
+             ensemble:bool=True) -> dict:                                # also score the listed folds as one `FoldEnsemble`
+    """Coarse vs refined on the test split at each image's own size: each fold, mean ± std over folds, and the folds'
+    ensemble (mean coarse probability before prompting); writes summary.json, summary.md, examples.png (preset: the checkpoints')."""
+    if tta not in (None, 'none', 'flip'): raise UltraRefinerError(f"tta must be 'none' or 'flip', got {tta!r}.")
+    flip = tta == 'flip'
     dev = get_device(device); root = processed_root(data_root, dataset)
     folds = list(range(len(load_splits(root)['folds']))) if folds is None else list(folds)
-    pr = stored_preset(read_checkpoint(pipeline_checkpoints(dataset, folds[0], ckpt_root)[0])[1], preset)
-    tds = TransUNetDataset(root, split_names(root, 'test'), pr.img_size, sam_type=pr.sam, sam_size=pr.sam_img_size)
-    per_fold, examples = {}, None
     for k in folds:
-        model = load_pipeline(dataset, k, pr, ckpt_root)
-        enc = ensure_runtime(model.refiner.sam.image_encoder, encoder_runtime, encoder_precision, dev, calibrate=_calibration(pr, root))
-        if verbose and k == folds[0]: print(f"evaluate: image encoder on {enc}")
-        c, r, ex, empty = score_pipeline(model, tds, dev)
+        ck = pipeline_checkpoints(dataset, k, ckpt_root)[0] if (fold_dir('ultra_refiner', dataset, k, ckpt_root)/'best.pth').exists() \
+             else find_fold_checkpoint('transunet', dataset, k, ckpt_root)
+        if not fold_splits_match(ck.parent, root, k):
+            raise UltraRefinerError(f"{ck.parent} was trained on another split than {root}/splits.json has now (edited or re-split "
+                                    f"since?): its test score could include images it trained on. Retrain fold {k} with --force.")
+    members = {str(k): load_ensemble(dataset, [k], preset, ckpt_root, flip) for k in folds}
+    if ensemble and len(folds) > 1: members['ensemble'] = load_ensemble(dataset, folds, preset, ckpt_root, flip)
+    first = members[str(folds[0])]
+    pr = stored_preset(read_checkpoint(first.sources[0])[1], preset, first.sources[0])
+    tds = TransUNetDataset(root, split_names(root, 'test'), pr.img_size, sam_type=pr.sam, sam_size=pr.sam_img_size)
+    rows, examples = {}, None
+    for key, model in members.items():
+        rows[key], ex = _member_row(model, tds, dev, encoder_runtime, encoder_precision, pr, root, ckpt_root, verbose)
         examples = examples or ex
-        per_fold[k] = {'coarse': c.summary(), 'refined': r.summary(), 'n': len(c), 'empty_coarse': empty}
-    agg = {}
-    for kind in ('coarse', 'refined'):
-        agg[kind] = {mname: {'mean': float(np.mean([per_fold[k][kind][mname]['mean'] for k in folds])),
-                             'std': float(np.std([per_fold[k][kind][mname]['mean'] for k in folds]))}
-                     for mname in METRICS}
-    summary = {'dataset': dataset, 'preset': pr.name, 'folds': folds, 'n_test': len(tds),
-               'per_fold': {str(k): v for k, v in per_fold.items()}, 'mean': agg}
+        if verbose: print(f"evaluate {dataset} {'fold ' + key if key != 'ensemble' else f'ensemble of folds {folds}'}"
+                          f"{' + flip' if flip else ''}: coarse Dice {rows[key]['coarse']['dice']['mean']:.4f} → refined "
+                          f"{rows[key]['refined']['dice']['mean']:.4f} ({rows[key]['encoder_runtime']})", flush=True)
+    per_fold = {str(k): rows[str(k)] for k in folds}
+    agg = {kind: {m: {'mean': float(np.mean([per_fold[str(k)][kind][m]['mean'] for k in folds])),
+                      'std': float(np.std([per_fold[str(k)][kind][m]['mean'] for k in folds]))} for m in METRICS}
+           for kind in ('coarse', 'refined')}
+    summary = {'dataset': dataset, 'preset': pr.name, 'folds': folds, 'n_test': len(tds), 'tta': 'flip' if flip else 'none',
+               'scored_at': 'each image\'s own size', 'per_fold': per_fold, 'mean': agg, 'ensemble': rows.get('ensemble')}
     od = Path(out)/dataset
     atomic_write_text(od/'summary.json', json.dumps(summary, indent=1))
-    md = [f"# {dataset} — test split ({len(tds)} images), preset {pr.name}, folds {folds}", '',
-          delta_markdown(agg['coarse'], agg['refined'], std=True), '',
-          '| Fold | Coarse Dice | Refined Dice | Empty coarse → empty refined |', '|---|---:|---:|---:|']
-    md += [f"| {k} | {per_fold[k]['coarse']['dice']['mean']:.4f} | {per_fold[k]['refined']['dice']['mean']:.4f} | "
-           f"{len(per_fold[k]['empty_coarse'])} of {per_fold[k]['n']} |" for k in folds]
-    atomic_write_text(od/'summary.md', '\n'.join(md) + '\n')
+    atomic_write_text(od/'summary.md', _summary_md(summary))
     if examples is not None: atomic_write_bytes(od/'examples.png', examples_figure(*examples))
     if verbose:
         from rich.console import Console
-        Console(width=100).print(delta_table({k: v for k, v in agg['coarse'].items()}, {k: v for k, v in agg['refined'].items()},
-                                             title=f'{dataset} test split: mean over folds {folds}',
-                                             empty=(sum(len(per_fold[k]['empty_coarse']) for k in folds), sum(per_fold[k]['n'] for k in folds))))
+        Console(width=100).print(delta_table(agg['coarse'], agg['refined'], title=f'{dataset} test split: mean over folds {folds}',
+                                             empty=(sum(len(per_fold[str(k)]['empty_coarse']) for k in folds), sum(per_fold[str(k)]['n'] for k in folds))))
     return summary
+
+# %% ../../nbs/10_phases.ipynb
+def _summary_md(s:dict) -> str:
+    "summary.md of an evaluation: the mean over folds, one row per fold and the ensemble, and the checkpoints that went in."
+    d = lambda row, kind: row[kind]['dice']['mean']
+    md = [f"# {s['dataset']} — test split ({s['n_test']} images), preset {s['preset']}, folds {s['folds']}"
+          f"{', test-time flip' if s['tta'] == 'flip' else ''}", '', f"Scored at {s['scored_at']}.", '',
+          delta_markdown(s['mean']['coarse'], s['mean']['refined'], std=True), '',
+          '| Model | Coarse Dice | Refined Dice | Δ | Empty coarse → empty refined |', '|---|---:|---:|---:|---:|']
+    rows = [(f"fold {k}", s['per_fold'][str(k)]) for k in s['folds']] + ([(f"ensemble of folds {s['folds']}", s['ensemble'])] if s['ensemble'] else [])
+    md += [f"| {name} | {d(r, 'coarse'):.4f} | {d(r, 'refined'):.4f} | {d(r, 'refined') - d(r, 'coarse'):+.4f} | "
+           f"{len(r['empty_coarse'])} of {r['n']} |" for name, r in rows]
+    md += ['', 'Checkpoints:'] + [f"- {name}: {', '.join(r['checkpoints'])}" for name, r in rows]
+    return '\n'.join(md) + '\n'
 
 # %% ../../nbs/10_phases.ipynb
 @dataclass(frozen=True)
