@@ -28,6 +28,11 @@ def _number(kind, low:float, inclusive:bool=True, what:str='positive', high:floa
 
 _POSITIVE_INT, _NONNEG_INT = _number(int, 1), _number(int, 0, what='≥ 0')
 _POSITIVE_FLOAT, _NONNEG_FLOAT = _number(float, 0, False), _number(float, 0, what='≥ 0')
+
+def _fold_or_all(v:str):
+    "A fold index ≥ 0, or 'all' (every fold of splits.json)."
+    return 'all' if v == 'all' else _NONNEG_INT(v)
+_fold_or_all.__name__ = 'fold'
 _NONNEG = {'seed', 'fold', 'folds', 'phase1_folds', 'num_workers', 'coarse_loss_weight', 'refined_loss_weight'}
 _HELP = {'seed': 'random seed', 'datasets': 'dataset names (folders under data_root)', 'data_root': 'folder holding the raw and processed datasets',
          'name': 'dataset name', 'height': 'image height (pixels)', 'width': 'image width (pixels)', 'device': 'cuda, cuda:1, cpu (default: the best available)',
@@ -141,10 +146,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument('--fold', type=int, default=None, help='one fold (default: all)'); s.add_argument('--preset', default=None, choices=sorted(PRESETS))
     s.add_argument('--output_dir', default='checkpoints', help='checkpoint root of phase 1'); s.add_argument('--pred_root', default='predictions')
     s.add_argument('--device', default=None); s.set_defaults(func=COMMANDS['oof'])
-    s = sub.add_parser('evaluate', help='coarse vs refined on the test split per fold, mean ± std over folds (summary.json/.md)',
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    s = sub.add_parser('evaluate', help='coarse vs refined on the test split per fold, mean ± std over folds, and the fold ensemble '
+                       '(summary.json/.md)', formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     s.add_argument('--data_root', default='data'); s.add_argument('--datasets', nargs='+', default=['PHANTOM'])
-    s.add_argument('--folds', nargs='+', type=int, default=None, help='default: every fold of splits.json')
+    s.add_argument('--folds', nargs='+', type=_fold_or_all, default=None, help="fold indices, or all (default: every fold of splits.json)")
+    s.add_argument('--tta', default='none', choices=['none', 'flip'], help='test-time augmentation of the coarse models: flip = also the '
+                   'horizontally mirrored image (never vertical: depth matters in ultrasound)')
+    s.add_argument('--no_ensemble', action='store_true', help='score the folds one by one only (no fold ensemble)')
     s.add_argument('--preset', default=None, choices=sorted(PRESETS), help="default: the checkpoints'")
     s.add_argument('--ckpt_root', default='checkpoints'); s.add_argument('--out', default='runs/eval', help='writes {out}/{dataset}/')
     s.add_argument('--device', default=None); _encoder_flags(s); s.set_defaults(func=COMMANDS['evaluate'])
@@ -174,6 +182,11 @@ def _more_parsers(sub):
     s.add_argument('--preset', default=None, choices=sorted(PRESETS), help="default: the checkpoint's")
     s.add_argument('--model_checkpoint', default=None); s.add_argument('--transunet_checkpoint', default=None)
     s.add_argument('--sam_checkpoint', default=None); s.add_argument('--image_path', default=None); s.add_argument('--image_dir', default=None)
+    s.add_argument('--dataset', default=None, help='with --folds: the dataset whose fold checkpoints (under --ckpt_root) to ensemble')
+    s.add_argument('--folds', nargs='+', type=_fold_or_all, default=None, help='fold indices or all: a fold ensemble (mean coarse probability '
+                   'before prompting) instead of one checkpoint')
+    s.add_argument('--ckpt_root', default='checkpoints'); s.add_argument('--data_root', default='data', help="for --folds all: the dataset's splits.json")
+    s.add_argument('--tta', default='none', choices=['none', 'flip'], help='with --folds: also the horizontally mirrored image')
     s.add_argument('--output_dir', default='runs/inference'); s.add_argument('--device', default=None, help='cuda, cpu (default: the best available)')
     s.add_argument('--batch_size', type=int, default=8, help='images per forward pass')
     s.add_argument('--box_mode', default=None, choices=['soft', 'hard'], help="default: the checkpoint's")

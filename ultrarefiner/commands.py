@@ -55,6 +55,16 @@ def pick_preset(preset:str|None=None, vit_name:str|None=None, img_size:int|None=
     return sorted(cands)[0]
 
 # %% ../nbs/13b_commands.ipynb
+def _fold_list(folds, data_root, d:str) -> list|None:
+    "--folds as given: None (every fold), 'all' (every fold of splits.json), or indices; 'all' beside indices is an error."
+    if not folds: return None
+    if 'all' in folds:
+        if len(folds) > 1: raise UltraRefinerError(f"--folds: give fold indices or 'all', not both (got {' '.join(map(str, folds))}).")
+        from ultrarefiner.data.splits import load_splits
+        from ultrarefiner.training.phases import processed_root
+        return list(range(len(load_splits(processed_root(data_root, d))['folds'])))
+    return [int(k) for k in folds]
+
 def _folds_of(a, d:str) -> list:
     from ultrarefiner.data.splits import load_splits
     from ultrarefiner.training.phases import processed_root
@@ -153,8 +163,9 @@ def _cmd_oof(a):
 def _cmd_evaluate(a):
     from ultrarefiner.training.phases import evaluate
     for d in a.datasets:
-        evaluate(d, a.folds, data_root=a.data_root, preset=a.preset, ckpt_root=a.ckpt_root, out=a.out, device=a.device,
-                 encoder_runtime=a.encoder_runtime, encoder_precision=a.encoder_precision)
+        evaluate(d, _fold_list(a.folds, a.data_root, d), data_root=a.data_root, preset=a.preset, ckpt_root=a.ckpt_root, out=a.out,
+                 device=a.device, encoder_runtime=a.encoder_runtime, encoder_precision=a.encoder_precision, tta=a.tta,
+                 ensemble=not a.no_ensemble)
 
 def _cmd_finetune_sam(a):
     from ultrarefiner.training.phases import phase2
@@ -198,7 +209,17 @@ def _cmd_inference(a):
         ck = resolve_model_checkpoint(a.model_checkpoint or a.transunet_checkpoint, 'ultra_refiner' if a.model_checkpoint else 'transunet')
         return _dry_run(a, stored_preset(read_checkpoint(ck)[1], a.preset, ck).name, 'infer', {}, checkpoint=str(ck), mode=a.mode)
     files = list_images(a.image_path, a.image_dir)
-    m = build_inference_model(a.mode, a.preset, a.model_checkpoint, a.transunet_checkpoint, a.sam_checkpoint, box_mode=a.box_mode)
+    if a.folds:                                          # a fold ensemble from the fold folders under --ckpt_root
+        if not a.dataset: raise UltraRefinerError("--folds needs --dataset (whose fold checkpoints to ensemble).")
+        if a.model_checkpoint or a.transunet_checkpoint or a.sam_checkpoint or a.mode != 'full':
+            raise UltraRefinerError("--folds builds the pipeline from the fold folders: leave out --model_checkpoint, "
+                                    "--transunet_checkpoint, --sam_checkpoint and --mode.")
+        from ultrarefiner.checkpoint import load_ensemble
+        m = load_ensemble(a.dataset, _fold_list(a.folds, a.data_root, a.dataset), a.preset, a.ckpt_root, flip=a.tta == 'flip')
+        print(f"fold ensemble of {len(m.coarse_models)} coarse model(s), {len(m.refiners)} refiner(s): {', '.join(m.sources)}")
+    else:
+        if a.tta != 'none': raise UltraRefinerError("--tta flip is a feature of fold ensembles: give --dataset and --folds.")
+        m = build_inference_model(a.mode, a.preset, a.model_checkpoint, a.transunet_checkpoint, a.sam_checkpoint, box_mode=a.box_mode)
     recs = infer_images(files, m, a.output_dir, device=a.device, batch_size=a.batch_size, amp=a.amp,
                         encoder_runtime=a.encoder_runtime, encoder_precision=a.encoder_precision)
     print(f"wrote {len(recs)} masks, overlays and {Path(a.output_dir)/'prompts.json'}")

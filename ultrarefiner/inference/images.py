@@ -19,7 +19,8 @@ from ..data.layouts import IMG_EXTS
 from ..data.files import overlay, png_bytes, read_image
 from ..checkpoint import load_sam, load_transunet, refiner_settings
 from ..data.transforms import sam_preprocess
-from ..models.refiner import SAMRefiner, UltraRefiner
+from ..models.refiner import FoldEnsemble, SAMRefiner, UltraRefiner
+from ..models.coarse import coarse_logits
 
 # %% auto 0
 __all__ = ['list_images', 'resolve_model_checkpoint', 'build_inference_model', 'sam_input', 'infer_images']
@@ -62,12 +63,12 @@ def build_inference_model(mode:str='full', preset:str|None=None, model_checkpoin
     tu_ck = transunet_checkpoint or model_checkpoint
     if not tu_ck: raise UltraRefinerError("Give --model_checkpoint (phase 3) or --transunet_checkpoint (phase 1).")
     tu_ck = resolve_model_checkpoint(tu_ck, 'ultra_refiner' if tu_ck == model_checkpoint else 'transunet')
-    tu = load_transunet(preset, tu_ck)
-    if mode == 'transunet': return tu
+    if mode == 'transunet': return load_transunet(preset, tu_ck)
     sam_ck = sam_checkpoint or model_checkpoint
     if not sam_ck: raise UltraRefinerError("mode 'full' needs --model_checkpoint or --sam_checkpoint (phase 2 / SAM / MedSAM).")
     sam_ck = resolve_model_checkpoint(sam_ck, 'ultra_refiner' if sam_ck == model_checkpoint else 'sam_finetuned')
     sam = load_sam(preset, sam_ck)
+    tu = load_transunet(preset, tu_ck, sam=sam)          # a coarse model that shares SAM's encoder reads this one
     kw = {k: v for k, v in refiner_kw.items() if v is not None}
     return UltraRefiner(tu, SAMRefiner(sam, **dict(refiner_settings(sam_ck), **kw)))
 
@@ -106,23 +107,29 @@ def infer_images(files:Sequence[str|Path], model, output_dir:str|Path, preset:st
     dev = get_device(device); model = model.to(dev).eval()
     precision = precision_name(dev, amp)   # amp: bf16 where `core.amp_dtype` allows
     records = []
-    full = isinstance(model, UltraRefiner)
-    S = (model.transunet if full else model).config.img_size        # the TransUNet's own input size
+    full = isinstance(model, (UltraRefiner, FoldEnsemble))
+    coarse = model.transunet if full else model
+    shared = getattr(coarse, 'shares_encoder', False)           # lite: the coarse model reads SAM's encoder (its features)
+    S = coarse.config.img_size                                   # the coarse model's frame
     encoder = None
-    if full:
+    if full or shared:
         from ultrarefiner.models.export import ensure_runtime
         def calibrate():
             pick = [files[int(i)] for i in np.linspace(0, len(files) - 1, min(16, len(files)))]
-            return torch.stack([sam_input(_load_grey(f, S)[0], model.refiner)[0] for f in pick])
-        encoder = ensure_runtime(model.refiner.sam.image_encoder, encoder_runtime, encoder_precision, dev, calibrate=calibrate)
+            return torch.stack([sam_preprocess(_load_grey(f, S)[0], sam_type, sam_size)[0] for f in pick])
+        sam_type, sam_size = ('lite', coarse.features.img_size) if shared else (model.refiner.sam_type, model.refiner.img_size)
+        encoder = ensure_runtime(coarse.features if shared else model.refiner.sam.image_encoder, encoder_runtime, encoder_precision,
+                                 dev, calibrate=calibrate)
     for i0 in range(0, len(files), batch_size):                 # one batched forward per chunk; only I/O is per image
         chunk = list(files[i0:i0 + batch_size]); loaded = [_load_grey(f, S) for f in chunk]
         x = torch.stack([l[2] for l in loaded])[:, None].to(dev)
         with autocast(dev, amp):
+            if full or shared: xs, frames = zip(*(sam_preprocess(l[0], sam_type, sam_size) for l in loaded))
             if full:                                             # SAM sees the original image, as in phases 2 and 3
-                xs, frames = zip(*(sam_input(l[0], model.refiner) for l in loaded))
                 o = model(x, torch.stack(xs).to(dev), sam_frame=torch.tensor(frames)); logits = o['refined_logits'].float()
-            else: lg = model(x).float(); logits = (lg[:, 1] - lg[:, 0])[:, None]
+            else:
+                lg = coarse_logits(model, x, torch.stack(xs).to(dev) if shared else None, torch.tensor(frames) if shared else None).float()
+                logits = (lg[:, 1] - lg[:, 0])[:, None]
         if not torch.isfinite(logits).all():
             raise UltraRefinerError(f"The model produced NaN/Inf for {', '.join(f.name for f in chunk)}: the checkpoint is broken "
                                     f"(diverged training?) — no mask was written for these images.")
