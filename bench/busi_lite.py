@@ -19,7 +19,7 @@ data, ckpt = out/'data', out/'checkpoints'
 root = data/'processed'/'BUSI'
 t0 = time.time(); rows = []
 tds = TransUNetDataset(root, split_names(root, 'test'), 128, sam_type='lite', sam_size=256)
-tu = load_transunet('lite', fold_dir('transunet', 'BUSI', 0, ckpt)/'best.pth')
+tu = load_transunet('lite-transunet', fold_dir('transunet', 'BUSI', 0, ckpt)/'best.pth')
 sam = build_sam('lite')
 cache = EmbeddingCache(ckpt/'cache'/'embeddings', sam.image_encoder, dtype=torch.float16)   # the cache phases 2/3 use
 
@@ -65,14 +65,14 @@ best = max(SUBSETS, key=lambda n: next(r['refined'] for r in rows if r['name'] =
 print(f"best zero-shot prompt subset: {best}", flush=True)
 if p2_epochs == 0: sys.exit(0)                    # zero-shot table only
 kw = {k: v for k, v in SUBSETS[best].items() if k != 'box_mode'}; box_mode = SUBSETS[best].get('box_mode', 'soft')
-phase2('BUSI', 0, data_root=str(data), preset='lite', epochs=p2_epochs, ckpt_root=str(ckpt), pred_root=str(out/'predictions'),
+phase2('BUSI', 0, data_root=str(data), preset='lite-transunet', epochs=p2_epochs, ckpt_root=str(ckpt), pred_root=str(out/'predictions'),
        runs=str(out/'runs'), amp=False, refiner_kw=dict(kw, box_mode=box_mode))
-e2 = evaluate('BUSI', [0], data_root=str(data), preset='lite', ckpt_root=str(ckpt), out=str(out/'eval_p2'), verbose=False)
+e2 = evaluate('BUSI', [0], data_root=str(data), preset='lite-transunet', ckpt_root=str(ckpt), out=str(out/'eval_p2'), verbose=False)
 rows.append(dict(name='after phase 2', coarse=e2['mean']['coarse']['dice']['mean'], refined=e2['mean']['refined']['dice']['mean']))
 print(f"after phase 2: {rows[-1]} ({time.time() - t0:.0f} s)", flush=True)
-phase3('BUSI', 0, data_root=str(data), preset='lite', epochs=p3_epochs, ckpt_root=str(ckpt), runs=str(out/'runs'), amp=False,
+phase3('BUSI', 0, data_root=str(data), preset='lite-transunet', epochs=p3_epochs, ckpt_root=str(ckpt), runs=str(out/'runs'), amp=False,
        box_mode=box_mode, refiner_kw=kw)
-e3 = evaluate('BUSI', [0], data_root=str(data), preset='lite', ckpt_root=str(ckpt), out=str(out/'eval'), verbose=False)
+e3 = evaluate('BUSI', [0], data_root=str(data), preset='lite-transunet', ckpt_root=str(ckpt), out=str(out/'eval'), verbose=False)
 rows.append(dict(name='after phase 3', coarse=e3['mean']['coarse']['dice']['mean'], refined=e3['mean']['refined']['dice']['mean']))
 print(f"after phase 3: {rows[-1]} ({time.time() - t0:.0f} s)", flush=True)
 json.dump(rows, open(out/'table.json', 'w'), indent=1)

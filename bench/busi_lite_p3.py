@@ -12,7 +12,7 @@ root = out/f'p3_lr{lr:g}'; ck = root/'checkpoints'; ck.mkdir(parents=True, exist
 for part in ('transunet', 'sam_finetuned', 'cache'):
     if not (ck/part).exists(): (ck/part).symlink_to((out/'checkpoints'/part).resolve())
 t0 = time.time()
-phase3('BUSI', 0, data_root=str(out/'data'), preset='lite', epochs=epochs, transunet_lr=lr, ckpt_root=str(ck), runs=str(root/'runs'),
+phase3('BUSI', 0, data_root=str(out/'data'), preset='lite-transunet', epochs=epochs, transunet_lr=lr, ckpt_root=str(ck), runs=str(root/'runs'),
        amp=False, resume=False)
 e = evaluate('BUSI', [0], data_root=str(out/'data'), ckpt_root=str(ck), out=str(root/'eval'), verbose=False)
 row = dict(name=f'after phase 3 (TransUNet lr {lr:g}, {epochs} epoch(s))', coarse=e['mean']['coarse']['dice']['mean'],

@@ -14,7 +14,8 @@ from ultrarefiner.models.lite import TinyViTFeatures
 from ultrarefiner.data.files import read_image
 from ultrarefiner.inference.masks import load_refiner, refine_folder
 from ultrarefiner.models.export import calibration_images, runtime_available, use_runtime
-from ultrarefiner.models.sam import build_sam, sam_preprocess
+from ultrarefiner.models.sam import build_sam
+from ultrarefiner.data.transforms import sam_preprocess
 
 out = Path(sys.argv[1]); root = out/'data'/'processed'/'BUSI'
 specs = sys.argv[2:] or [s for s in ('torch', 'onnx', 'openvino', 'openvino:bf16', 'openvino:int8')

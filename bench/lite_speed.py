@@ -23,7 +23,7 @@ out = Path(sys.argv[1]); n = int(sys.argv[2]) if len(sys.argv) > 2 else 16; bs =
 root = out/'data'/'processed'/'BUSI'
 names = split_names(root, 'test')[:n]
 imgs = [read_image(root/'test'/'images'/f'{k}.png') for k in names]
-tu = load_transunet('lite', fold_dir('transunet', 'BUSI', 0, out/'checkpoints')/'best.pth').eval()
+tu = load_transunet('lite-transunet', fold_dir('transunet', 'BUSI', 0, out/'checkpoints')/'best.pth').eval()
 ref = SAMRefiner(build_sam('lite'), use_point=False, use_neg_point=False, use_box=True, use_mask=False, box_mode='hard',
                  component='largest', multimask=False).eval()
 net = mlt.build_lite_medsam(); net.load_state_dict(torch.load(bundled_lite_medsam(), map_location='cpu', weights_only=True)); net.eval()

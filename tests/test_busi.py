@@ -109,30 +109,40 @@ def test_litemedsam_zero_shot_ground_truth_box(busi, tmp_path, spec):
 
 
 def test_shared_encoder_pipeline_real_images(busi, tmp_path):
-    """The shared-encoder pipeline (`ultrarefiner.models.lite`) on 8 real BUSI test images (a sample, for time): one TinyViT pass
-    per image builds the feature bank, a second build reads the cache (no pass), the embedding is exactly LiteMedSAM's
-    own `image_encoder` output, and LiteMedSAM prompted from the ground truth *in the letterbox frame* (box + mask, the
-    `lite` prompts) gives Dice >= 0.85 at each image's own size — this guards the frame handling of `lite`."""
+    """The `lite` pipeline's shared encoder on 8 real BUSI test images (a sample, for time), through the kit's own dataset and
+    cache: one TinyViT pass per image fills the feature cache, a second call reads it (no pass), the embedding is LiteMedSAM's
+    own `image_encoder` output (to fp16), and LiteMedSAM prompted from the ground truth in the coarse frame (box + mask,
+    the `lite` prompts) gives Dice >= 0.85 at each image's own size — this guards the frame handling of `lite`."""
     import numpy as np, torch
-    from ultrarefiner.models.lite import FeatureBank, FeatureCache, TinyViTFeatures, native_dice
-    from ultrarefiner.training.lite import refine_bank
+    import torch.nn.functional as F
+    from torch.utils.data import default_collate
+    from ultrarefiner.config import get_preset
+    from ultrarefiner.data.datasets import TransUNetDataset
+    from ultrarefiner.metrics import dice_score
+    from ultrarefiner.models.coarse import build_coarse
     from ultrarefiner.models.refiner import SAMRefiner
-    from ultrarefiner.models.sam import build_sam, sam_preprocess
-    from ultrarefiner.data.datasets import ProcessedImages
+    from ultrarefiner.models.sam import build_sam
     _, splits, out = busi
     root, names = out / 'processed/BUSI', sorted(splits['test'])[:8]
-    sam = build_sam('lite'); feats = TinyViTFeatures(sam.image_encoder).eval()
-    cache = FeatureCache(tmp_path / 'features', feats)
-    bank = FeatureBank.build(root, names, cache)
-    assert feats.calls == 8 and cache.misses == 8
-    again = FeatureBank.build(root, names, FeatureCache(tmp_path / 'features', feats))
-    assert feats.calls == 8 and torch.equal(again.emb, bank.emb)
-    img, _ = ProcessedImages(root, names)._load(names[0])
-    x, _ = sam_preprocess(img, 'lite', 256)
-    with torch.no_grad(): assert torch.equal(feats(x[None])[0], sam.image_encoder(x[None]))
-    ref = SAMRefiner(sam, use_point=False, use_neg_point=False, use_box=True, use_mask=True, box_mode='hard',
-                     component='largest', multimask=False)
-    d = float(np.mean(native_dice(refine_bank(ref, bank, bank.mask.float()), bank, list(range(8)), 0.0)))
+    ds = TransUNetDataset(root, names, 256, sam_type='lite', sam_size=256)
+    b = default_collate([ds[i] for i in range(len(ds))])
+    sam = build_sam('lite').eval()
+    for p in sam.image_encoder.parameters(): p.requires_grad_(False)
+    coarse = build_coarse('lite', sam=sam).eval(); coarse.attach_cache(tmp_path / 'features')
+    emb, _ = coarse.encode(b['image_sam'])
+    assert coarse.features.calls == 8 and coarse.cache.misses == 8
+    emb2, _ = coarse.encode(b['image_sam'])
+    assert coarse.features.calls == 8 and coarse.cache.hits == 8 and torch.equal(emb, emb2)
+    with torch.no_grad(): ref_emb = sam.image_encoder(b['image_sam'][:1])
+    assert torch.allclose(emb[:1], ref_emb, atol=2e-2, rtol=1e-2)
+    ref = SAMRefiner(sam, **get_preset('lite').refiner).eval()
+    with torch.no_grad(): r = ref(None, b['mask'].float(), embeddings=emb, target_size=256, frame=b['sam_frame'])['masks']
+    ds_ = []
+    for j, n in enumerate(names):
+        gt = torch.from_numpy(ds.native_mask(n))
+        up = F.interpolate(r[j:j + 1], size=tuple(gt.shape), mode='bilinear', align_corners=False)[0, 0] > 0
+        ds_.append(float(dice_score(up[None], gt[None])[0]))
+    d = float(np.mean(ds_))
     print(f"shared pipeline, LiteMedSAM from the ground truth (box + mask), 8 BUSI images: Dice {d:.4f}")
     assert d >= 0.85
 

@@ -7,9 +7,9 @@ import pytest
 from browser import ARTIFACTS, browser, need_chromium
 
 ROOT = Path(__file__).resolve().parent.parent
-MODULES = ['00_errors', '00a_config', '00b_runtime', '00c_paths', '00d_io', '01_files', '01a_splits', '01b_datasets', '01c_layouts',
-           '02_phantom', '03_transunet', '04_prompts', '05_sam', '05a_export', '06_refiner', '06a_lite', '07_losses', '08_metrics',
-           '09_train', '09a_checkpoint', '09b_lite_training', '10_phases', '11_infer', '12_samples', '12a_explorer', '12b_figures',
+MODULES = ['00_errors', '00a_config', '00b_runtime', '00c_paths', '00d_io', '01_files', '01a_splits', '01b_datasets', '01c_layouts', '01d_transforms',
+           '02_phantom', '03_transunet', '04_prompts', '05_sam', '05a_export', '06_refiner', '06a_lite', '06b_coarse', '07_losses', '08_metrics',
+           '09_train', '09a_checkpoint', '10_phases', '11_infer', '12_samples', '12a_explorer', '12b_figures',
            '13_cli', '13a_orchestrate', '14_bench', '15_reliability', '16_refine']
 
 
@@ -41,10 +41,9 @@ def test_docs_site(site):
                 assert (site / f'{m}.html').exists(), m
             for pagename, entries in {'04_prompts': ['soft_argmax', 'PromptGenerator', 'soft_box'],
                                       '06_refiner': ['SAMRefiner', 'UltraRefiner', 'build_ultrarefiner'],
-                                      '06a_lite': ['LiteUltraRefiner', 'TinyViTUNet', 'FeatureCache'],
+                                      '06a_lite': ['TinyViTCoarse', 'TinyViTUNet', 'TinyViTFeatures'], '06b_coarse': ['build_coarse', 'coarse_logits'],
                                       '05a_export': ['ExportedEncoder', 'use_runtime', 'calibration_images'],
                                       '01_files': ['read_image', 'mask_values', 'pair_fit'], '01c_layouts': ['prepare', 'scan'],
-                                      '09b_lite_training': ['fit_coarse', 'fit_refiner', 'fit_joint'],
                                       '01a_splits': ['make_splits', 'load_splits'], '01b_datasets': ['TransUNetDataset', 'JointAugment'],
                                       '03_transunet': ['load_vit_npz', 'TransUNet']}.items():
                 page.goto((site / f'{pagename}.html').as_uri())

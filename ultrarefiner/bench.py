@@ -75,6 +75,7 @@ def measure(mode:str, preset:str=LIBRARY_PRESET, batch:int=4, iters:int=3, devic
            ) -> dict:
     "Time one mode in this process: {'mode', 'seconds_per_batch', 'images_per_s', 'peak_mb', 'runtime', ...}."
     from ultrarefiner.models.refiner import build_ultrarefiner
+    from ultrarefiner.models.coarse import coarse_logits
     from ultrarefiner.models.export import calibration_images, runtime_of, use_runtime
     if mode not in MODES: raise ValueError(f"unknown mode {mode!r}; one of {MODES}")
     if mode == 'shared' and get_preset(preset)['sam'] != 'lite':
@@ -91,16 +92,16 @@ def measure(mode:str, preset:str=LIBRARY_PRESET, batch:int=4, iters:int=3, devic
     if channels_last:                                    # the TransUNet's CNN; SAM's ViT has no convolutions to speak of
         model.transunet.to(memory_format=torch.channels_last); x = x.contiguous(memory_format=torch.channels_last)
     img = model.sam_input(x)
-    with torch.no_grad(): coarse = model.transunet(x).softmax(1)[:, 1]
+    with torch.no_grad(): coarse = coarse_logits(model.transunet, x).softmax(1)[:, 1]
     target = (coarse > 0.5).float()[:, None]
     opt = torch.optim.AdamW([p for p in ref.parameters() if p.requires_grad], lr=1e-5)
     ctx = lambda: autocast(dev, amp)
     tmp = tempfile.mkdtemp()
     cache = EmbeddingCache(tmp, sam.image_encoder)
     enc = sam.image_encoder
-    if mode == 'shared':                                 # one TinyViT pass → TinyViTUNet coarse + SAM decoder (ultrarefiner.models.lite)
-        from ultrarefiner.models.lite import LiteUltraRefiner, TinyViTUNet
-        shared = LiteUltraRefiner(sam, TinyViTUNet()).to(dev).eval(); enc = shared.features
+    if mode == 'shared':                                 # one TinyViT pass → TinyViT decoder + SAM decoder (the `lite` coarse kind)
+        shared = model if getattr(model.transunet, 'shares_encoder', False) else build_ultrarefiner('lite').to(dev).eval()
+        enc = shared.transunet.features
         frame = torch.full((batch, 2), ref.img_size, device=dev)
     kw = dict(calibration=calibration_images(pr['sam'], ref.img_size, n=8)) if precision == 'int8' else {}
     rt_name = use_runtime(enc, runtime, precision, dev, cache_dir=tmp, **kw)   # a fresh export: its time is reported
@@ -128,7 +129,7 @@ def measure(mode:str, preset:str=LIBRARY_PRESET, batch:int=4, iters:int=3, devic
             elif mode == 'pipeline':
                 model(x)
             elif mode == 'shared':
-                shared(img, frame=frame)
+                shared(x, img, sam_frame=frame)
             elif mode == 'p3_step':
                 p3_step()
             elif mode == 'naive':
