@@ -10,7 +10,8 @@ import torch
 from ultrarefiner.data.splits import split_names
 from ultrarefiner.data.datasets import TransUNetDataset
 from ultrarefiner.checkpoint import fold_dir, load_transunet
-from ultrarefiner.training.phases import evaluate, phase2, phase3, score_pipeline
+from ultrarefiner.training.phases import phase2, phase3
+from ultrarefiner.training.evaluation import evaluate, score_pipeline
 from ultrarefiner.models.refiner import SAMRefiner, UltraRefiner
 from ultrarefiner.models.sam import EmbeddingCache, build_sam
 

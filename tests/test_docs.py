@@ -9,7 +9,7 @@ from browser import ARTIFACTS, browser, need_chromium
 ROOT = Path(__file__).resolve().parent.parent
 MODULES = ['00_errors', '00a_config', '00b_runtime', '00c_paths', '00d_io', '01_files', '01a_splits', '01b_datasets', '01c_layouts', '01d_transforms',
            '02_phantom', '03_transunet', '04_prompts', '05_sam', '05a_export', '06_refiner', '06a_lite', '06b_coarse', '07_losses', '08_metrics',
-           '09_train', '09a_checkpoint', '10_phases', '11_infer', '12_samples', '12a_explorer', '12b_figures',
+           '09_train', '09a_checkpoint', '10_phases', '10a_evaluation', '11_infer', '12_samples', '12a_explorer', '12b_figures',
            '13_cli', '13a_orchestrate', '14_bench', '15_reliability', '16_refine']
 
 

@@ -124,16 +124,25 @@ def load_pipeline(dataset:str, fold:int, preset:str|Preset|None=None, ckpt_root:
     return UltraRefiner(load_transunet(preset, tu_ck, sam=sam), SAMRefiner(sam, **refiner_settings(sam_ck)))
 
 # %% ../nbs/09a_checkpoint.ipynb
-def load_ensemble(dataset:str, folds:list, preset:str|Preset|None=None, ckpt_root:str='checkpoints', flip:bool=False) -> FoldEnsemble:
+def _refiner_checkpoint(dataset, k, ckpt_root):
+    "Fold k's refiner: phase 3, else phase 2, else None."
+    p3 = fold_dir('ultra_refiner', dataset, k, ckpt_root)/'best.pth'
+    if p3.exists(): return p3
+    try: return find_fold_checkpoint('sam_finetuned', dataset, k, ckpt_root)
+    except CheckpointError: return None
+
+def load_ensemble(dataset:str, folds:list, preset:str|Preset|None=None, ckpt_root:str='checkpoints', flip:bool=False,
+                  fallback_folds:list|None=None,   # whose refiners to use when the listed folds have none of their own
+                 ) -> FoldEnsemble:
     "The listed folds as one `FoldEnsemble` (mean coarse probability → prompts → mean refined logits), rebuilt as trained."
     if not folds: raise UltraRefinerError("load_ensemble needs at least one fold.")
-    coarse_ck, refiner_ck = [], []
+    coarse_ck = []
     for k in folds:
         p3 = fold_dir('ultra_refiner', dataset, k, ckpt_root)/'best.pth'
-        if p3.exists(): coarse_ck.append(p3); refiner_ck.append(p3); continue
-        coarse_ck.append(find_fold_checkpoint('transunet', dataset, k, ckpt_root))
-        try: refiner_ck.append(find_fold_checkpoint('sam_finetuned', dataset, k, ckpt_root))
-        except CheckpointError: pass
+        coarse_ck.append(p3 if p3.exists() else find_fold_checkpoint('transunet', dataset, k, ckpt_root))
+    refiner_ck = [c for k in folds for c in [_refiner_checkpoint(dataset, k, ckpt_root)] if c is not None]
+    if not refiner_ck and fallback_folds:
+        refiner_ck = [c for k in fallback_folds for c in [_refiner_checkpoint(dataset, k, ckpt_root)] if c is not None]
     pr = stored_preset(read_checkpoint(coarse_ck[0])[1], preset, coarse_ck[0])
     if refiner_ck: refiners = [SAMRefiner(load_sam(pr, c), **refiner_settings(c)).eval() for c in refiner_ck]
     elif pr.sam == 'lite': refiners = [SAMRefiner(build_sam('lite'), **pr.refiner).eval()]
