@@ -26,7 +26,7 @@ FOLDS ?= 0 1 2
 JOBS ?= 1
 EPOCHS ?= 10 2 1
 
-# The main job: phantoms → prepare → all three phases + evaluation on every fold (lite preset: small TransUNet + the
+# The main job: phantoms → prepare → all three phases + evaluation on every fold (lite preset: a decoder on the
 # bundled pretrained LiteMedSAM; EPOCHS for phases 1, 2, 3) → report.
 demo: $(STAMP)
 	$(BIN)/ultrarefiner phantoms --out $(DATA) --n $(N) --seed 0

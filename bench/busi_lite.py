@@ -1,4 +1,4 @@
-"""BUSI, `lite` preset (small TransUNet + LiteMedSAM), fold 0: phase-1 coarse, zero-shot LiteMedSAM per prompt subset,
+"""BUSI, `lite-transunet` preset (small random-init TransUNet + LiteMedSAM), fold 0: phase-1 coarse, zero-shot LiteMedSAM per prompt subset,
 after phase 2, after phase 3 — test-split Dice, all in the preset's 128 px coarse frame, in one run.
 
 Usage (after phase 1 of all folds + OOF, which bench/busi_lite.sh runs first):

@@ -38,7 +38,7 @@ def main(ckpt_root='checkpoints', data=ROOT / 'data/processed/PHANTOM', out=ROOT
     fig, axs = plt.subplots(1, 4, figsize=(13, 3.6))
     axs[0].imshow(img, cmap='gray'); axs[0].set_title('1 · ultrasound image', fontsize=10)
     axs[1].imshow(img, cmap='gray'); axs[1].imshow(p, cmap='magma', alpha=0.55, vmin=0, vmax=1)
-    axs[1].set_title(f'2 · coarse p (TransUNet), Dice {dc:.3f}', fontsize=10)
+    axs[1].set_title(f'2 · coarse p, Dice {dc:.3f}', fontsize=10)
     axs[2].imshow(img, cmap='gray'); axs[2].add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec='cyan', lw=2, label='box'))
     if model.refiner.use_mask:                         # the mask prompt (2p − 1)·scale changes sign on p's 0.5 outline
         ys, xs_ = np.nonzero(mask_outline(p > 0.5))
@@ -51,7 +51,7 @@ def main(ckpt_root='checkpoints', data=ROOT / 'data/processed/PHANTOM', out=ROOT
         ys, xs_ = np.nonzero(mask_outline(m)); axs[3].scatter(xs_, ys, s=0.4, c=c)
     axs[3].set_title(f'4 · refined (red), truth (yellow), Dice {dr:.3f}', fontsize=10)
     for a in axs: a.set_xticks([]); a.set_yticks([])
-    fig.suptitle(f'The demo\'s fold-0 model (`lite` preset: small TransUNet + LiteMedSAM) on test phantom {name}', fontsize=10)
+    fig.suptitle(f'The demo\'s fold-0 model (`lite` preset: a TinyViT decoder + LiteMedSAM on one encoder pass) on test phantom {name}', fontsize=10)
     fig.tight_layout(); fig.savefig(out, dpi=100); plt.close(fig)
     print(f'wrote {out} ({name}: coarse {dc:.3f} → refined {dr:.3f})')
 
