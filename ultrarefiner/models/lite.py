@@ -101,9 +101,9 @@ class TinyViTCoarse(nn.Module):
         self.cache = None
         self.config = SimpleNamespace(img_size=img_size, kind='tinyvit', decoder=self.decoder.config)
 
-    def attach_cache(self, root) -> EmbeddingCache:
-        "Read the (frozen) encoder's maps from the on-disk cache under `root` (fp16), encoding each image once."
-        self.cache = EmbeddingCache(root, self.features, torch.float16); return self.cache
+    def attach_cache(self, root, prepare=None) -> EmbeddingCache:
+        "Read the (frozen) encoder's maps from the on-disk cache under `root` (fp16), encoding each image once (`prepare()` before the first)."
+        self.cache = EmbeddingCache(root, self.features, torch.float16, prepare=prepare); return self.cache
 
     def _apply(self, fn, *args, **kw):                     # `.to(device)` moves the encoder it reads too
         self.features._apply(fn, *args, **kw); return super()._apply(fn, *args, **kw)

@@ -263,8 +263,9 @@ class EmbeddingCache:
     """The one on-disk cache of a frozen encoder's outputs: `{root}/{encoder_key}/{image hash}.pt`. An encoder with several
     outputs (it names them in `output_names`, e.g. LiteMedSAM's `TinyViTFeatures`: embedding + first-stage map) is cached
     whole, so one entry serves the coarse decoder and the refiner; `hits` / `misses` count what was read and what was encoded."""
-    def __init__(self, root:str|Path, encoder:nn.Module, dtype:torch.dtype=torch.float32):
-        self.root, self.encoder, self.dtype = Path(root), encoder, dtype
+    def __init__(self, root:str|Path, encoder:nn.Module, dtype:torch.dtype=torch.float32,
+                 prepare=None):  # called once, before the first image must be encoded (e.g. export the encoder to OpenVINO)
+        self.root, self.encoder, self.dtype, self.prepare = Path(root), encoder, dtype, prepare
         self.names = tuple(getattr(encoder, 'output_names', ()) or ())
         self.hits = self.misses = 0
     @staticmethod
@@ -294,6 +295,7 @@ class EmbeddingCache:
             else: out[i] = got if self.names else (got,); self.hits += 1
         if todo:
             self.misses += len(todo)
+            if self.prepare is not None: prepare, self.prepare = self.prepare, None; prepare()   # a warm cache never pays for it
             with torch.no_grad():
                 new = self.encoder(images[todo]) if self.names else encode_chunked(self.encoder, images[todo])
             new = new if isinstance(new, tuple) else (new,)

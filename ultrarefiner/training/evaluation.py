@@ -71,14 +71,14 @@ def score_pipeline(model, ds, device=None, batch_size:int=8, native:bool=True) -
 # %% ../../nbs/10a_evaluation.ipynb
 def _member_row(model, tds, dev, encoder_runtime, encoder_precision, pr, root, ckpt_root, verbose) -> tuple:
     "One fold (or the ensemble) scored on the test split: its result record and its examples."
-    c0 = model.transunet
-    if getattr(c0, 'shares_encoder', False):                 # lite: the test images' features from the cache (built once)
-        c0.attach_cache(Paths(ckpt_root=ckpt_root).cache()); enc = c0.features
-    else: enc = model.refiner.sam.image_encoder
-    name = ensure_runtime(enc, encoder_runtime, encoder_precision, dev, calibrate=calibration_source(pr, root))
+    c0 = model.transunet; ran = []
+    attach = lambda enc: ran.append(ensure_runtime(enc, encoder_runtime, encoder_precision, dev, calibrate=calibration_source(pr, root)))
+    if getattr(c0, 'shares_encoder', False):                 # lite: the test images' features from the cache (built once); the
+        c0.attach_cache(Paths(ckpt_root=ckpt_root).cache(), prepare=lambda: attach(c0.features))   # runtime only for a miss
+    else: attach(model.refiner.sam.image_encoder)
     c, r, ex, empty = score_pipeline(model, tds, dev)
     return {'coarse': c.summary(), 'refined': r.summary(), 'n': len(c), 'empty_coarse': empty, 'checkpoints': model.sources,
-            'encoder_runtime': name}, ex
+            'encoder_runtime': ran[0] if ran else 'none (every image read from the feature cache)'}, ex
 
 # %% ../../nbs/10a_evaluation.ipynb
 def evaluate(dataset:str, folds:Sequence[int]|None=None, data_root:str='data', preset:str|Preset|None=None,

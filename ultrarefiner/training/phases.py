@@ -43,11 +43,11 @@ def _embedding_cache(ckpt_root, sam, opts:RunOptions|None=None, dev='cpu', pr:Pr
     decoder and the refiner read one entry. Its passes run on `opts.encoder_runtime` (INT8: calibrated on 16 training
     images of `root`)."""
     enc = TinyViTFeatures(sam.image_encoder) if getattr(sam, 'name', None) == 'lite' else sam.image_encoder
-    _encoder_runtime(enc, opts, dev, pr, root)
-    return EmbeddingCache(Paths(ckpt_root=ckpt_root).cache(), enc, dtype=torch.float16)
+    return EmbeddingCache(Paths(ckpt_root=ckpt_root).cache(), enc, dtype=torch.float16,
+                          prepare=lambda: _encoder_runtime(enc, opts, dev, pr, root))   # exported only if an image needs encoding
 
 def _encoder_runtime(enc, opts:RunOptions|None, dev, pr:Preset|None, root):
-    "Attach the run's encoder runtime to a frozen encoder (or `TinyViTFeatures`) and say which it is."
+    "Attach the run's encoder runtime to a frozen encoder (or `TinyViTFeatures`) and say which it is (the first time an image needs encoding)."
     if opts is None: return
     name = ensure_runtime(enc, opts.encoder_runtime, opts.encoder_precision, dev, calibrate=calibration_source(pr, root))
     if opts.verbose: print(f"image encoder (frozen, cached): {name}")
@@ -57,8 +57,7 @@ def _shared_coarse(model, ckpt_root, opts, dev, pr, root) -> dict:
     dataset keywords that add SAM's input to each item ({} for a coarse model of its own)."""
     if not getattr(model, 'shares_encoder', False): return {}
     for p in model.features.encoder.parameters(): p.requires_grad_(False)
-    model.attach_cache(Paths(ckpt_root=ckpt_root).cache())
-    _encoder_runtime(model.features, opts, dev, pr, root)
+    model.attach_cache(Paths(ckpt_root=ckpt_root).cache(), prepare=lambda: _encoder_runtime(model.features, opts, dev, pr, root))
     return dict(sam_type=pr.sam, sam_size=pr.sam_img_size)
 
 def _coarse(model, b, dev, flip:bool=False):
