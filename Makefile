@@ -24,7 +24,7 @@ venv: $(STAMP)
 NFOLDS ?= 3
 FOLDS ?= 0 1 2
 JOBS ?= 1
-EPOCHS ?= 10 2 1
+EPOCHS ?= 12 4 1
 
 # The main job: phantoms → prepare → all three phases + evaluation on every fold (lite preset: a decoder on the
 # bundled pretrained LiteMedSAM; EPOCHS for phases 1, 2, 3) → report.

@@ -23,3 +23,12 @@ def lesion(h=40, w=48, i=0):
 @pytest.fixture
 def tmp(tmp_path):
     return tmp_path
+
+
+def cli(*args, cwd):
+    "Run `ultrarefiner ARGS` (this venv's) in `cwd`; a non-zero exit fails the test with its output."
+    import os, subprocess, sys
+    r = subprocess.run([str(Path(sys.executable).parent / 'ultrarefiner'), *args], cwd=cwd, capture_output=True, text=True,
+                       env=dict(os.environ, COLUMNS='120'))
+    assert r.returncode == 0, f"{args}: {r.stdout[-2000:]}\n{r.stderr[-3000:]}"
+    return r

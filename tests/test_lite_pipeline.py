@@ -3,21 +3,11 @@ tiny phantom set: one fold checkpoint loads in `inference`, `refine --checkpoint
 both explorers, each rebuilding the model that was trained."""
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-import torch
 
-BIN = Path(sys.executable).parent / 'ultrarefiner'
-
-
-def cli(*args, cwd):
-    r = subprocess.run([str(BIN), *args], cwd=cwd, capture_output=True, text=True, env=dict(os.environ, COLUMNS='120'))
-    assert r.returncode == 0, f"{args}: {r.stdout[-2000:]}\n{r.stderr[-3000:]}"
-    return r
+from conftest import cli
 
 
 @pytest.fixture(scope='module')

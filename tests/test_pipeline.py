@@ -11,12 +11,9 @@ import torch
 from PIL import Image
 
 BIN = Path(sys.executable).parent / 'ultrarefiner'
+from conftest import cli
 
 
-def cli(*args, cwd):
-    r = subprocess.run([str(BIN), *args], cwd=cwd, capture_output=True, text=True, env=dict(os.environ, COLUMNS='120'))
-    assert r.returncode == 0, f"{args}: {r.stdout[-2000:]}\n{r.stderr[-3000:]}"
-    return r
 
 
 @pytest.fixture(scope='module')
