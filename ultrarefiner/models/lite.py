@@ -119,9 +119,9 @@ class TinyViTCoarse(nn.Module):
 
     def encode(self, image_sam:torch.Tensor) -> tuple:
         "(B,3,256,256) LiteMedSAM input → (emb (B,256,64,64), skip (B,128,128,128)): the cache, else one TinyViT pass."
-        frozen = not any(p.requires_grad for p in self.features.encoder.parameters())
-        if self.cache is not None and frozen: return self.cache(image_sam)
-        with torch.set_grad_enabled(torch.is_grad_enabled() and not frozen): return self.features(image_sam)
+        need_grad = torch.is_grad_enabled() and any(p.requires_grad for p in self.features.encoder.parameters())
+        if self.cache is not None and not need_grad: return self.cache(image_sam)    # no gradient wanted: the cache serves
+        with torch.set_grad_enabled(need_grad): return self.features(image_sam)
 
     def decode(self, feats:tuple, frame:torch.Tensor|None=None, size:int|None=None) -> torch.Tensor:
         "(emb, skip) → (B,2,P,P) logits of the whole image; `frame` (B,2): each image's valid (h, w) in the letterbox."
