@@ -218,7 +218,7 @@ CASES = [
     Case('bad prediction', 'prediction missing for a name', 'error listing the missing names', r'DataError: .*1 missing \(b\)', _c_pred_missing),
     Case('bad checkpoint', 'wrong keys', 'error naming every missing and unexpected key', r'CheckpointError: .*missing keys: 1 \(mask_decoder\.iou_token\.weight\) \| unexpected keys: 1 \(bogus\.weight\)', _c_ckpt_keys),
     Case('bad checkpoint', 'wrong shapes', 'error naming every mis-shaped key', r'CheckpointError: .*shape mismatches: \d+ \(.*checkpoint .* vs model', _c_ckpt_shapes),
-    Case('bad checkpoint', 'another preset', 'error naming the file and the preset', r"UltraRefinerError: .*best\.pth does not fit TransUNet preset 'small'", _c_ckpt_preset),
+    Case('bad checkpoint', 'another preset', 'error naming the file and the preset', r"UltraRefinerError: .*best\.pth does not fit the coarse model of preset 'small'", _c_ckpt_preset),
     Case('untrusted checkpoint', 'malicious pickle', 'refused by weights_only loading; no code runs', r'CheckpointError: Refused to load .*evil\.pth.*sentinel created: False', _c_malicious),
     Case('crash', 'write error (disk full)', 'clear error; previous file intact; no temp file left', r"UltraRefinerError: Could not write .*big\.bin.*previous file: b'previous' \| files: \['big\.bin'\]", _c_disk_full),
     Case('crash', 'kill -9 during a checkpoint save', 'previous best.pth intact and loadable (tests/test_reliability.py)', '', None),
@@ -415,7 +415,7 @@ CASES += [
     Case('inference', 'output_dir = image_dir', 'refused (a second run would read its own overlays)', r"UltraRefinerError: .*is the folder of the input images", _c_infer_into_input),
     Case('inference', "the kit's own *_mask / *_overlay files in the input folder", 'never read as inputs', r"inputs: \['a\.png'\]$", _c_infer_own_outputs),
     Case('inference', 'a model that outputs NaN', 'error naming the images; no mask written', r"produced NaN/Inf for a\.png.* masks written: 0", _c_infer_nan_model),
-    Case('stale state', 'NaN-poisoned embedding cache entry', 'warned, recomputed; training sees finite embeddings', r"not finite \(NaN/Inf\); recomputed\. \| finite: True, equal: True", _c_nan_cache),
+    Case('stale state', 'NaN-poisoned embedding cache entry', 'warned, recomputed; training sees finite embeddings', r"not finite \(NaN/Inf\) or incomplete; recomputed\. \| finite: True, equal: True", _c_nan_cache),
     Case('training', 'loss NaN before any checkpoint', 'error that does not claim a last.pth exists', r"UltraRefinerError: Loss became nan at step 1 .*no checkpoint was written yet", _c_nan_loss_no_ckpt),
 ]
 
