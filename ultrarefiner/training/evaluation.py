@@ -48,7 +48,8 @@ def calibration_source(pr:Preset, root):
 
 # %% ../../nbs/10a_evaluation.ipynb
 @torch.no_grad()
-def score_pipeline(model, ds, device=None, batch_size:int=8, native:bool=True) -> tuple:
+def score_pipeline(model, ds, device=None, batch_size:int=8, native:bool=True,
+                   masks:dict|None=None) -> tuple:   # name → native mask, filled once and shared across the models scored
     """(coarse MetricTracker, refined MetricTracker, first four examples, names whose coarse mask was empty) of a pipeline
     (`UltraRefiner` or `FoldEnsemble`) on a dataset with SAM inputs; scored at each image's own size against its own mask
     (`native`, what papers report), else in the coarse frame."""
@@ -59,7 +60,9 @@ def score_pipeline(model, ds, device=None, batch_size:int=8, native:bool=True) -
         p, rl = o['coarse_prob'].float().cpu(), o['refined_logits'][:, :1].float().cpu()
         if native:
             for j, n in enumerate(b['name']):
-                gt = torch.from_numpy(ds.native_mask(n))[None]
+                if masks is None: masks = {}
+                if n not in masks: masks[n] = ds.native_mask(n)          # each mask read once, not once per fold
+                gt = torch.from_numpy(masks[n])[None]
                 up = lambda t: F.interpolate(t[None], size=tuple(gt.shape[-2:]), mode='bilinear', align_corners=False)[0]
                 c.update(up(p[j][None]) > 0.5, gt, [n]); r.update(up(rl[j]) > 0, gt)
         else: c.update(p > 0.5, b['mask'], b['name']); r.update(rl[:, 0] > 0, b['mask'])
@@ -69,14 +72,14 @@ def score_pipeline(model, ds, device=None, batch_size:int=8, native:bool=True) -
     return c, r, examples, empty
 
 # %% ../../nbs/10a_evaluation.ipynb
-def _member_row(model, tds, dev, encoder_runtime, encoder_precision, pr, root, ckpt_root, verbose) -> tuple:
+def _member_row(model, tds, dev, encoder_runtime, encoder_precision, pr, root, ckpt_root, verbose, masks=None) -> tuple:
     "One fold (or the ensemble) scored on the test split: its result record and its examples."
     c0 = model.transunet; ran = []
     attach = lambda enc: ran.append(ensure_runtime(enc, encoder_runtime, encoder_precision, dev, calibrate=calibration_source(pr, root)))
     if getattr(c0, 'shares_encoder', False):                 # lite: the test images' features from the cache (built once); the
         c0.attach_cache(Paths(ckpt_root=ckpt_root).cache(), prepare=lambda: attach(c0.features))   # runtime only for a miss
     else: attach(model.refiner.sam.image_encoder)
-    c, r, ex, empty = score_pipeline(model, tds, dev)
+    c, r, ex, empty = score_pipeline(model, tds, dev, masks=masks)
     return {'coarse': c.summary(), 'refined': r.summary(), 'n': len(c), 'empty_coarse': empty, 'checkpoints': model.sources,
             'encoder_runtime': ran[0] if ran else 'none (every image read from the feature cache)'}, ex
 
@@ -104,9 +107,9 @@ def evaluate(dataset:str, folds:Sequence[int]|None=None, data_root:str='data', p
     first = members[str(folds[0])]
     pr = stored_preset(read_checkpoint(first.sources[0])[1], preset, first.sources[0])
     tds = TransUNetDataset(root, split_names(root, 'test'), pr.img_size, sam_type=pr.sam, sam_size=pr.sam_img_size)
-    rows, examples = {}, None
+    rows, examples, masks = {}, None, {}
     for key, model in members.items():
-        rows[key], ex = _member_row(model, tds, dev, encoder_runtime, encoder_precision, pr, root, ckpt_root, verbose)
+        rows[key], ex = _member_row(model, tds, dev, encoder_runtime, encoder_precision, pr, root, ckpt_root, verbose, masks)
         examples = examples or ex
         if verbose: print(f"evaluate {dataset} {'fold ' + key if key != 'ensemble' else f'ensemble of folds {folds}'}"
                           f"{' + flip' if flip else ''}: coarse Dice {rows[key]['coarse']['dice']['mean']:.4f} → refined "
