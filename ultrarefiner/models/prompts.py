@@ -12,7 +12,7 @@ import numpy as np
 
 # %% auto 0
 __all__ = ['NEG_MODES', 'MIN_AREA', 'soft_argmax', 'positive_point', 'hard_box', 'soft_box', 'box_region', 'negative_point',
-           'largest_component', 'Prompts', 'PromptGenerator', 'coarse_is_empty']
+           'expand_box', 'largest_component', 'Prompts', 'PromptGenerator', 'coarse_is_empty']
 
 # %% ../../nbs/04_prompts.ipynb
 def _grid(H:int, W:int, like:torch.Tensor):
@@ -103,6 +103,18 @@ def negative_point(p:torch.Tensor,      # (B,H,W) coarse foreground probability
     return soft_argmax(w)
 
 # %% ../../nbs/04_prompts.ipynb
+def expand_box(box:torch.Tensor,    # (B,4) x0,y0,x1,y1 (inclusive pixel indices)
+               margin:float,        # fraction of the box's width (height) added on the left and right (top and bottom)
+               H:int, W:int,        # the frame the box lives in
+              ) -> torch.Tensor:    # (B,4), clipped to [0, W−1] × [0, H−1]
+    "The box grown by `margin`·size on each side, clipped to the frame (0: unchanged)."
+    if margin < 0: raise ValueError(f"box_margin is a fraction of the box size ≥ 0, got {margin!r}.")
+    if margin == 0: return box
+    x0, y0, x1, y1 = box.unbind(-1)
+    dx, dy = margin * (x1 - x0 + 1), margin * (y1 - y0 + 1)
+    return torch.stack([(x0 - dx).clamp(0, W - 1), (y0 - dy).clamp(0, H - 1), (x1 + dx).clamp(0, W - 1), (y1 + dy).clamp(0, H - 1)], -1)
+
+# %% ../../nbs/04_prompts.ipynb
 def largest_component(p:torch.Tensor,      # (B,H,W) coarse foreground probability
                       threshold:float=0.5,
                       grow:int=2,          # dilation (pixels) of the kept component
@@ -144,6 +156,7 @@ class PromptGenerator(nn.Module):
                  min_mass:float=1.0,       # below this many "foreground pixels" the negative point is switched off
                  neg_mode:str='far',       # 'far' (background inside the box) or 'seed' (the seed's ring centroid)
                  component:str='all',      # 'all' or 'largest' (prompts from the largest connected component only)
+                 box_margin:float=0.0,     # the box grown by this fraction of its size on each side (`expand_box`)
                 ):
         super().__init__()
         if box_mode not in ('hard', 'soft'): raise ValueError(f"box_mode must be 'hard' or 'soft', got {box_mode!r}.")
@@ -152,6 +165,8 @@ class PromptGenerator(nn.Module):
         self.temperature, self.box_threshold, self.box_mode, self.box_tau = temperature, box_threshold, box_mode, box_tau
         if component not in ('all', 'largest'): raise ValueError(f"component must be 'all' or 'largest', got {component!r}.")
         self.mask_scale, self.min_mass, self.neg_mode, self.component = mask_scale, min_mass, neg_mode, component
+        if box_margin < 0: raise ValueError(f"box_margin is a fraction of the box size ≥ 0, got {box_margin!r}.")
+        self.box_margin = float(box_margin)
 
     def _mask_prompt(self, p:torch.Tensor, frame:torch.Tensor|None) -> torch.Tensor:
         "(B,1,m,m) logits (2p − 1)·scale; with a frame, p fills the valid top-left region and the rest is background."
@@ -171,7 +186,7 @@ class PromptGenerator(nn.Module):
         p = p.float()
         if self.component == 'largest': p = p * largest_component(p, self.box_threshold)
         B, H, W = p.shape
-        hb, sb = hard_box(p, self.box_threshold), soft_box(p, self.box_threshold, self.box_tau)
+        hb, sb = (expand_box(b, self.box_margin, H, W) for b in (hard_box(p, self.box_threshold), soft_box(p, self.box_threshold, self.box_tau)))
         box = sb if self.box_mode == 'soft' else hb
         pos = positive_point(p, self.temperature)
         neg = negative_point(p, box, self.neg_mode)

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from ..config import LIBRARY_PRESET, Preset, get_preset
 from ..io import load_checkpoint
 from .prompts import MIN_AREA, PromptGenerator, coarse_is_empty
+from .gate import RefineGate
 from .sam import build_sam, decode_batched, encode_chunked, EmbeddingCache
 from ..data.transforms import sam_preprocess_tensor
 from .coarse import build_coarse, coarse_logits
@@ -67,7 +68,7 @@ class _RefinerParts:
         return dict(use_point=self.use_point, use_neg_point=self.use_neg_point, use_box=self.use_box, use_mask=self.use_mask,
                     box_mode=g.box_mode, multimask=self.multimask, temperature=g.temperature, box_threshold=g.box_threshold,
                     neg_mode=g.neg_mode, mask_scale=g.mask_scale, component=g.component, on_empty=self.on_empty,
-                    min_area=self.min_area)
+                    min_area=self.min_area, box_margin=g.box_margin, gate=None if self.gate is None else self.gate.to_dict())
 
     def train(self, mode:bool=True):
         "Train mode for the decoder; a frozen encoder stays in eval mode, and BatchNorm (TinyViT) always keeps its pretrained statistics."
@@ -108,19 +109,22 @@ class SAMRefiner(_RefinerParts, nn.Module):
                  component:str='all',            # prompts from 'all' of p or its 'largest' connected component
                  on_empty:str='empty',           # an (almost) empty coarse mask: 'empty' refined mask, or 'frame' (the
                                                  # pre-0.3 behaviour, a whole-frame box, kept only to measure the change)
-                 min_area:float=MIN_AREA):       # `prompts.coarse_is_empty`: below this fraction of the frame, empty
+                 min_area:float=MIN_AREA,        # `prompts.coarse_is_empty`: below this fraction of the frame, empty
+                 box_margin:float=0.0,           # the box grown by this fraction of its size on each side (`prompts.expand_box`)
+                 gate:dict|RefineGate|None=None): # per image coarse / blend / refined at prediction time (`gate.RefineGate`)
         super().__init__()
         if on_empty not in ON_EMPTY: raise ValueError(f"on_empty must be one of {ON_EMPTY}, got {on_empty!r}.")
         if not 0 <= min_area < 1: raise ValueError(f"min_area is a fraction of the frame in [0, 1), got {min_area!r}.")
         self.on_empty, self.min_area = on_empty, float(min_area)
         self.sam, self.cache, self.encoder_batch = sam, cache, encoder_batch
         self.use_point, self.use_neg_point, self.use_box, self.use_mask = use_point, use_neg_point, use_box, use_mask
-        self.multimask = multimask
+        self.multimask, self.gate = multimask, RefineGate.from_dict(gate)
         self.img_size = sam.image_encoder.img_size
         self.sam_type = getattr(sam, 'name', 'vit_b')
         self.prompts = PromptGenerator(sam_size=self.img_size, mask_size=sam.prompt_encoder.mask_input_size[0],
                                        temperature=temperature, box_threshold=box_threshold, box_mode=box_mode,
-                                       neg_mode=neg_mode, mask_scale=mask_scale, component=component)
+                                       neg_mode=neg_mode, mask_scale=mask_scale, component=component,
+                                       box_margin=box_margin)
 
     def forward(self,
                 image:torch.Tensor|None,           # (B,3,S,S) SAM input (`sam_preprocess`), or None when `embeddings` given
@@ -150,6 +154,10 @@ class SAMRefiner(_RefinerParts, nn.Module):
         T = target_size or tuple(coarse.shape[-2:])
         T = (T, T) if isinstance(T, int) else tuple(T)
         up = uncrop_logits(chosen, frame, self.img_size, T)
+        sam_up, choice = up, None
+        if self.gate is not None and not self.training:          # prediction: the gate may decline SAM's mask (training: SAM's own)
+            pc = coarse.float() if tuple(coarse.shape[-2:]) == T else F.interpolate(coarse[:, None].float(), size=T, mode='bilinear', align_corners=False)[:, 0]
+            g, choice = self.gate(pc, up[:, 0].float(), chosen_iou); up = g[:, None].to(up.dtype)
         empty = self.empty_images(coarse, manual)
         prompts.empty = empty
         if empty.any():                                           # never invent: no prompt, no mask, no IoU claim
@@ -157,8 +165,7 @@ class SAMRefiner(_RefinerParts, nn.Module):
             up, chosen, masks = (torch.where(e4, torch.full_like(t, EMPTY_LOGIT), t) for t in (up, chosen, masks))
             chosen_iou, iou = torch.where(empty, 0.0, chosen_iou), torch.where(empty[:, None], 0.0, iou)
         return {'masks': up, 'iou': chosen_iou, 'low_res': chosen, 'all_low_res': masks, 'all_iou': iou, 'prompts': prompts,
-                'empty': empty}
-
+                'empty': empty, 'sam_masks': sam_up, 'gate': choice}
 
 # %% ../../nbs/06_refiner.ipynb
 class UltraRefiner(nn.Module):
