@@ -109,6 +109,7 @@ def refiner_settings(path:str|Path) -> dict:
     cfg = st.get('config', {}) if isinstance(st, dict) else {}
     kw = dict(cfg.get('refiner') or {})
     if cfg.get('box_mode'): kw.setdefault('box_mode', cfg['box_mode'])
+    if isinstance(st, dict) and st.get('gate') is not None: kw['gate'] = st['gate']   # fitted after training (phases 2, 3)
     return kw
 
 def pipeline_checkpoints(dataset:str, fold:int, ckpt_root:str='checkpoints') -> tuple:

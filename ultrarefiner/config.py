@@ -35,6 +35,9 @@ class Preset:
     coarse_loss_terms:tuple = (1.0, 1.0)     # phase 3: L_coarse = a · CE + b · Dice (seed: CE + Dice)
     refined_iou_weight:float = 0.0           # phase 3: L_refined = BCE + Dice + this · IoU-MSE (seed: no IoU term)
     refiner:dict = field(default_factory=lambda: dict(box_mode='hard'))   # SAMRefiner prompt settings (seed: hard box)
+    prompt_search:dict = field(default_factory=dict)  # phase 2: setting → values tried on the training images' out-of-fold
+                                             # masks before training (`training.tuning.search_prompts`); {}: the preset's prompts
+    gate:bool = False                        # phases 2, 3: fit a gate on the validation images that may decline SAM's mask
     cpu_bf16:bool = True                     # bf16 autocast measured faster than fp32 on a CPU with native bf16
     why:str = ''                             # what this preset changes from the seed, and why
 

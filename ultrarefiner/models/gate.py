@@ -91,24 +91,24 @@ def fit_gate(features:np.ndarray,         # (N,5) `gate_features` of held-out im
     from sklearn.linear_model import Ridge
     X, Y = np.asarray(features, np.float64), np.asarray(dice, np.float64)
     if X.ndim != 2 or Y.shape != (len(X), 3): raise ValueError(f"fit_gate needs (N,{len(GATE_FEATURES)}) features and (N,3) Dice, got {X.shape} and {Y.shape}.")
-    if len(X) < 10: raise ValueError(f"fit_gate needs at least 10 held-out images, got {len(X)}.")
+    learn = len(X) >= 10                      # fewer held-out images: only the fixed choices, by their mean Dice
     groups = np.arange(len(X)) % 5 if groups is None else np.asarray(groups)
     def fit(idx):
         mu, sd = X[idx].mean(0), X[idx].std(0) + 1e-6
         m = Ridge(alpha=alpha).fit((X[idx] - mu) / sd, Y[idx])
         return mu, sd, m
     picked = np.zeros(len(X), dtype=int)
-    for g in np.unique(groups):
+    for g in (np.unique(groups) if learn else ()):
         tr, te = groups != g, groups == g
         if tr.sum() < 5: picked[te] = 2; continue
         mu, sd, m = fit(tr); picked[te] = m.predict((X[te] - mu) / sd).argmax(1)
     cv = {c: float(Y[:, i].mean()) for i, c in enumerate(GATE_CHOICES)}
-    cv['learned'] = float(Y[np.arange(len(Y)), picked].mean())
-    rule = max(GATE_CHOICES + ('learned',), key=lambda c: (round(cv[c], 6), -(GATE_CHOICES + ('learned',)).index(c)))
+    if learn: cv['learned'] = float(Y[np.arange(len(Y)), picked].mean())
+    rule = max(tuple(cv), key=lambda c: (round(cv[c], 6), -(GATE_CHOICES + ('learned',)).index(c)))
     report = dict(n=len(X), validation_dice=cv, oracle_dice=float(Y.max(1).mean()),
-                  learned_choices={c: int((picked == i).sum()) for i, c in enumerate(GATE_CHOICES)},
+                  learned_choices={c: int((picked == i).sum()) for i, c in enumerate(GATE_CHOICES)} if learn else {},
                   learned_dice_by_choice={c: float(Y[picked == i, i].mean()) if (picked == i).any() else None
-                                          for i, c in enumerate(GATE_CHOICES)})
+                                          for i, c in enumerate(GATE_CHOICES)} if learn else {})
     if rule != 'learned': return RefineGate(rule, blend=blend, report=report)
     mu, sd, m = fit(np.ones(len(X), bool))
     return RefineGate('learned', blend, mu.tolist(), sd.tolist(), m.coef_.tolist(), m.intercept_.tolist(), report)

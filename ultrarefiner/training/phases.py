@@ -11,11 +11,11 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import ConcatDataset, DataLoader
+from torch.utils.data import ConcatDataset, DataLoader, Subset
 from ..config import LIBRARY_PRESET, Preset, RunOptions, get_preset
 from ..paths import Paths
 from ..errors import UltraRefinerError
-from ..io import atomic_write_bytes, atomic_write_text
+from ..io import atomic_write_bytes, atomic_write_text, load_checkpoint, save_checkpoint
 from ..runtime import get_device, seed_everything
 from ..checkpoint import (PHASE_FOLDERS, find_fold_checkpoint, fold_dir, load_ensemble, load_pipeline, load_sam,
                                      load_transunet, pipeline_checkpoints, read_checkpoint, refiner_settings, resolve_checkpoint,
@@ -31,10 +31,12 @@ from ..models.export import calibration_images, ensure_runtime
 from ..models.sam import EmbeddingCache, apply_lora, build_sam
 from .loop import Loop, cosine_schedule, dist_info, fold_complete, init_distributed, poly_schedule, shard
 from ..viz.figures import case_strip
+from .tuning import (fit_refiner_gate, gate_from_outcomes, gate_summary, held_out_batches,
+                                          pipeline_outcomes, search_prompts)
 from .evaluation import calibration_source, evaluate, fold_splits_match, processed_root, score_pipeline
 
 # %% auto 0
-__all__ = ['PHASES', 'phase1', 'oof', 'phase2', 'phase3', 'Phase', 'get_phase']
+__all__ = ['SEARCH_IMAGES', 'PHASES', 'phase1', 'oof', 'phase2', 'phase3', 'Phase', 'get_phase']
 
 # %% ../../nbs/10_phases.ipynb
 def _embedding_cache(ckpt_root, sam, opts:RunOptions|None=None, dev='cpu', pr:Preset|None=None, root:Path|None=None) -> EmbeddingCache:
@@ -191,6 +193,25 @@ def _refiner_eval(refiner_fn, ds, title, verbose, bs=8):
 def _small_mask(mask, size): return F.interpolate(mask[:, None].float(), size=(size, size), mode='nearest')[:, 0]
 
 # %% ../../nbs/10_phases.ipynb
+SEARCH_IMAGES = 256     # phase 2's prompt search scores at most this many training images (a fixed random sample)
+
+def _store_gate(out_dir:Path, fit, verbose:bool) -> dict|None:
+    "Fit the gate (`fit()` → RefineGate) for a finished fold folder and store it in best.pth, last.pth and metrics.json."
+    best = Path(out_dir)/'best.pth'
+    if dist_info()[0] != 0 or not fold_complete(out_dir): return None
+    st = load_checkpoint(best)
+    if st.get('gate') is not None: return st['gate']
+    gate = fit(); d = gate.to_dict()
+    for name in ('best.pth', 'last.pth'):
+        f = Path(out_dir)/name
+        if f.exists():
+            s = st if name == 'best.pth' else load_checkpoint(f); s['gate'] = d; save_checkpoint(s, f)
+    m = Path(out_dir)/'metrics.json'
+    if m.exists(): atomic_write_text(m, json.dumps({**json.loads(m.read_text()), 'gate': d}, indent=1))
+    if verbose: print(gate_summary(gate), flush=True)
+    return d
+
+# %% ../../nbs/10_phases.ipynb
 def phase2(datasets:str|Sequence[str], fold:int, data_root:str='data', preset:str|Preset=LIBRARY_PRESET, options:RunOptions|dict|None=None, *,
            epochs:int|None=None, batch_size:int|None=None, lr:float|None=None, weight_decay:float=1e-4, encoder:str='frozen',
            sam_checkpoint:str|None=None, box_mode:str|None=None, refiner_kw:dict|None=None, ckpt_root:str='checkpoints',
@@ -212,7 +233,16 @@ def phase2(datasets:str|Sequence[str], fold:int, data_root:str='data', preset:st
         for p in sam.image_encoder.parameters(): p.requires_grad_(False)
         cache = _embedding_cache(ckpt_root, sam, opts, dev, pr, processed_root(data_root, datasets[0]))
     ds, vds = make('train', JointAugment() if encoder == 'lora' else None), make('val', None)
-    refiner_kw = dict(pr.refiner if refiner_kw is None else refiner_kw)     # the preset's prompts unless given
+    searched = None
+    if pr.prompt_search and refiner_kw is None and cache is not None:        # prompts chosen on the training images' OOF masks
+        zs = SAMRefiner(sam, cache=cache, **pr.refiner).eval(); train = make('train', None)
+        pick = torch.randperm(len(train), generator=torch.Generator().manual_seed(opts.seed))[:SEARCH_IMAGES].sort().values.tolist()
+        chosen, tried = search_prompts(zs, held_out_batches(zs, Subset(train, pick), P), pr.prompt_search)
+        searched = dict(images=len(pick), chosen=chosen, tried=[dict(settings=s, refined_dice=v) for s, v in tried])
+        if opts.verbose: print(f"prompt search on {len(pick)} training images' OOF masks: {chosen} (refined Dice "
+                               f"{tried[0][1]:.4f}; the preset's {[v for s, v in tried if all(s[k] == pr.refiner.get(k, s[k]) for k in s)][:1]})", flush=True)
+    refiner_kw = dict(pr.refiner if refiner_kw is None else refiner_kw)     # the preset's prompts (searched) unless given
+    if searched: refiner_kw.update(searched['chosen'])
     if box_mode is not None: refiner_kw['box_mode'] = box_mode
     refiner = SAMRefiner(sam, cache=cache, **refiner_kw).to(dev)
     params = [p for p in refiner.parameters() if p.requires_grad]
@@ -230,7 +260,7 @@ def phase2(datasets:str|Sequence[str], fold:int, data_root:str='data', preset:st
     evaluate = lambda m: _refiner_eval(run, vds, f'phase 2 · {tag} · fold {fold} · val', opts.verbose)
     cfg = _config('phase2', pr, opts, datasets=datasets, fold=fold,
                   splits={d: splits_digest(processed_root(data_root, d), fold) for d in datasets}, epochs=epochs, batch_size=bs, lr=lr, weight_decay=weight_decay,
-                  encoder=encoder, sam_checkpoint=sam_checkpoint, refiner=refiner.settings())
+                  encoder=encoder, sam_checkpoint=sam_checkpoint, refiner=refiner.settings(), prompt_search=searched)
     def show(b):
         m = refiner.eval(); o = m(b['image'].to(dev), b['coarse'].to(dev)[:, 0], target_size=P, frame=b['frame']); pr_ = o['prompts']
         rows = []
@@ -242,8 +272,15 @@ def phase2(datasets:str|Sequence[str], fold:int, data_root:str='data', preset:st
                              gt=_small_mask(b['mask'][j:j + 1], P)[0] > 0.5, coarse=b['coarse'][j, 0], refined=o['masks'][j, 0].cpu() > 0,
                              **_prompt_panel(pr_, j, b['frame'][j], P)))
         return rows
-    return _loop(refiner, opt, sch, step, evaluate, fold_dir('sam_finetuned', tag, fold, ckpt_root), epochs, bs, pr, opts, cfg,
-                 _tb(runs, 'phase2', tag, fold), images=lambda m: _tb_images(show, vds)).fit(ds, resume=opts.resume, stop_after_steps=stop_after_steps)
+    out_dir = fold_dir('sam_finetuned', tag, fold, ckpt_root)
+    res = _loop(refiner, opt, sch, step, evaluate, out_dir, epochs, bs, pr, opts, cfg,
+                _tb(runs, 'phase2', tag, fold), images=lambda m: _tb_images(show, vds)).fit(ds, resume=opts.resume, stop_after_steps=stop_after_steps)
+    if pr.gate and cache is not None:                                       # the gate: on the validation images' OOF masks
+        def fit():
+            best = SAMRefiner(load_sam(pr, out_dir/'best.pth'), cache=cache, **{**refiner_kw, 'gate': None}).eval()
+            return fit_refiner_gate(best, held_out_batches(best, vds, P))
+        _store_gate(out_dir, fit, opts.verbose)
+    return res
 
 # %% ../../nbs/10_phases.ipynb
 def phase3(dataset:str, fold:int, data_root:str='data', preset:str|Preset=LIBRARY_PRESET, options:RunOptions|dict|None=None, *,
@@ -299,8 +336,16 @@ def phase3(dataset:str, fold:int, data_root:str='data', preset:str|Preset=LIBRAR
             rows.append(dict(image=b['image'][j, 0], gt=b['mask'][j], coarse=o['coarse_prob'][j].cpu(), refined=o['refined_logits'][j, 0].cpu() > 0,
                              **_prompt_panel(pr_, j, b['sam_frame'][j], P)))
         return rows
-    return _loop(model, opt, sch, step, evaluate, fold_dir('ultra_refiner', dataset, fold, ckpt_root), epochs, bs, pr, opts, cfg,
-                 _tb(runs, 'phase3', dataset, fold), images=lambda m: _tb_images(show, vds)).fit(ds, resume=opts.resume, stop_after_steps=stop_after_steps)
+    out_dir = fold_dir('ultra_refiner', dataset, fold, ckpt_root)
+    res = _loop(model, opt, sch, step, evaluate, out_dir, epochs, bs, pr, opts, cfg,
+                _tb(runs, 'phase3', dataset, fold), images=lambda m: _tb_images(show, vds)).fit(ds, resume=opts.resume, stop_after_steps=stop_after_steps)
+    if pr.gate:                                # refitted for the joint model: its coarse masks on the validation images
+        def fit():
+            s = load_sam(pr, out_dir/'best.pth'); c = load_transunet(pr, out_dir/'best.pth', sam=s); _shared_coarse(c, ckpt_root, opts, dev, pr, root)
+            ref = SAMRefiner(s, cache=None if shared else _embedding_cache(ckpt_root, s, opts, dev, pr, root), **{**refiner_kw, 'gate': None})
+            return gate_from_outcomes(pipeline_outcomes(UltraRefiner(c, ref).to(dev), vds))
+        _store_gate(out_dir, fit, opts.verbose)
+    return res
 
 # %% ../../nbs/10_phases.ipynb
 @dataclass(frozen=True)
