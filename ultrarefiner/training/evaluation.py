@@ -16,7 +16,11 @@ from ..paths import Paths
 from ..errors import UltraRefinerError
 from ..io import atomic_write_bytes, atomic_write_text
 from ..runtime import get_device
-from ..checkpoint import find_fold_checkpoint, fold_dir, load_ensemble, pipeline_checkpoints, read_checkpoint, stored_preset
+from ..checkpoint import (find_fold_checkpoint, fold_dir, load_ensemble, load_sam, load_transunet, pipeline_checkpoints,
+                                     read_checkpoint, refiner_settings, stored_preset)
+from ..models.gate import GATE_CHOICES
+from ..models.refiner import FoldEnsemble, SAMRefiner
+from ..models.sam import build_sam
 from ..data.splits import load_splits, split_names, splits_digest
 from ..data.datasets import TransUNetDataset
 from ..metrics import METRICS, MetricTracker, delta_markdown, delta_table
@@ -24,7 +28,8 @@ from ..models.export import calibration_images, ensure_runtime
 from ..viz.figures import examples_figure
 
 # %% auto 0
-__all__ = ['processed_root', 'fold_splits_match', 'calibration_source', 'score_pipeline', 'evaluate']
+__all__ = ['processed_root', 'fold_splits_match', 'calibration_source', 'score_pipeline', 'gate_counts', 'evaluate',
+           'ablation_models', 'per_image_analysis', 'ablation']
 
 # %% ../../nbs/10a_evaluation.ipynb
 def processed_root(data_root, d) -> Path:
@@ -49,7 +54,8 @@ def calibration_source(pr:Preset, root):
 # %% ../../nbs/10a_evaluation.ipynb
 @torch.no_grad()
 def score_pipeline(model, ds, device=None, batch_size:int=8, native:bool=True,
-                   masks:dict|None=None) -> tuple:   # name → native mask, filled once and shared across the models scored
+                   masks:dict|None=None,   # name → native mask, filled once and shared across the models scored
+                   gate:list|None=None) -> tuple:   # filled with each image's gate choice (`GATE_CHOICES` index; -1: no gate)
     """(coarse MetricTracker, refined MetricTracker, first four examples, names whose coarse mask was empty) of a pipeline
     (`UltraRefiner` or `FoldEnsemble`) on a dataset with SAM inputs; scored at each image's own size against its own mask
     (`native`, what papers report), else in the coarse frame."""
@@ -67,9 +73,21 @@ def score_pipeline(model, ds, device=None, batch_size:int=8, native:bool=True,
                 c.update(up(p[j][None]) > 0.5, gt, [n]); r.update(up(rl[j]) > 0, gt)
         else: c.update(p > 0.5, b['mask'], b['name']); r.update(rl[:, 0] > 0, b['mask'])
         empty += [n for n, e in zip(b['name'], o['empty'].tolist()) if e]
+        if gate is not None: gate += o['gate'].tolist() if o.get('gate') is not None else [-1] * len(b['name'])
         if examples is None:
             examples = (b['image'][:4, 0], b['mask'][:4], p[:4], rl[:4, 0] > 0, b['name'][:4])
     return c, r, examples, empty
+
+# %% ../../nbs/10a_evaluation.ipynb
+def gate_counts(choice:list, coarse:list, refined:list) -> dict|None:
+    "{choice: {'n', 'coarse_dice', 'refined_dice'}} over the images (None when the model has no gate)."
+    if not choice or all(k < 0 for k in choice): return None
+    out = {}
+    for i, name in enumerate(GATE_CHOICES):
+        idx = [j for j, k in enumerate(choice) if k == i]
+        out[name] = {'n': len(idx), 'coarse_dice': float(np.mean([coarse[j] for j in idx])) if idx else None,
+                     'refined_dice': float(np.mean([refined[j] for j in idx])) if idx else None}
+    return out
 
 # %% ../../nbs/10a_evaluation.ipynb
 def _member_row(model, tds, dev, encoder_runtime, encoder_precision, pr, root, ckpt_root, verbose, masks=None) -> tuple:
@@ -79,9 +97,12 @@ def _member_row(model, tds, dev, encoder_runtime, encoder_precision, pr, root, c
     if getattr(c0, 'shares_encoder', False):                 # lite: the test images' features from the cache (built once); the
         c0.attach_cache(Paths(ckpt_root=ckpt_root).cache(), prepare=lambda: attach(c0.features))   # runtime only for a miss
     else: attach(model.refiner.sam.image_encoder)
-    c, r, ex, empty = score_pipeline(model, tds, dev, masks=masks)
+    choice = []
+    c, r, ex, empty = score_pipeline(model, tds, dev, masks=masks, gate=choice)
+    cd, rd = c.per_image()['dice'].tolist(), r.per_image()['dice'].tolist()
     return {'coarse': c.summary(), 'refined': r.summary(), 'n': len(c), 'empty_coarse': empty, 'checkpoints': model.sources,
-            'encoder_runtime': ran[0] if ran else 'none (every image read from the feature cache)'}, ex
+            'encoder_runtime': ran[0] if ran else 'none (every image read from the feature cache)',
+            'gate': gate_counts(choice, cd, rd), 'per_image': {n: [a, b, g] for n, a, b, g in zip(c.names, cd, rd, choice)}}, ex
 
 # %% ../../nbs/10a_evaluation.ipynb
 def evaluate(dataset:str, folds:Sequence[int]|None=None, data_root:str='data', preset:str|Preset|None=None,
@@ -143,3 +164,84 @@ def _summary_md(s:dict) -> str:
            f"{len(r['empty_coarse'])} of {r['n']} |" for name, r in rows]
     md += ['', 'Checkpoints:'] + [f"- {name}: {', '.join(r['checkpoints'])}" for name, r in rows]
     return '\n'.join(md) + '\n'
+
+# %% ../../nbs/10a_evaluation.ipynb
+def ablation_models(dataset:str, folds:Sequence[int], preset:str|Preset|None=None, ckpt_root:str='checkpoints',
+                    flip:bool=False) -> dict:
+    "label → `FoldEnsemble` of the listed folds, one refinement lever at a time (see above)."
+    final = load_ensemble(dataset, list(folds), preset, ckpt_root, flip)
+    pr = stored_preset(read_checkpoint(final.sources[0])[1], preset, final.sources[0]); sam0 = final.refiner.sam
+    p1 = [load_transunet(pr, find_fold_checkpoint('transunet', dataset, k, ckpt_root), sam=sam0).eval() for k in folds]
+    p2 = [c for k in folds for c in [fold_dir('sam_finetuned', dataset, k, ckpt_root)/'best.pth'] if c.exists()]
+    p3 = [c for k in folds for c in [fold_dir('ultra_refiner', dataset, k, ckpt_root)/'best.pth'] if c.exists()]
+    ens = lambda coarse, refs, src: FoldEnsemble(coarse, refs, flip=flip, sources=src).eval()
+    nogate = lambda kw: {**kw, 'gate': None}
+    rows = {}
+    if pr.sam == 'lite':                                                   # a pretrained SAM: the zero-shot rows
+        zs = build_sam('lite').eval()
+        rows['zero-shot, preset prompts'] = ens(p1, [SAMRefiner(zs, **pr.refiner)], ['bundled LiteMedSAM', f"preset {pr.name}'s prompts"])
+        if p2: rows['zero-shot, searched prompts'] = ens(p1, [SAMRefiner(zs, **nogate(refiner_settings(p2[0])))], ['bundled LiteMedSAM', f'prompts of {p2[0]}'])
+    if p2:
+        rows['phase 2'] = ens(p1, [SAMRefiner(load_sam(pr, c), **nogate(refiner_settings(c))) for c in p2], [str(c) for c in p2])
+        if any(refiner_settings(c).get('gate') for c in p2):
+            rows['phase 2 + gate'] = ens(p1, [SAMRefiner(load_sam(pr, c), **refiner_settings(c)) for c in p2], [str(c) for c in p2])
+    if p3:
+        rows['phase 3'] = ens(list(final.coarse_models), [SAMRefiner(r.sam, **nogate(r.settings())) for r in final.refiners], final.sources)
+        if any(r.gate is not None for r in final.refiners): rows['phase 3 + gate'] = final
+    return rows
+
+# %% ../../nbs/10a_evaluation.ipynb
+def per_image_analysis(per_image:dict, miss:float=0.3, eps:float=0.01) -> dict:
+    "Misses (coarse Dice < `miss`) vs the rest, and on how many images refinement helped or hurt by more than `eps`."
+    v = np.array([x[:2] for x in per_image.values()], dtype=float)
+    if not len(v): return {}
+    c, r = v[:, 0], v[:, 1]; m = c < miss
+    part = lambda s: {'n': int(s.sum()), 'coarse_dice': float(c[s].mean()) if s.any() else None, 'refined_dice': float(r[s].mean()) if s.any() else None}
+    return {'misses': part(m), 'others': part(~m), 'helped': int((r > c + eps).sum()), 'hurt': int((r < c - eps).sum()),
+            'unchanged': int((abs(r - c) <= eps).sum()), 'mean_gain_where_helped': float((r - c)[r > c + eps].mean()) if (r > c + eps).any() else 0.0,
+            'mean_loss_where_hurt': float((c - r)[r < c - eps].mean()) if (r < c - eps).any() else 0.0}
+
+# %% ../../nbs/10a_evaluation.ipynb
+def _ablation_md(s:dict) -> str:
+    "ablation.md: one table per model set (the first fold, the ensemble), a row per lever, the gate's choices, the per-image analysis."
+    md = [f"# {s['dataset']} — refinement ablation on the test split ({s['n_test']} images), preset {s['preset']}"
+          f"{', test-time flip' if s['tta'] == 'flip' else ''}", '', "Scored at each image's own size; coarse models fixed per table.", '']
+    for title, rows in s['tables'].items():
+        md += [f"## {title}", '', '| refinement | coarse Dice | refined Dice | Δ | gate: coarse / blend / refined |', '|---|---:|---:|---:|---|']
+        for lever, r in rows.items():
+            g = r.get('gate'); gs = ' / '.join(f"{g[k]['n']}" for k in GATE_CHOICES) if g else '—'
+            md.append(f"| {lever} | {r['coarse']['dice']['mean']:.4f} | {r['refined']['dice']['mean']:.4f} | "
+                      f"{r['refined']['dice']['mean'] - r['coarse']['dice']['mean']:+.4f} | {gs} |")
+        last = list(rows.values())[-1]; a = per_image_analysis(last['per_image'])
+        if a:
+            f = lambda d: f"{d['n']} images, coarse {d['coarse_dice']:.3f} → refined {d['refined_dice']:.3f}" if d['n'] else '0 images'
+            md += ['', f"Per image ({list(rows)[-1]}): misses (coarse Dice < 0.3): {f(a['misses'])}; the rest: {f(a['others'])}. "
+                   f"Refinement helped {a['helped']} images (by {a['mean_gain_where_helped']:.3f} on average), hurt {a['hurt']} "
+                   f"(by {a['mean_loss_where_hurt']:.3f}), left {a['unchanged']} within ±0.01.", '']
+    return '\n'.join(md) + '\n'
+
+# %% ../../nbs/10a_evaluation.ipynb
+def ablation(dataset:str, folds:Sequence[int]|None=None, data_root:str='data', preset:str|Preset|None=None,
+             ckpt_root:str='checkpoints', out:str='runs/eval', device:str|None=None, verbose:bool=True,
+             encoder_runtime:str|None=None, encoder_precision:str='fp32', tta:str|None=None) -> dict:
+    "The refinement ablation (see above) of the first listed fold and of the folds' ensemble: ablation.json and ablation.md."
+    flip = tta == 'flip'; dev = get_device(device); root = processed_root(data_root, dataset)
+    folds = list(range(len(load_splits(root)['folds']))) if folds is None else list(folds)
+    sets = {f'fold {folds[0]}': [folds[0]]} | ({f'ensemble of folds {folds}': folds} if len(folds) > 1 else {})
+    tds, masks, tables, pr = None, {}, {}, None
+    for title, fs in sets.items():
+        models = ablation_models(dataset, fs, preset, ckpt_root, flip); tables[title] = {}
+        for lever, model in models.items():
+            if tds is None:
+                pr = stored_preset(read_checkpoint(model.sources[0])[1], preset, model.sources[0]) if model.sources[0].endswith('.pth') else \
+                     stored_preset(read_checkpoint(find_fold_checkpoint('transunet', dataset, folds[0], ckpt_root))[1], preset)
+                tds = TransUNetDataset(root, split_names(root, 'test'), pr.img_size, sam_type=pr.sam, sam_size=pr.sam_img_size)
+            tables[title][lever], _ = _member_row(model, tds, dev, encoder_runtime, encoder_precision, pr, root, ckpt_root, verbose, masks)
+            if verbose: print(f"ablation {dataset} {title}{' + flip' if flip else ''} · {lever}: coarse "
+                              f"{tables[title][lever]['coarse']['dice']['mean']:.4f} → refined {tables[title][lever]['refined']['dice']['mean']:.4f}", flush=True)
+    s = {'dataset': dataset, 'preset': pr.name if pr else None, 'folds': folds, 'n_test': len(tds) if tds else 0,
+         'tta': 'flip' if flip else 'none', 'tables': tables}
+    od = Path(out)/dataset
+    atomic_write_text(od/'ablation.json', json.dumps(s, indent=1)); atomic_write_text(od/'ablation.md', _ablation_md(s))
+    if verbose: print(_ablation_md(s))
+    return s
