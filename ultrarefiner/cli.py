@@ -153,6 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument('--tta', default='none', choices=['none', 'flip'], help='test-time augmentation of the coarse models: flip = also the '
                    'horizontally mirrored image (never vertical: depth matters in ultrasound)')
     s.add_argument('--no_ensemble', action='store_true', help='score the folds one by one only (no fold ensemble)')
+    s.add_argument('--ablation', action='store_true', help='also the refinement ablation: each lever (zero-shot prompts, searched '
+                   'prompts, phase 2, gate, phase 3) on the first fold and the ensemble (ablation.md)')
     s.add_argument('--preset', default=None, choices=sorted(PRESETS), help="default: the checkpoints'")
     s.add_argument('--ckpt_root', default='checkpoints'); s.add_argument('--out', default='runs/eval', help='writes {out}/{dataset}/')
     s.add_argument('--device', default=None); _encoder_flags(s); s.set_defaults(func=COMMANDS['evaluate'])

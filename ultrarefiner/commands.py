@@ -161,11 +161,14 @@ def _cmd_oof(a):
             pred_root=a.pred_root, device=a.device)
 
 def _cmd_evaluate(a):
-    from ultrarefiner.training.evaluation import evaluate
+    from ultrarefiner.training.evaluation import ablation, evaluate
     for d in a.datasets:
         evaluate(d, _fold_list(a.folds, a.data_root, d), data_root=a.data_root, preset=a.preset, ckpt_root=a.ckpt_root, out=a.out,
                  device=a.device, encoder_runtime=a.encoder_runtime, encoder_precision=a.encoder_precision, tta=a.tta,
                  ensemble=not a.no_ensemble)
+        if a.ablation:
+            ablation(d, _fold_list(a.folds, a.data_root, d), data_root=a.data_root, preset=a.preset, ckpt_root=a.ckpt_root, out=a.out,
+                     device=a.device, encoder_runtime=a.encoder_runtime, encoder_precision=a.encoder_precision, tta=a.tta)
 
 def _cmd_finetune_sam(a):
     from ultrarefiner.training.phases import phase2

@@ -17,6 +17,7 @@ from ..config import get_preset
 from ..data.layouts import IMG_EXTS
 from ..data.files import overlay, png_bytes, pair_fit, read_image, read_mask
 from ..metrics import MetricTracker, delta_markdown, delta_table, dice_score
+from ..models.gate import GATE_CHOICES
 from ..models.refiner import SAMRefiner, uncrop_logits
 from ..models.export import calibration_images, ensure_runtime
 from ..models.sam import build_sam, encode_chunked
@@ -167,7 +168,8 @@ def _image_record(r:dict, o:dict, j:int, im:np.ndarray, fr:tuple, ref:np.ndarray
            'points': [] if e else to_img(pr.points[j].cpu()), 'point_labels': [] if e else pr.labels[j].cpu().tolist(),
            'box': None if e else list(user_boxes[r['image']]) if r['image'] in user_boxes else sum(to_img(pr.box[j].cpu()), []),
            'prompt_source': 'none (empty coarse mask)' if e else 'your box' if r['image'] in user_boxes else 'coarse mask',
-           'coarse_fraction': float(cb.mean()), 'refined_fraction': float(ref.mean())}
+           'coarse_fraction': float(cb.mean()), 'refined_fraction': float(ref.mean()),
+           'gate': None if o.get('gate') is None else GATE_CHOICES[int(o['gate'][j])]}   # which output the refiner's gate returned
     return rec
 
 # %% ../../nbs/16_refine.ipynb
@@ -177,7 +179,8 @@ def _run_settings(refiner:SAMRefiner, frame:int, rounds:int, encoder:str) -> dic
                     ('point', refiner.use_point), ('negative_point', refiner.use_neg_point), ('box', refiner.use_box),
                     ('mask', refiner.use_mask)) if on], 'box_mode': refiner.prompts.box_mode, 'neg_mode': refiner.prompts.neg_mode,
                 'mask_scale': refiner.prompts.mask_scale, 'component': refiner.prompts.component, 'multimask': refiner.multimask,
-                'rounds': rounds, 'encoder_runtime': encoder, 'on_empty': refiner.on_empty, 'min_area': refiner.min_area}
+                'rounds': rounds, 'encoder_runtime': encoder, 'on_empty': refiner.on_empty, 'min_area': refiner.min_area,
+                'box_margin': refiner.prompts.box_margin, 'gate': None if refiner.gate is None else refiner.gate.rule}
 
 # %% ../../nbs/16_refine.ipynb
 def _write_report(out:Path, records:list, settings:dict, tc:MetricTracker, tr:MetricTracker, gt_dir, sam_type:str, verbose:bool) -> dict:

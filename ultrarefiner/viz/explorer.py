@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from ..config import PRETRAINED_PRESET
 from ..metrics import dice_score
+from ..models.gate import GATE_CHOICES
 from ..models.refiner import SAMRefiner, UltraRefiner, build_ultrarefiner
 from .samples import image_from_bytes, phantom_samples, synthetic_coarse
 
@@ -88,7 +89,8 @@ class _PromptState:
             with torch.no_grad(): self._emb_cache[key] = ref.encode(self.model.sam_input(x))
         with torch.no_grad(): o = ref(None, p, embeddings=self._emb_cache[key], manual=manual)
         st.update(prompts=o['prompts'], scale=k, candidates=(o['all_low_res'][0] > 0).numpy(), candidate_iou=o['all_iou'][0].tolist(),
-                  refined=(o['masks'][0, 0] > 0).numpy(), iou=float(o['iou'][0]), empty=bool(o['empty'][0]))
+                  refined=(o['masks'][0, 0] > 0).numpy(), iou=float(o['iou'][0]), empty=bool(o['empty'][0]),
+                  gate=None if o.get('gate') is None else GATE_CHOICES[int(o['gate'][0])])   # what the model's gate took
         if gt is not None:
             g = torch.from_numpy(gt.astype(np.uint8))[None, None].float()
             g = F.interpolate(g, size=(S, S), mode='nearest')[0, 0] > 0.5
@@ -135,7 +137,7 @@ class _PromptFigures:
             axs[3].imshow(x, cmap='gray'); axs[3].contour(st['refined'].astype(float), levels=[0.5], colors='r', linewidths=1.4)
             if 'gt' in st: axs[3].contour(st['gt'].astype(float), levels=[0.5], colors='y', linewidths=1.2)
             axs[3].set_title('refined: empty — the coarse mask is empty; click or draw a box to prompt SAM' if st.get('empty') else
-                             'refined' + (f" · Dice {st['dice_refined']:.3f}" if has_gt else '') + f" · IoU pred {st['iou']:.2f}", fontsize=9)
+                             'refined' + (f" ({st['gate']}, by the gate)" if st.get('gate') else '') + (f" · Dice {st['dice_refined']:.3f}" if has_gt else '') + f" · IoU pred {st['iou']:.2f}", fontsize=9)
             for j in range(3):                                   # three candidates with multimask, one without (LiteMedSAM)
                 ax = axs[4 + j]
                 if j >= len(st['candidates']): ax.axis('off'); continue
@@ -160,6 +162,7 @@ class _PromptFigures:
                 f"(<span style='color:{'green' if d >= 0 else 'red'}'>{d:+.3f}</span>), "
                 + ("<b>empty coarse mask: no prompt invented, refined left empty</b> (click a point or draw a box)"
                    if st.get('empty') else f"SAM IoU prediction {st['iou']:.2f}")
+                + (f" · the gate took the <b>{st['gate']}</b> mask" if st.get('gate') and not st.get('empty') else '')
                 + (f"<br>what each prompt adds (refined Dice with it − without it): {contrib}" if contrib else '')
                 + f"<br><small>image encoder: {self.encoder_runtime}</small>")
 
