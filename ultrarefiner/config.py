@@ -38,6 +38,7 @@ class Preset:
     prompt_search:dict = field(default_factory=dict)  # phase 2: setting → values tried on the training images' out-of-fold
                                              # masks before training (`training.tuning.search_prompts`); {}: the preset's prompts
     gate:bool = False                        # phases 2, 3: fit a gate on the validation images that may decline SAM's mask
+    measured_jitter:bool = False             # phase 2: box jitter = the spread of the OOF boxes' corner errors (`tuning.box_errors`)
     cpu_bf16:bool = True                     # bf16 autocast measured faster than fp32 on a CPU with native bf16
     why:str = ''                             # what this preset changes from the seed, and why
 

@@ -157,6 +157,7 @@ class PromptGenerator(nn.Module):
                  neg_mode:str='far',       # 'far' (background inside the box) or 'seed' (the seed's ring centroid)
                  component:str='all',      # 'all' or 'largest' (prompts from the largest connected component only)
                  box_margin:float=0.0,     # the box grown by this fraction of its size on each side (`expand_box`)
+                 box_jitter:float=0.0,     # training only: each box corner moved by N(0, box_jitter) × the box's size
                 ):
         super().__init__()
         if box_mode not in ('hard', 'soft'): raise ValueError(f"box_mode must be 'hard' or 'soft', got {box_mode!r}.")
@@ -167,6 +168,8 @@ class PromptGenerator(nn.Module):
         self.mask_scale, self.min_mass, self.neg_mode, self.component = mask_scale, min_mass, neg_mode, component
         if box_margin < 0: raise ValueError(f"box_margin is a fraction of the box size ≥ 0, got {box_margin!r}.")
         self.box_margin = float(box_margin)
+        if box_jitter < 0: raise ValueError(f"box_jitter is a fraction of the box size ≥ 0, got {box_jitter!r}.")
+        self.box_jitter = float(box_jitter)
 
     def _mask_prompt(self, p:torch.Tensor, frame:torch.Tensor|None) -> torch.Tensor:
         "(B,1,m,m) logits (2p − 1)·scale; with a frame, p fills the valid top-left region and the rest is background."
@@ -188,6 +191,10 @@ class PromptGenerator(nn.Module):
         B, H, W = p.shape
         hb, sb = (expand_box(b, self.box_margin, H, W) for b in (hard_box(p, self.box_threshold), soft_box(p, self.box_threshold, self.box_tau)))
         box = sb if self.box_mode == 'soft' else hb
+        if self.training and self.box_jitter > 0:                 # phase 2/3 augmentation: the coarse model's box errors, resampled
+            size = (box[:, 2:] - box[:, :2] + 1).repeat(1, 2)
+            box = box + torch.randn_like(box) * self.box_jitter * size
+            box = torch.stack([box[:, 0].clamp(0, W - 1), box[:, 1].clamp(0, H - 1), box[:, 2].clamp(0, W - 1), box[:, 3].clamp(0, H - 1)], -1)
         pos = positive_point(p, self.temperature)
         neg = negative_point(p, box, self.neg_mode)
         if frame is None: scale = torch.tensor([self.sam_size / W, self.sam_size / H], dtype=p.dtype, device=p.device)[None]

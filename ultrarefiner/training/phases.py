@@ -31,7 +31,7 @@ from ..models.export import calibration_images, ensure_runtime
 from ..models.sam import EmbeddingCache, apply_lora, build_sam
 from .loop import Loop, cosine_schedule, dist_info, fold_complete, init_distributed, poly_schedule, shard
 from ..viz.figures import case_strip
-from .tuning import (fit_refiner_gate, gate_from_outcomes, gate_summary, held_out_batches,
+from .tuning import (box_error_summary, box_errors, fit_refiner_gate, gate_from_outcomes, gate_summary, held_out_batches,
                                           pipeline_outcomes, search_prompts)
 from .evaluation import calibration_source, evaluate, fold_splits_match, processed_root, score_pipeline
 
@@ -233,16 +233,23 @@ def phase2(datasets:str|Sequence[str], fold:int, data_root:str='data', preset:st
         for p in sam.image_encoder.parameters(): p.requires_grad_(False)
         cache = _embedding_cache(ckpt_root, sam, opts, dev, pr, processed_root(data_root, datasets[0]))
     ds, vds = make('train', JointAugment() if encoder == 'lora' else None), make('val', None)
-    searched = None
-    if pr.prompt_search and refiner_kw is None and cache is not None:        # prompts chosen on the training images' OOF masks
+    searched = errors = None
+    if (pr.prompt_search or pr.measured_jitter) and refiner_kw is None and cache is not None:   # the training images' OOF masks
         zs = SAMRefiner(sam, cache=cache, **pr.refiner).eval(); train = make('train', None)
         pick = torch.randperm(len(train), generator=torch.Generator().manual_seed(opts.seed))[:SEARCH_IMAGES].sort().values.tolist()
-        chosen, tried = search_prompts(zs, held_out_batches(zs, Subset(train, pick), P), pr.prompt_search)
+        held = held_out_batches(zs, Subset(train, pick), P)
+        errors = box_error_summary([box_errors(b['coarse'], b['mask']) for b in held])
+        if opts.verbose and errors['n']: print(f"OOF boxes of {errors['n']} training images: box IoU {errors['box_iou']:.3f}, corner "
+                                              f"offsets {[round(v, 3) for v in errors['offset_mean']]} ± {[round(v, 3) for v in errors['offset_std']]} "
+                                              f"of the true box, log area ratio {errors['log_area_ratio']:+.3f}", flush=True)
+    if pr.prompt_search and refiner_kw is None and cache is not None:
+        chosen, tried = search_prompts(zs, held, pr.prompt_search)
         searched = dict(images=len(pick), chosen=chosen, tried=[dict(settings=s, refined_dice=v) for s, v in tried])
         if opts.verbose: print(f"prompt search on {len(pick)} training images' OOF masks: {chosen} (refined Dice "
                                f"{tried[0][1]:.4f}; the preset's {[v for s, v in tried if all(s[k] == pr.refiner.get(k, s[k]) for k in s)][:1]})", flush=True)
     refiner_kw = dict(pr.refiner if refiner_kw is None else refiner_kw)     # the preset's prompts (searched) unless given
     if searched: refiner_kw.update(searched['chosen'])
+    if pr.measured_jitter and errors and errors['n']: refiner_kw['box_jitter'] = round(errors['jitter'], 4)
     if box_mode is not None: refiner_kw['box_mode'] = box_mode
     refiner = SAMRefiner(sam, cache=cache, **refiner_kw).to(dev)
     params = [p for p in refiner.parameters() if p.requires_grad]
@@ -260,7 +267,8 @@ def phase2(datasets:str|Sequence[str], fold:int, data_root:str='data', preset:st
     evaluate = lambda m: _refiner_eval(run, vds, f'phase 2 · {tag} · fold {fold} · val', opts.verbose)
     cfg = _config('phase2', pr, opts, datasets=datasets, fold=fold,
                   splits={d: splits_digest(processed_root(data_root, d), fold) for d in datasets}, epochs=epochs, batch_size=bs, lr=lr, weight_decay=weight_decay,
-                  encoder=encoder, sam_checkpoint=sam_checkpoint, refiner=refiner.settings(), prompt_search=searched)
+                  encoder=encoder, sam_checkpoint=sam_checkpoint, refiner=refiner.settings(), prompt_search=searched,
+                  oof_box_errors=errors)
     def show(b):
         m = refiner.eval(); o = m(b['image'].to(dev), b['coarse'].to(dev)[:, 0], target_size=P, frame=b['frame']); pr_ = o['prompts']
         rows = []

@@ -11,11 +11,12 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from ..metrics import dice_score
 from ..models.gate import GATE_CHOICES, RefineGate, fit_gate, gate_features
+from ..models.prompts import hard_box
 from ..models.refiner import SAMRefiner
 
 # %% auto 0
-__all__ = ['BLENDS', 'held_out_batches', 'outcomes', 'search_prompts', 'pipeline_outcomes', 'gate_from_outcomes',
-           'fit_refiner_gate', 'gate_summary']
+__all__ = ['BLENDS', 'held_out_batches', 'outcomes', 'box_errors', 'box_error_summary', 'search_prompts', 'pipeline_outcomes',
+           'gate_from_outcomes', 'fit_refiner_gate', 'gate_summary']
 
 # %% ../../nbs/10b_tuning.ipynb
 @torch.no_grad()
@@ -50,6 +51,35 @@ def outcomes(refiner:SAMRefiner, batches:list, blends=BLENDS, **settings) -> dic
         f, d = _outcome_rows(b['coarse'], o['masks'][:, 0].float(), o['iou'], b['mask'], blends)
         feats.append(f); dice.append(d); names += b['name']
     return {'features': torch.cat(feats).numpy(), 'dice': torch.cat(dice).numpy(), 'names': names, 'blends': tuple(blends)}
+
+# %% ../../nbs/10b_tuning.ipynb
+@torch.no_grad()
+def box_errors(p:torch.Tensor,          # (B,H,W) coarse foreground probability
+               mask:torch.Tensor,       # (B,H,W) true mask
+               threshold:float=0.5) -> dict:
+    "{'offsets' (B,4), 'box_iou' (B,), 'log_area_ratio' (B,)}; NaN where the coarse or the true mask is empty."
+    c, t = p > threshold, mask.bool()
+    cb, tb = hard_box(c.float()), hard_box(t.float())
+    tw, th = tb[:, 2] - tb[:, 0] + 1, tb[:, 3] - tb[:, 1] + 1
+    off = (cb - tb) / torch.stack([tw, th, tw, th], 1)
+    iw = (torch.minimum(cb[:, 2], tb[:, 2]) - torch.maximum(cb[:, 0], tb[:, 0]) + 1).clamp_min(0)
+    ih = (torch.minimum(cb[:, 3], tb[:, 3]) - torch.maximum(cb[:, 1], tb[:, 1]) + 1).clamp_min(0)
+    area = lambda b: (b[:, 2] - b[:, 0] + 1) * (b[:, 3] - b[:, 1] + 1)
+    biou = iw * ih / (area(cb) + area(tb) - iw * ih)
+    ok = c.flatten(1).any(1) & t.flatten(1).any(1)
+    nan = torch.tensor(float('nan'))
+    lar = torch.log(c.flatten(1).sum(1).float().clamp_min(1) / t.flatten(1).sum(1).float().clamp_min(1))
+    return {'offsets': torch.where(ok[:, None], off, nan), 'box_iou': torch.where(ok, biou, nan), 'log_area_ratio': torch.where(ok, lar, nan)}
+
+# %% ../../nbs/10b_tuning.ipynb
+def box_error_summary(errors:list) -> dict:
+    "Pool `box_errors` dicts: mean/std of each corner offset, mean box IoU, mean log area ratio, the jitter they imply, n."
+    off = torch.cat([e['offsets'] for e in errors]); ok = ~torch.isnan(off).any(1); off = off[ok]
+    biou = torch.cat([e['box_iou'] for e in errors])[ok]; lar = torch.cat([e['log_area_ratio'] for e in errors])[ok]
+    if not len(off): return {'n': 0}
+    return {'n': int(ok.sum()), 'offset_mean': off.mean(0).tolist(), 'offset_std': off.std(0, unbiased=False).tolist(),
+            'box_iou': float(biou.mean()), 'log_area_ratio': float(lar.mean()),
+            'jitter': float(off.std(0, unbiased=False).quantile(0.5))}
 
 # %% ../../nbs/10b_tuning.ipynb
 def search_prompts(refiner:SAMRefiner, batches:list,
