@@ -120,8 +120,8 @@ def pair_inputs(image_dir:str|Path, coarse_dir:str|Path, gt_dir:str|Path|None=No
     return rows
 
 # %% ../../nbs/16_refine.ipynb
-# Zero-shot on masks from any tool: the lite preset's prompts without the mask prompt. On BUSI coarse masks box + mask
-# (0.702) and box alone (0.698) measured alike; on over-segmented outlines a hard ±10 mask prompt lets SAM copy the outline.
+# Zero-shot on masks from any tool: the lite preset's prompts (a box with a 5 % margin, issue 32), never the mask prompt:
+# on over-segmented outlines a hard ±10 mask prompt lets SAM copy the outline.
 REFINE_DEFAULTS = dict(get_preset('lite')['refiner'], use_mask=False)
 
 def load_refiner(checkpoint:str|Path|None=None, # phase-2/3 checkpoint or LiteMedSAM-format weights; None: bundled LiteMedSAM
@@ -133,7 +133,6 @@ def load_refiner(checkpoint:str|Path|None=None, # phase-2/3 checkpoint or LiteMe
     cfg = read_checkpoint(checkpoint)[1]
     pr = stored_preset(cfg, preset or (None if cfg else 'lite'), checkpoint)
     return SAMRefiner(load_sam(pr, checkpoint), **dict(refiner_settings(checkpoint) or REFINE_DEFAULTS, **prompt_kw)).eval()
-
 
 # %% ../../nbs/16_refine.ipynb
 def _checked_pairs(image_dir, coarse_dir, gt_dir, out:Path, rounds:int, stretch_coarse:bool) -> list:
