@@ -19,6 +19,7 @@ from ..runtime import get_device
 from ..checkpoint import (find_fold_checkpoint, fold_dir, load_ensemble, load_sam, load_transunet, pipeline_checkpoints,
                                      read_checkpoint, refiner_settings, stored_preset)
 from ..models.gate import GATE_CHOICES
+from .tuning import box_error_summary, box_errors
 from ..models.refiner import FoldEnsemble, SAMRefiner
 from ..models.sam import build_sam
 from ..data.splits import load_splits, split_names, splits_digest
@@ -55,7 +56,8 @@ def calibration_source(pr:Preset, root):
 @torch.no_grad()
 def score_pipeline(model, ds, device=None, batch_size:int=8, native:bool=True,
                    masks:dict|None=None,   # name → native mask, filled once and shared across the models scored
-                   gate:list|None=None) -> tuple:   # filled with each image's gate choice (`GATE_CHOICES` index; -1: no gate)
+                   gate:list|None=None,    # filled with each image's gate choice (`GATE_CHOICES` index; -1: no gate)
+                   boxes:list|None=None) -> tuple:   # filled with the coarse masks' `tuning.box_errors` (native size)
     """(coarse MetricTracker, refined MetricTracker, first four examples, names whose coarse mask was empty) of a pipeline
     (`UltraRefiner` or `FoldEnsemble`) on a dataset with SAM inputs; scored at each image's own size against its own mask
     (`native`, what papers report), else in the coarse frame."""
@@ -71,6 +73,7 @@ def score_pipeline(model, ds, device=None, batch_size:int=8, native:bool=True,
                 gt = torch.from_numpy(masks[n])[None]
                 up = lambda t: F.interpolate(t[None], size=tuple(gt.shape[-2:]), mode='bilinear', align_corners=False)[0]
                 c.update(up(p[j][None]) > 0.5, gt, [n]); r.update(up(rl[j]) > 0, gt)
+                if boxes is not None: boxes.append(box_errors(up(p[j][None]), gt))
         else: c.update(p > 0.5, b['mask'], b['name']); r.update(rl[:, 0] > 0, b['mask'])
         empty += [n for n, e in zip(b['name'], o['empty'].tolist()) if e]
         if gate is not None: gate += o['gate'].tolist() if o.get('gate') is not None else [-1] * len(b['name'])
@@ -97,12 +100,12 @@ def _member_row(model, tds, dev, encoder_runtime, encoder_precision, pr, root, c
     if getattr(c0, 'shares_encoder', False):                 # lite: the test images' features from the cache (built once); the
         c0.attach_cache(Paths(ckpt_root=ckpt_root).cache(), prepare=lambda: attach(c0.features))   # runtime only for a miss
     else: attach(model.refiner.sam.image_encoder)
-    choice = []
-    c, r, ex, empty = score_pipeline(model, tds, dev, masks=masks, gate=choice)
+    choice, boxes = [], []
+    c, r, ex, empty = score_pipeline(model, tds, dev, masks=masks, gate=choice, boxes=boxes)
     cd, rd = c.per_image()['dice'].tolist(), r.per_image()['dice'].tolist()
     return {'coarse': c.summary(), 'refined': r.summary(), 'n': len(c), 'empty_coarse': empty, 'checkpoints': model.sources,
             'encoder_runtime': ran[0] if ran else 'none (every image read from the feature cache)',
-            'gate': gate_counts(choice, cd, rd), 'per_image': {n: [a, b, g] for n, a, b, g in zip(c.names, cd, rd, choice)}}, ex
+            'gate': gate_counts(choice, cd, rd), 'coarse_boxes': box_error_summary(boxes), 'per_image': {n: [a, b, g] for n, a, b, g in zip(c.names, cd, rd, choice)}}, ex
 
 # %% ../../nbs/10a_evaluation.ipynb
 def evaluate(dataset:str, folds:Sequence[int]|None=None, data_root:str='data', preset:str|Preset|None=None,
@@ -207,10 +210,12 @@ def _ablation_md(s:dict) -> str:
     md = [f"# {s['dataset']} — refinement ablation on the test split ({s['n_test']} images), preset {s['preset']}"
           f"{', test-time flip' if s['tta'] == 'flip' else ''}", '', "Scored at each image's own size; coarse models fixed per table.", '']
     for title, rows in s['tables'].items():
-        md += [f"## {title}", '', '| refinement | coarse Dice | refined Dice | Δ | gate: coarse / blend / refined |', '|---|---:|---:|---:|---|']
+        md += [f"## {title}", '', '| refinement | coarse Dice | coarse box IoU | coarse log area ratio | refined Dice | Δ | gate: coarse / blend / refined |',
+               '|---|---:|---:|---:|---:|---:|---|']
         for lever, r in rows.items():
             g = r.get('gate'); gs = ' / '.join(f"{g[k]['n']}" for k in GATE_CHOICES) if g else '—'
-            md.append(f"| {lever} | {r['coarse']['dice']['mean']:.4f} | {r['refined']['dice']['mean']:.4f} | "
+            bx = r.get('coarse_boxes') or {}; b = lambda k, f: format(bx[k], f) if k in bx else '—'
+            md.append(f"| {lever} | {r['coarse']['dice']['mean']:.4f} | {b('box_iou', '.3f')} | {b('log_area_ratio', '+.3f')} | {r['refined']['dice']['mean']:.4f} | "
                       f"{r['refined']['dice']['mean'] - r['coarse']['dice']['mean']:+.4f} | {gs} |")
         last = list(rows.values())[-1]; a = per_image_analysis(last['per_image'])
         if a:
