@@ -77,9 +77,10 @@ def box_error_summary(errors:list) -> dict:
     off = torch.cat([e['offsets'] for e in errors]); ok = ~torch.isnan(off).any(1); off = off[ok]
     biou = torch.cat([e['box_iou'] for e in errors])[ok]; lar = torch.cat([e['log_area_ratio'] for e in errors])[ok]
     if not len(off): return {'n': 0}
+    mad = 1.4826 * (off - off.median(0).values).abs().median(0).values       # robust σ: misses must not set the jitter
     return {'n': int(ok.sum()), 'offset_mean': off.mean(0).tolist(), 'offset_std': off.std(0, unbiased=False).tolist(),
-            'box_iou': float(biou.mean()), 'log_area_ratio': float(lar.mean()),
-            'jitter': float(off.std(0, unbiased=False).quantile(0.5))}
+            'offset_robust_std': mad.tolist(), 'box_iou': float(biou.mean()), 'log_area_ratio': float(lar.mean()),
+            'jitter': float(mad.quantile(0.5))}
 
 # %% ../../nbs/10b_tuning.ipynb
 def search_prompts(refiner:SAMRefiner, batches:list,
