@@ -109,7 +109,7 @@ def _c_unknown_layout(d):
 
 def _c_no_mask(d):
     root = _dataset(d); _img(d, 'raw/D/images/lonely.png', np.zeros((40, 48), np.uint8))
-    return '; '.join(w for w in _prep(d).warnings if 'lonely' in w)
+    return _err(lambda: _prep(d))
 
 def _c_pred_nan(d):
     from ultrarefiner.data.datasets import load_prediction
@@ -212,7 +212,7 @@ CASES = [
     Case('bad mask', 'values other than 0/255', 'binarised at half the mask maximum (JPEG noise ignored)', r'foreground pixels: (\d+) of \1 expected', _c_mask_values),
     Case('bad dataset folder', 'empty dataset folder', 'error listing the expected layouts', r'DataError: .*unknown dataset layout \(contains nothing\)', _c_empty_folder),
     Case('bad dataset folder', 'unknown layout', 'error listing what was found and the expected layouts', r"DataError: .*unknown dataset layout \(contains \['notes.txt', 'scans'\]\)", _c_unknown_layout),
-    Case('bad dataset folder', 'image with no mask', 'warning naming the image; image skipped', r'lonely\.png: no mask found', _c_no_mask),
+    Case('bad dataset folder', 'image with no mask', 'a broken pair: error naming the image (with every other broken pair, nothing written); --skip_bad prepares the rest and lists it in excluded.csv', r'DataError: .*lonely\.png: no mask found.*--skip_bad', _c_no_mask),
     Case('bad prediction', 'NaN in a prediction .npy', 'error naming the file', r'DataError: .*case\.npy: prediction contains NaN or Inf', _c_pred_nan),
     Case('bad prediction', 'Inf in a prediction .npy', 'error naming the file', r'DataError: .*case\.npy: prediction contains NaN or Inf', _c_pred_inf),
     Case('bad prediction', 'prediction missing for a name', 'error listing the missing names', r'DataError: .*1 missing \(b\)', _c_pred_missing),

@@ -47,11 +47,16 @@ def test_truncated_png_skip_bad(prepared):
     assert rep.n_kept == 7 and any('c3.png' in why for _, why in rep.skipped)
 
 
-def test_image_without_mask_warns(tmp):
+def test_image_without_mask(tmp):
+    "A broken pair: named in the error (nothing written); --skip_bad prepares the rest and lists it in excluded.csv."
     make(tmp / 'raw' / 'D')
     save(tmp / 'raw/D/images/lonely.png', lesion()[0])
-    rep = prepare_dataset(tmp / 'raw' / 'D', tmp / 'out', 'D', folds=2)
-    assert rep.n_kept == 8 and any('lonely.png' in w and 'no mask' in w for w in rep.warnings)
+    with pytest.raises(DataError, match=r'(?s)lonely\.png: no mask found.*--skip_bad'):
+        prepare_dataset(tmp / 'raw' / 'D', tmp / 'out', 'D', folds=2)
+    assert not (tmp / 'out' / 'processed' / 'D').exists()
+    rep = prepare_dataset(tmp / 'raw' / 'D', tmp / 'out', 'D', folds=2, skip_bad=True)
+    assert rep.n_kept == 8 and rep.n_read == 9 and any('lonely.png' in f for f, _ in rep.skipped)
+    assert 'lonely.png' in (tmp / 'out' / 'processed' / 'D' / 'excluded.csv').read_text()
 
 
 def test_mask_size_mismatch(prepared):

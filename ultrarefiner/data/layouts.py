@@ -19,9 +19,15 @@ from .files import binarise_mask, mask_background, mask_colour_label, mask_value
 from .splits import read_splits_json, read_csv_rows, check_splits, make_splits, merge_duplicate_groups
 
 # %% auto 0
-__all__ = ['IMG_EXTS', 'BUSI_CLASSES', 'LAYOUTS', 'Record', 'scan_busi', 'scan_busbra', 'scan_train_val', 'scan_bus_uclm',
-           'scan_processed', 'detect_layout', 'scan', 'PrepareReport', 'prepare_dataset', 'prepare', 'report_table',
-           'print_report']
+__all__ = ['IMG_EXTS', 'BUSI_CLASSES', 'LAYOUTS', 'Unpaired', 'Record', 'scan_busi', 'scan_busbra', 'scan_train_val',
+           'scan_bus_uclm', 'scan_processed', 'detect_layout', 'scan', 'PrepareReport', 'prepare_dataset', 'prepare',
+           'report_table', 'print_report']
+
+# %% ../../nbs/01c_layouts.ipynb
+class Unpaired(str):
+    "A scanner's note that an image has no mask: the message, with `.image` the file (a broken pair `prepare` reports)."
+    def __new__(cls, image, msg:str):
+        s = super().__new__(cls, msg); s.image = str(image); return s
 
 # %% ../../nbs/01c_layouts.ipynb
 IMG_EXTS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
@@ -62,7 +68,7 @@ def _pair(img_dir:Path, mask_dir:Path, warn:list, key:Callable=_mask_key, **kw) 
     recs = []
     for p in _imgs(img_dir):
         ms = masks.pop(key(p.stem), None) or masks.pop(p.stem.lower(), None)
-        if not ms: warn.append(f"{p}: no mask found in {mask_dir}; image skipped."); continue
+        if not ms: warn.append(Unpaired(p, f"{p}: no mask found in {mask_dir}")); continue
         recs.append(Record(p.stem, p, sorted(ms), **kw))
     for k, ms in masks.items(): warn.extend(f"{m}: mask without an image in {img_dir}; ignored." for m in ms)
     return recs
@@ -82,7 +88,7 @@ def scan_busi(root:Path, warn:list) -> list:
         for f in files:
             if re.match(r'^(.*)_mask(_\d+)?$', f.stem): continue
             ms = masks.get(f.stem)
-            if not ms: warn.append(f"{f}: no mask file ({f.stem}_mask.png); image skipped."); continue
+            if not ms: warn.append(Unpaired(f, f"{f}: no mask file ({f.stem}_mask.png)")); continue
             recs.append(Record(f.stem, f, sorted(ms, key=lambda p: (len(p.stem), p.stem)), label=cls))
         stems = {f.stem for f in files}
         warn.extend(f"{m}: mask without an image ({k}.png) in {d}; ignored." for k, ms in masks.items() if k not in stems for m in ms)
@@ -199,7 +205,8 @@ class PrepareReport:
     dataset:str; layout:str; out:Path
     n_read:int = 0; n_kept:int = 0; n_blank:int = 0; n_merged:int = 0
     duplicates:list = field(default_factory=list)
-    skipped:list = field(default_factory=list)        # (file, reason) for bad files skipped with --skip_bad
+    skipped:list = field(default_factory=list)        # (file, reason) of each broken pair skipped with --skip_bad
+    blank:list = field(default_factory=list)          # image files whose mask is blank (dropped: no lesion)
     warnings:list = field(default_factory=list)
     counts:dict = field(default_factory=dict)         # (label, split) → n
     reused_splits:bool = False
@@ -263,7 +270,8 @@ def _dataset_splits(final:Path, kept:list, layout:str, roots:list, seed, test_fr
     return splits
 
 # %% ../../nbs/01c_layouts.ipynb
-def _write_processed(final:Path, kept:list, test:set, group_of:dict, splits:dict, workers:int):
+def _write_processed(final:Path, kept:list, test:set, group_of:dict, splits:dict, workers:int,
+                     excluded:list=()):   # (source file, reason) of each pair read but not written: excluded.csv
     "{final}/{train,test}/{images,masks}/{name}.png, manifest.csv (what each source marked vs what was written) and splits.json."
     with atomic_dir(final) as tmp:                   # the processed tree appears whole, or not at all
         for sp in ('train', 'test'):
@@ -280,6 +288,9 @@ def _write_processed(final:Path, kept:list, test:set, group_of:dict, splits:dict
             w.writerow([r.name, str(r.image), '|'.join(map(str, r.masks)), src_fg, int(mk.sum()), r.label, group_of[r.name]])
         (tmp/'manifest.csv').write_text(buf.getvalue())
         (tmp/'splits.json').write_text(json.dumps(splits, indent=1) + '\n')
+        buf = io.StringIO(); w = csv.writer(buf, lineterminator='\n'); w.writerow(['file', 'reason'])
+        for f, why in sorted(excluded): w.writerow([f, why])
+        (tmp/'excluded.csv').write_text(buf.getvalue())
 
 # %% ../../nbs/01c_layouts.ipynb
 def prepare_dataset(src:str|Path,         # raw dataset folder
@@ -288,7 +299,7 @@ def prepare_dataset(src:str|Path,         # raw dataset folder
                     seed:int|None=None,        # split seed (default 42; an existing splits.json keeps its own)
                     test_frac:float|None=None, # test fraction (default 0.2)
                     folds:int|None=None,       # CV folds, ≥ 2 (default 5)
-                    skip_bad:bool=False,  # drop unreadable files with a warning instead of failing
+                    skip_bad:bool=False,  # prepare the rest when some pairs are broken; each is listed in excluded.csv
                     workers:int=4,
                    ) -> PrepareReport:
     "Process one raw dataset into `{out}/processed/{name}` atomically and return its report."
@@ -299,22 +310,29 @@ def prepare_dataset(src:str|Path,         # raw dataset folder
     if a == b or a in b.parents or b in a.parents:
         raise DataError(f"prepare would write {final} over or inside the folder it reads ({src}); nothing was changed. "
                         f"Pass another --out (the processed copy goes to {{out}}/processed/{name}).")
-    warn = []
-    layout, recs = scan(src, warn)
-    rep = PrepareReport(name, layout, final, n_read=len(recs), warnings=warn)
+    found = []
+    layout, recs = scan(src, found)
+    unpaired = [w for w in found if isinstance(w, Unpaired)]; warn = [w for w in found if not isinstance(w, Unpaired)]
+    rep = PrepareReport(name, layout, final, n_read=len(recs) + len(unpaired), warnings=warn)
     def work(r):
         try: return r, _process(r), None
-        except DataError as e:
-            if not skip_bad: raise
-            return r, None, str(e)
-    with ThreadPoolExecutor(max(1, workers)) as ex: results = list(ex.map(work, recs))
+        except DataError as e: return r, None, str(e)
+    with ThreadPoolExecutor(max(1, workers)) as ex: results = list(ex.map(work, recs))   # every pair checked before stopping
+    broken = [(u.image, f"{u}: add the mask (or remove the image)") for u in unpaired] + \
+             [(str(r.image), err) for r, _, err in results if err]
+    if broken and not skip_bad:
+        raise DataError(f"{src}: {len(broken)} broken image/mask pair{'s' * (len(broken) > 1)} of {rep.n_read}; nothing was written:\n"
+                        + '\n'.join(f"  - {why}" for _, why in broken)
+                        + "\nFix or remove each, or pass --skip_bad to prepare the rest (the excluded pairs are listed, with "
+                          "their reasons, in excluded.csv beside manifest.csv).")
+    rep.skipped = broken
     kept = []
     for r, res, err in results:
-        if err: rep.skipped.append((str(r.image), err)); continue
+        if err: continue
         img, mk, h, doubt, src_fg = res
         if doubt: warn.append(doubt)
         if len(r.masks) > 1: rep.n_merged += 1
-        if not mk.any(): rep.n_blank += 1; continue
+        if not mk.any(): rep.n_blank += 1; rep.blank.append(str(r.image)); continue
         kept.append((r, img, mk, h, src_fg))
     if not kept: raise DataError(f"{src}: no image with a non-blank mask; nothing to prepare.")
     rep.n_kept = len(kept)
@@ -324,7 +342,8 @@ def prepare_dataset(src:str|Path,         # raw dataset folder
     splits = _dataset_splits(final, kept, layout, roots, seed, test_frac, folds, rep)
     check_splits(splits, group_of)
     test = set(splits['test'])
-    _write_processed(final, kept, test, group_of, splits, workers)
+    excluded = [(f, why) for f, why in broken] + [(f, 'blank mask: no lesion outlined (normal image)') for f in rep.blank]
+    _write_processed(final, kept, test, group_of, splits, workers, excluded)
     for r, *_ in kept:
         key = (r.label or '-', 'test' if r.name in test else 'train')
         rep.counts[key] = rep.counts.get(key, 0) + 1
@@ -366,8 +385,8 @@ def print_report(reps:list):
     con = Console(width=120)
     con.print(report_table(reps))
     for r in reps:
-        con.print(f"[b]{r.dataset}[/b] ({r.layout}): {r.n_read} images read, {r.n_kept} kept, {r.n_blank} blank masks "
-                  f"dropped, {r.n_merged} with merged multi-lesion masks, {len(r.duplicates)} exact-duplicate sets"
+        con.print(f"[b]{r.dataset}[/b] ({r.layout}): {r.n_read} images read = {r.n_kept} kept + {r.n_blank} blank masks "
+                  f"dropped + {len(r.skipped)} broken pairs skipped (each in {r.out/'excluded.csv'}); {r.n_merged} with merged multi-lesion masks, {len(r.duplicates)} exact-duplicate sets"
                   f"{' (kept in one group)' if r.duplicates else ''}; splits {'reused from' if r.reused_splits else 'written to'} "
                   f"{r.out/'splits.json'}", highlight=False)
         for d in r.duplicates: con.print(f"  duplicate images: {', '.join(d)}", highlight=False)
