@@ -78,7 +78,8 @@ class Preset:
     def from_dict(cls, d:dict) -> Preset:
         "The preset stored in a checkpoint (unknown keys of newer versions are ignored)."
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in names})
+        tup = lambda v: tuple(v) if isinstance(v, list) else v
+        return cls(**{k: {kk: tup(vv) for kk, vv in v.items()} if isinstance(v, dict) else tup(v) for k, v in d.items() if k in names})
 
 # %% ../nbs/00a_config.ipynb
 _LITE_PROMPTS = dict(use_point=False, use_neg_point=False, use_box=True, use_mask=False, mask_scale=10.0, box_mode='hard',

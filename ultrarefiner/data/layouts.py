@@ -109,12 +109,6 @@ def _csv_labels(path:Path|None, sep:str=',', id_pats:tuple=(r'^id$', r'image|nam
     idc, labc = _find_col(rows, *id_pats), _find_col(rows, *lab_pats)
     return {Path(r[idc]).stem: r[labc].lower() for r in rows} if idc and labc else {}
 
-def _csv_cases(path:Path|None) -> dict:
-    "File stem → patient id from BUSBRA's bus_data.csv (its `Case` column); {} when absent."
-    if path is None: return {}
-    rows = read_csv_rows(path); idc, cc = _find_col(rows, r'^id$'), _find_col(rows, r'^case$')
-    return {Path(r[idc]).stem: r[cc].strip() for r in rows if r.get(cc, '').strip()} if idc and cc else {}
-
 def _busbra_case(r:Record, labels:dict, cases:dict|None=None) -> Record:
     """BUSBRA: the patient (`Case` in bus_data.csv, else the bus_NNNN of the name) groups a patient's images — written
     bus_NNNN either way (the distributed names carry the case number); the label comes from bus_data.csv."""
@@ -129,7 +123,7 @@ def scan_busbra(root:Path, warn:list) -> list:
     "BUSBRA: Images/bus_*.png, Masks/mask_*.png, bus_data.csv (Pathology column). Patients: the `Case` column."
     labels = _csv_labels(_children(root).get('bus_data.csv'))
     recs = _pair(_sub(root, 'Images'), _sub(root, 'Masks'), warn, key=lambda s: re.sub(r'^(bus|mask)_', '', s.lower()))
-    cases = _csv_cases(_children(root).get('bus_data.csv'))
+    cases = _csv_labels(_children(root).get('bus_data.csv'), lab_pats=(r'^case$',))     # patient ids
     return [_busbra_case(r, labels, cases) for r in recs]
 
 # %% ../../nbs/01c_layouts.ipynb
