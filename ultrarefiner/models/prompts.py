@@ -12,7 +12,7 @@ import numpy as np
 
 # %% auto 0
 __all__ = ['NEG_MODES', 'MIN_AREA', 'soft_argmax', 'positive_point', 'hard_box', 'soft_box', 'box_region', 'negative_point',
-           'expand_box', 'largest_component', 'Prompts', 'PromptGenerator', 'coarse_is_empty']
+           'expand_box', 'clip_box', 'largest_component', 'Prompts', 'PromptGenerator', 'coarse_is_empty']
 
 # %% ../../nbs/04_prompts.ipynb
 def _grid(H:int, W:int, like:torch.Tensor):
@@ -112,7 +112,11 @@ def expand_box(box:torch.Tensor,    # (B,4) x0,y0,x1,y1 (inclusive pixel indices
     if margin == 0: return box
     x0, y0, x1, y1 = box.unbind(-1)
     dx, dy = margin * (x1 - x0 + 1), margin * (y1 - y0 + 1)
-    return torch.stack([(x0 - dx).clamp(0, W - 1), (y0 - dy).clamp(0, H - 1), (x1 + dx).clamp(0, W - 1), (y1 + dy).clamp(0, H - 1)], -1)
+    return clip_box(torch.stack([x0 - dx, y0 - dy, x1 + dx, y1 + dy], -1), H, W)
+
+def clip_box(box:torch.Tensor, H:int, W:int) -> torch.Tensor:
+    "(B,4) x0,y0,x1,y1 clipped to the H×W frame (a grown or jittered box never leaves it)."
+    return torch.stack([box[:, 0].clamp(0, W - 1), box[:, 1].clamp(0, H - 1), box[:, 2].clamp(0, W - 1), box[:, 3].clamp(0, H - 1)], -1)
 
 # %% ../../nbs/04_prompts.ipynb
 def largest_component(p:torch.Tensor,      # (B,H,W) coarse foreground probability
@@ -193,8 +197,7 @@ class PromptGenerator(nn.Module):
         box = sb if self.box_mode == 'soft' else hb
         if self.training and self.box_jitter > 0:                 # phase 2/3 augmentation: the coarse model's box errors, resampled
             size = (box[:, 2:] - box[:, :2] + 1).repeat(1, 2)
-            box = box + torch.randn_like(box) * self.box_jitter * size
-            box = torch.stack([box[:, 0].clamp(0, W - 1), box[:, 1].clamp(0, H - 1), box[:, 2].clamp(0, W - 1), box[:, 3].clamp(0, H - 1)], -1)
+            box = clip_box(box + torch.randn_like(box) * self.box_jitter * size, H, W)
         pos = positive_point(p, self.temperature)
         neg = negative_point(p, box, self.neg_mode)
         if frame is None: scale = torch.tensor([self.sam_size / W, self.sam_size / H], dtype=p.dtype, device=p.device)[None]
