@@ -156,8 +156,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument('--ablation', action='store_true', help='also the refinement ablation: each lever (zero-shot prompts, searched '
                    'prompts, phase 2, gate, phase 3) on the first fold and the ensemble (ablation.md)')
     s.add_argument('--preset', default=None, choices=sorted(PRESETS), help="default: the checkpoints'")
+    s.add_argument('--trained_on', default=None, help="the checkpoints' datasets (BUSBRA, or BUSI+BUSBRA for a joint run) when they "
+                   "are not --datasets: a cross-dataset test, written to {out}/{trained_on}_on_{dataset}/")
     s.add_argument('--ckpt_root', default='checkpoints'); s.add_argument('--out', default='runs/eval', help='writes {out}/{dataset}/')
     s.add_argument('--device', default=None); _encoder_flags(s); s.set_defaults(func=COMMANDS['evaluate'])
+    s = sub.add_parser('cross-dataset', help="every (training data, test split) pair's refinement ablation in one table "
+                       "(cross_dataset.md)", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    s.add_argument('--trained_on', nargs='+', required=True, help='checkpoint dataset tags: BUSI BUSBRA BUSI+BUSBRA …')
+    s.add_argument('--tested_on', nargs='+', required=True, help='datasets whose test splits to score')
+    s.add_argument('--data_root', default='data'); s.add_argument('--ckpt_root', default='checkpoints')
+    s.add_argument('--folds', nargs='+', type=_fold_or_all, default=None, help="fold indices, or all (default: every fold)")
+    s.add_argument('--tta', default='flip', choices=['none', 'flip'], help='test-time flip of the coarse models')
+    s.add_argument('--preset', default=None, choices=sorted(PRESETS), help="default: the checkpoints'")
+    s.add_argument('--out', default='runs/eval', help='writes {out}/cross_dataset.md and a folder per pair')
+    s.add_argument('--device', default=None); _encoder_flags(s); s.set_defaults(func=COMMANDS['cross_dataset'])
     s = sub.add_parser('finetune-sam', help='phase 2: SAM refiner on out-of-fold predictions (seed flags)')
     _common(s)
     s.add_argument('--sam_model_type', default=None, help='vit_b (→ full), lite (LiteMedSAM), small, tiny')

@@ -163,12 +163,13 @@ def _cmd_oof(a):
 def _cmd_evaluate(a):
     from ultrarefiner.training.evaluation import ablation, evaluate
     for d in a.datasets:
-        evaluate(d, _fold_list(a.folds, a.data_root, d), data_root=a.data_root, preset=a.preset, ckpt_root=a.ckpt_root, out=a.out,
+        tag = a.trained_on or d; folds = _fold_list(a.folds, a.data_root, tag.split('+')[0])
+        evaluate(d, folds, data_root=a.data_root, preset=a.preset, ckpt_root=a.ckpt_root, out=a.out,
                  device=a.device, encoder_runtime=a.encoder_runtime, encoder_precision=a.encoder_precision, tta=a.tta,
-                 ensemble=not a.no_ensemble)
+                 ensemble=not a.no_ensemble, trained_on=a.trained_on)
         if a.ablation:
-            ablation(d, _fold_list(a.folds, a.data_root, d), data_root=a.data_root, preset=a.preset, ckpt_root=a.ckpt_root, out=a.out,
-                     device=a.device, encoder_runtime=a.encoder_runtime, encoder_precision=a.encoder_precision, tta=a.tta)
+            ablation(d, folds, data_root=a.data_root, preset=a.preset, ckpt_root=a.ckpt_root, out=a.out, device=a.device,
+                     encoder_runtime=a.encoder_runtime, encoder_precision=a.encoder_precision, tta=a.tta, trained_on=a.trained_on)
 
 def _cmd_finetune_sam(a):
     from ultrarefiner.training.phases import phase2
@@ -203,6 +204,13 @@ def _cmd_train_e2e(a):
                    sam_checkpoint=a.sam_checkpoint, box_mode=a.box_mode, ckpt_root=_ckpt_root(a))
 
 # %% ../nbs/13b_commands.ipynb
+def _cmd_cross_dataset(a):
+    from ultrarefiner.training.evaluation import cross_dataset
+    cross_dataset(a.trained_on, a.tested_on, _fold_list(a.folds, a.data_root, a.trained_on[0].split('+')[0]), data_root=a.data_root,
+                  preset=a.preset, ckpt_root=a.ckpt_root, out=a.out, device=a.device, encoder_runtime=a.encoder_runtime,
+                  encoder_precision=a.encoder_precision, tta=a.tta)
+
+# %% ../nbs/13b_commands.ipynb
 def _cmd_inference(a):
     from ultrarefiner.inference.images import build_inference_model, infer_images, list_images
     if a.batch_size < 1: raise UltraRefinerError(f"--batch_size must be at least 1, got {a.batch_size}.")
@@ -218,7 +226,11 @@ def _cmd_inference(a):
             raise UltraRefinerError("--folds builds the pipeline from the fold folders: leave out --model_checkpoint, "
                                     "--transunet_checkpoint, --sam_checkpoint and --mode.")
         from ultrarefiner.checkpoint import load_ensemble
-        m = load_ensemble(a.dataset, _fold_list(a.folds, a.data_root, a.dataset), a.preset, a.ckpt_root, flip=a.tta == 'flip')
+        folds = _fold_list(a.folds, a.data_root, a.dataset)
+        if folds and Paths(a.data_root).splits(a.dataset).exists():
+            from ultrarefiner.training.evaluation import check_fold_splits
+            check_fold_splits(a.dataset, folds, a.data_root, a.ckpt_root, use="the folds' recorded scores would not describe the models run")
+        m = load_ensemble(a.dataset, folds, a.preset, a.ckpt_root, flip=a.tta == 'flip')
         print(f"fold ensemble of {len(m.coarse_models)} coarse model(s), {len(m.refiners)} refiner(s): {', '.join(m.sources)}")
     else:
         if a.tta != 'none': raise UltraRefinerError("--tta flip is a feature of fold ensembles: give --dataset and --folds.")
@@ -264,4 +276,4 @@ def _cmd_bench(a):
               runtimes=tuple(a.runtimes or ()))
 
 # %% ../nbs/13b_commands.ipynb
-COMMANDS = {'phantoms': _cmd_phantoms, 'prepare': _cmd_prepare, 'train_transunet': _cmd_train_transunet, 'oof': _cmd_oof, 'evaluate': _cmd_evaluate, 'finetune_sam': _cmd_finetune_sam, 'train_e2e': _cmd_train_e2e, 'inference': _cmd_inference, 'run_folds': _cmd_run_folds, 'refine': _cmd_refine, 'bench': _cmd_bench}   # what each parsed sub-command calls (`cli` sets `func` from it)
+COMMANDS = {'phantoms': _cmd_phantoms, 'prepare': _cmd_prepare, 'train_transunet': _cmd_train_transunet, 'oof': _cmd_oof, 'evaluate': _cmd_evaluate, 'cross_dataset': _cmd_cross_dataset, 'finetune_sam': _cmd_finetune_sam, 'train_e2e': _cmd_train_e2e, 'inference': _cmd_inference, 'run_folds': _cmd_run_folds, 'refine': _cmd_refine, 'bench': _cmd_bench}   # what each parsed sub-command calls (`cli` sets `func` from it)

@@ -14,7 +14,7 @@ from ..errors import DataError
 
 # %% auto 0
 __all__ = ['read_csv_rows', 'read_splits_json', 'merge_duplicate_groups', 'make_splits', 'check_splits', 'load_splits',
-           'split_names', 'splits_digest']
+           'split_names', 'splits_digest', 'split_snapshot', 'moved_names']
 
 # %% ../../nbs/01a_splits.ipynb
 def read_csv_rows(path:Path, sep:str=',') -> list:
@@ -132,3 +132,16 @@ def splits_digest(root:str|Path, fold:int|None=None) -> str:
     s = load_splits(root)
     part = s['folds'][fold] if fold is not None and 0 <= fold < len(s['folds']) else s['folds']
     return hashlib.sha1(json.dumps([sorted(s['test']), part], sort_keys=True).encode()).hexdigest()[:16]
+
+# %% ../../nbs/01a_splits.ipynb
+def split_snapshot(root:str|Path, fold:int) -> dict:
+    "Fold `fold`'s parts of processed dataset `root`: {'test', 'train', 'val'} → sorted names (stored with the fold's run)."
+    s = load_splits(root); f = s['folds'][fold] if 0 <= fold < len(s['folds']) else {'train': [], 'val': []}
+    return {'test': sorted(s['test']), 'train': sorted(f['train']), 'val': sorted(f['val'])}
+
+# %% ../../nbs/01a_splits.ipynb
+def moved_names(stored:dict, now:dict) -> list:
+    "'name: train → test' for every image whose part differs between two `split_snapshot`s ('gone' / 'new' when in one only)."
+    where = lambda snap: {n: part for part, names in snap.items() for n in names}
+    a, b = where(stored), where(now)
+    return [f"{n}: {a.get(n, 'new')} → {b.get(n, 'gone')}" for n in sorted(set(a) | set(b)) if a.get(n) != b.get(n)]

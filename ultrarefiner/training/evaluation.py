@@ -4,7 +4,7 @@
 
 # %% ../../nbs/10a_evaluation.ipynb 2
 from __future__ import annotations
-import json
+import json, time
 from pathlib import Path
 from typing import Sequence
 import numpy as np
@@ -22,15 +22,16 @@ from ..models.gate import GATE_CHOICES
 from .tuning import box_error_summary, box_errors
 from ..models.refiner import FoldEnsemble, SAMRefiner
 from ..models.sam import build_sam
-from ..data.splits import load_splits, split_names, splits_digest
+from ..data.splits import load_splits, moved_names, split_names, split_snapshot, splits_digest
 from ..data.datasets import TransUNetDataset
 from ..metrics import METRICS, MetricTracker, delta_markdown, delta_table
 from ..models.export import calibration_images, ensure_runtime
 from ..viz.figures import examples_figure
 
 # %% auto 0
-__all__ = ['processed_root', 'fold_splits_match', 'calibration_source', 'score_pipeline', 'gate_counts', 'evaluate',
-           'ablation_models', 'per_image_analysis', 'ablation']
+__all__ = ['CROSS_COLUMNS', 'processed_root', 'split_changes', 'fold_splits_match', 'check_fold_splits', 'calibration_source',
+           'score_pipeline', 'gate_counts', 'pair_folder', 'fold_list', 'evaluate', 'ablation_models',
+           'per_image_analysis', 'ablation', 'cross_dataset']
 
 # %% ../../nbs/10a_evaluation.ipynb
 def processed_root(data_root, d) -> Path:
@@ -40,12 +41,39 @@ def processed_root(data_root, d) -> Path:
     return r
 
 # %% ../../nbs/10a_evaluation.ipynb
+def split_changes(folder:str|Path, root:str|Path, fold:int) -> list|None:
+    """None when fold folder `folder` was trained on the split of processed dataset `root` that is on disk now (or recorded
+    none); else the images that moved ('name: train → test'; empty when the run stored only the split's digest)."""
+    try: cfg = json.loads((Path(folder)/'metrics.json').read_text()).get('config', {})
+    except (OSError, json.JSONDecodeError): return None
+    name = Path(root).name; stored = cfg.get('splits')
+    if isinstance(stored, dict): stored = stored.get(name, next(iter(stored.values()), None))
+    if stored is None or stored == splits_digest(root, fold): return None
+    snap = (cfg.get('split_parts') or {}).get(name)
+    return moved_names(snap, split_snapshot(root, fold)) if snap else []
+
+# %% ../../nbs/10a_evaluation.ipynb
 def fold_splits_match(folder:str|Path, root:str|Path, fold:int) -> bool:
     "False when a fold folder's run recorded another split of `root` than its splits.json has now (a re-split since training)."
-    try: stored = json.loads((Path(folder)/'metrics.json').read_text()).get('config', {}).get('splits')
-    except (OSError, json.JSONDecodeError): return True
-    if isinstance(stored, dict): stored = stored.get(Path(root).name, next(iter(stored.values()), None))
-    return stored is None or stored == splits_digest(root, fold)
+    return split_changes(folder, root, fold) is None
+
+# %% ../../nbs/10a_evaluation.ipynb
+def check_fold_splits(tag:str, folds:Sequence[int], data_root:str='data', ckpt_root:str='checkpoints',
+                      kinds:Sequence[str]=('transunet', 'sam_finetuned', 'ultra_refiner'),   # checkpoint folders to check
+                      use:str='its test score could include images it trained on',           # why a mismatch matters here
+                      folders:Sequence=()) -> None:                                          # more folders (explicit checkpoints')
+    "Raise, naming the folders and the images that moved, when a fold's run of `tag` (D or D1+D2) trained on another split than the one on disk."
+    problems = []
+    for d in tag.split('+'):
+        root = processed_root(data_root, d)
+        for k in folds:
+            for folder in [fold_dir(kind, tag, k, ckpt_root) for kind in kinds] + [Path(f) for f in folders]:
+                moved = split_changes(folder, root, k)
+                if moved is None: continue
+                what = f": {', '.join(moved[:8])}{f' and {len(moved) - 8} more' if len(moved) > 8 else ''}" if moved else " (edited or re-split since)"
+                problems.append(f"{folder} (fold {k}) was trained on another split than {root}/splits.json has now{what}")
+    if problems: raise UltraRefinerError(f"{'; '.join(dict.fromkeys(problems))}. Using it would be wrong: {use}. Restore "
+                                         f"splits.json, or retrain those folds with --force.")
 
 # %% ../../nbs/10a_evaluation.ipynb
 def calibration_source(pr:Preset, root):
@@ -108,26 +136,35 @@ def _member_row(model, tds, dev, encoder_runtime, encoder_precision, pr, root, c
             'gate': gate_counts(choice, cd, rd), 'coarse_boxes': box_error_summary(boxes), 'per_image': {n: [a, b, g] for n, a, b, g in zip(c.names, cd, rd, choice)}}, ex
 
 # %% ../../nbs/10a_evaluation.ipynb
+def pair_folder(tag:str, dataset:str) -> str:
+    "Where an evaluation writes under `out`: the dataset's name, or 'TRAIN_on_TEST' for models trained on other data."
+    return dataset if tag == dataset else f"{tag}_on_{dataset}"
+
+def _pair(tag, dataset): return dataset if tag == dataset else f"{tag} → {dataset}"
+
+# %% ../../nbs/10a_evaluation.ipynb
+def fold_list(tag:str, folds:Sequence[int]|None, data_root:str='data') -> list:
+    "The listed folds, or every fold of the (first) training dataset's splits.json."
+    return list(range(len(load_splits(processed_root(data_root, tag.split('+')[0]))['folds']))) if folds is None else list(folds)
+
+# %% ../../nbs/10a_evaluation.ipynb
 def evaluate(dataset:str, folds:Sequence[int]|None=None, data_root:str='data', preset:str|Preset|None=None,
              ckpt_root:str='checkpoints', out:str='runs/eval', device:str|None=None, verbose:bool=True,
              encoder_runtime:str|None=None, encoder_precision:str='fp32',   # SAM's image encoder: `runtime.ensure_runtime`
              tta:str|None=None,                                          # 'flip': average the coarse model over the mirrored image
-             ensemble:bool=True) -> dict:                                # also score the listed folds as one `FoldEnsemble`
-    """Coarse vs refined on the test split at each image's own size: each fold, mean ± std over folds, and the folds'
-    ensemble (mean coarse probability before prompting); writes summary.json, summary.md, examples.png (preset: the checkpoints')."""
+             ensemble:bool=True,                                         # also score the listed folds as one `FoldEnsemble`
+             trained_on:str|None=None) -> dict:                          # the checkpoints' dataset tag (D or D1+D2; default: `dataset`)
+    """Coarse vs refined on `dataset`'s test split at each image's own size: each fold, mean ± std over folds, and the folds'
+    ensemble (mean coarse probability before prompting), of the models trained on `trained_on`; writes summary.json,
+    summary.md, examples.png under `out`/`pair_folder(trained_on, dataset)` (preset: the checkpoints')."""
     if tta not in (None, 'none', 'flip'): raise UltraRefinerError(f"tta must be 'none' or 'flip', got {tta!r}.")
     flip = tta == 'flip'
-    dev = get_device(device); root = processed_root(data_root, dataset)
-    folds = list(range(len(load_splits(root)['folds']))) if folds is None else list(folds)
-    for k in folds:
-        ck = pipeline_checkpoints(dataset, k, ckpt_root)[0] if (fold_dir('ultra_refiner', dataset, k, ckpt_root)/'best.pth').exists() \
-             else find_fold_checkpoint('transunet', dataset, k, ckpt_root)
-        if not fold_splits_match(ck.parent, root, k):
-            raise UltraRefinerError(f"{ck.parent} was trained on another split than {root}/splits.json has now (edited or re-split "
-                                    f"since?): its test score could include images it trained on. Retrain fold {k} with --force.")
-    members = {str(k): load_ensemble(dataset, [k], preset, ckpt_root, flip, fallback_folds=folds) for k in folds}   # a fold without
+    dev = get_device(device); root = processed_root(data_root, dataset); tag = trained_on or dataset
+    folds = fold_list(tag, folds, data_root)
+    check_fold_splits(tag, folds, data_root, ckpt_root)
+    members = {str(k): load_ensemble(tag, [k], preset, ckpt_root, flip, fallback_folds=folds) for k in folds}   # a fold without
     # a refiner of its own (phase 1 only) is refined by the listed folds' refiners; summary.md names every checkpoint
-    if ensemble and len(folds) > 1: members['ensemble'] = load_ensemble(dataset, folds, preset, ckpt_root, flip)
+    if ensemble and len(folds) > 1: members['ensemble'] = load_ensemble(tag, folds, preset, ckpt_root, flip)
     first = members[str(folds[0])]
     pr = stored_preset(read_checkpoint(first.sources[0])[1], preset, first.sources[0])
     tds = TransUNetDataset(root, split_names(root, 'test'), pr.img_size, sam_type=pr.sam, sam_size=pr.sam_img_size)
@@ -135,22 +172,22 @@ def evaluate(dataset:str, folds:Sequence[int]|None=None, data_root:str='data', p
     for key, model in members.items():
         rows[key], ex = _member_row(model, tds, dev, encoder_runtime, encoder_precision, pr, root, ckpt_root, verbose, masks)
         examples = examples or ex
-        if verbose: print(f"evaluate {dataset} {'fold ' + key if key != 'ensemble' else f'ensemble of folds {folds}'}"
+        if verbose: print(f"evaluate {_pair(tag, dataset)} {'fold ' + key if key != 'ensemble' else f'ensemble of folds {folds}'}"
                           f"{' + flip' if flip else ''}: coarse Dice {rows[key]['coarse']['dice']['mean']:.4f} → refined "
                           f"{rows[key]['refined']['dice']['mean']:.4f} ({rows[key]['encoder_runtime']})", flush=True)
     per_fold = {str(k): rows[str(k)] for k in folds}
     agg = {kind: {m: {'mean': float(np.mean([per_fold[str(k)][kind][m]['mean'] for k in folds])),
                       'std': float(np.std([per_fold[str(k)][kind][m]['mean'] for k in folds]))} for m in METRICS}
            for kind in ('coarse', 'refined')}
-    summary = {'dataset': dataset, 'preset': pr.name, 'folds': folds, 'n_test': len(tds), 'tta': 'flip' if flip else 'none',
+    summary = {'dataset': dataset, 'trained_on': tag, 'preset': pr.name, 'folds': folds, 'n_test': len(tds), 'tta': 'flip' if flip else 'none',
                'scored_at': 'each image\'s own size', 'per_fold': per_fold, 'mean': agg, 'ensemble': rows.get('ensemble')}
-    od = Path(out)/dataset
+    od = Path(out)/pair_folder(tag, dataset)
     atomic_write_text(od/'summary.json', json.dumps(summary, indent=1))
     atomic_write_text(od/'summary.md', _summary_md(summary))
     if examples is not None: atomic_write_bytes(od/'examples.png', examples_figure(*examples))
     if verbose:
         from rich.console import Console
-        Console(width=100).print(delta_table(agg['coarse'], agg['refined'], title=f'{dataset} test split: mean over folds {folds}',
+        Console(width=100).print(delta_table(agg['coarse'], agg['refined'], title=f'{_pair(tag, dataset)} test split: mean over folds {folds}',
                                              empty=(sum(len(per_fold[str(k)]['empty_coarse']) for k in folds), sum(per_fold[str(k)]['n'] for k in folds))))
     return summary
 
@@ -158,7 +195,7 @@ def evaluate(dataset:str, folds:Sequence[int]|None=None, data_root:str='data', p
 def _summary_md(s:dict) -> str:
     "summary.md of an evaluation: the mean over folds, one row per fold and the ensemble, and the checkpoints that went in."
     d = lambda row, kind: row[kind]['dice']['mean']
-    md = [f"# {s['dataset']} — test split ({s['n_test']} images), preset {s['preset']}, folds {s['folds']}"
+    md = [f"# {_pair(s.get('trained_on', s['dataset']), s['dataset'])} — test split ({s['n_test']} images), preset {s['preset']}, folds {s['folds']}"
           f"{', test-time flip' if s['tta'] == 'flip' else ''}", '', f"Scored at {s['scored_at']}.", '',
           delta_markdown(s['mean']['coarse'], s['mean']['refined'], std=True), '',
           '| Model | Coarse Dice | Refined Dice | Δ | Empty coarse → empty refined |', '|---|---:|---:|---:|---:|']
@@ -207,7 +244,7 @@ def per_image_analysis(per_image:dict, miss:float=0.3, eps:float=0.01) -> dict:
 # %% ../../nbs/10a_evaluation.ipynb
 def _ablation_md(s:dict) -> str:
     "ablation.md: one table per model set (the first fold, the ensemble), a row per lever, the gate's choices, the per-image analysis."
-    md = [f"# {s['dataset']} — refinement ablation on the test split ({s['n_test']} images), preset {s['preset']}"
+    md = [f"# {_pair(s.get('trained_on', s['dataset']), s['dataset'])} — refinement ablation on the test split ({s['n_test']} images), preset {s['preset']}"
           f"{', test-time flip' if s['tta'] == 'flip' else ''}", '', "Scored at each image's own size; coarse models fixed per table.", '']
     for title, rows in s['tables'].items():
         md += [f"## {title}", '', '| refinement | coarse Dice | coarse box IoU | coarse log area ratio | refined Dice | Δ | gate: coarse / blend / refined |',
@@ -228,25 +265,73 @@ def _ablation_md(s:dict) -> str:
 # %% ../../nbs/10a_evaluation.ipynb
 def ablation(dataset:str, folds:Sequence[int]|None=None, data_root:str='data', preset:str|Preset|None=None,
              ckpt_root:str='checkpoints', out:str='runs/eval', device:str|None=None, verbose:bool=True,
-             encoder_runtime:str|None=None, encoder_precision:str='fp32', tta:str|None=None) -> dict:
+             encoder_runtime:str|None=None, encoder_precision:str='fp32', tta:str|None=None,
+             trained_on:str|None=None) -> dict:       # the checkpoints' dataset tag (default: `dataset`), as in `evaluate`
     "The refinement ablation (see above) of the first listed fold and of the folds' ensemble: ablation.json and ablation.md."
-    flip = tta == 'flip'; dev = get_device(device); root = processed_root(data_root, dataset)
-    folds = list(range(len(load_splits(root)['folds']))) if folds is None else list(folds)
+    flip = tta == 'flip'; dev = get_device(device); root = processed_root(data_root, dataset); tag = trained_on or dataset
+    folds = fold_list(tag, folds, data_root)
+    check_fold_splits(tag, folds, data_root, ckpt_root)
     sets = {f'fold {folds[0]}': [folds[0]]} | ({f'ensemble of folds {folds}': folds} if len(folds) > 1 else {})
     tds, masks, tables, pr = None, {}, {}, None
     for title, fs in sets.items():
-        models = ablation_models(dataset, fs, preset, ckpt_root, flip); tables[title] = {}
+        models = ablation_models(tag, fs, preset, ckpt_root, flip); tables[title] = {}
         for lever, model in models.items():
             if tds is None:
                 pr = stored_preset(read_checkpoint(model.sources[0])[1], preset, model.sources[0]) if model.sources[0].endswith('.pth') else \
-                     stored_preset(read_checkpoint(find_fold_checkpoint('transunet', dataset, folds[0], ckpt_root))[1], preset)
+                     stored_preset(read_checkpoint(find_fold_checkpoint('transunet', tag, folds[0], ckpt_root))[1], preset)
                 tds = TransUNetDataset(root, split_names(root, 'test'), pr.img_size, sam_type=pr.sam, sam_size=pr.sam_img_size)
             tables[title][lever], _ = _member_row(model, tds, dev, encoder_runtime, encoder_precision, pr, root, ckpt_root, verbose, masks)
-            if verbose: print(f"ablation {dataset} {title}{' + flip' if flip else ''} · {lever}: coarse "
+            if verbose: print(f"ablation {_pair(tag, dataset)} {title}{' + flip' if flip else ''} · {lever}: coarse "
                               f"{tables[title][lever]['coarse']['dice']['mean']:.4f} → refined {tables[title][lever]['refined']['dice']['mean']:.4f}", flush=True)
-    s = {'dataset': dataset, 'preset': pr.name if pr else None, 'folds': folds, 'n_test': len(tds) if tds else 0,
+    s = {'dataset': dataset, 'trained_on': tag, 'preset': pr.name if pr else None, 'folds': folds, 'n_test': len(tds) if tds else 0,
          'tta': 'flip' if flip else 'none', 'tables': tables}
-    od = Path(out)/dataset
+    od = Path(out)/pair_folder(tag, dataset)
     atomic_write_text(od/'ablation.json', json.dumps(s, indent=1)); atomic_write_text(od/'ablation.md', _ablation_md(s))
     if verbose: print(_ablation_md(s))
+    return s
+
+# %% ../../nbs/10a_evaluation.ipynb
+CROSS_COLUMNS = {'zero-shot': ('zero-shot, preset prompts',), 'phase 2': ('phase 2 + gate', 'phase 2'),
+                 'phase 3': ('phase 3 + gate', 'phase 3')}   # table column → ablation rows, the first present is shown
+
+# %% ../../nbs/10a_evaluation.ipynb
+def _cross_md(s:dict) -> str:
+    "cross_dataset.md: a row per (training data, test split, model set); each refinement column its refined Dice."
+    md = [f"# Cross-dataset table — preset {s['preset']}{', test-time flip' if s['tta'] == 'flip' else ''}", '',
+          "Dice at each image's own size on each test split; phase 3 trains the coarse model too (its own coarse Dice in brackets).", '',
+          '| trained on | tested on | model | images | coarse | ' + ' | '.join(CROSS_COLUMNS) + ' | best Δ |',
+          '|---|---|---|---:|---:|' + '---:|' * len(CROSS_COLUMNS) + '---:|']
+    for r in s['rows']:
+        cells = []
+        for col in CROSS_COLUMNS:
+            v = r['refined'].get(col)
+            cells.append('—' if v is None else f"{v:.4f}" + (f" ({r['phase3_coarse']:.4f})" if col == 'phase 3' and r.get('phase3_coarse') is not None else ''))
+        best = max([v for v in r['refined'].values() if v is not None], default=None)
+        md.append(f"| {r['trained_on']} | {r['tested_on']} | {r['model']} | {r['n']} | {r['coarse']:.4f} | " + ' | '.join(cells) +
+                  f" | {'—' if best is None else format(best - r['coarse'], '+.4f')} |")
+    return '\n'.join(md + ['', f"Wall time {s['wall_s']:.0f} s; each pair's ablation.md (gate choices, box errors, per image) beside this file."]) + '\n'
+
+# %% ../../nbs/10a_evaluation.ipynb
+def cross_dataset(trained_on:Sequence[str],          # checkpoint tags: 'BUSI', 'BUSBRA', 'BUSI+BUSBRA' …
+                  tested_on:Sequence[str],           # datasets whose test splits to score
+                  folds:Sequence[int]|None=None, data_root:str='data', preset:str|Preset|None=None, ckpt_root:str='checkpoints',
+                  out:str='runs/eval', device:str|None=None, verbose:bool=True, encoder_runtime:str|None=None,
+                  encoder_precision:str='fp32', tta:str|None='flip') -> dict:
+    "Every (training data, test split) pair's `ablation`, gathered into {out}/cross_dataset.md and .json (see above)."
+    t0, rows, pr = time.time(), [], None
+    for tag in trained_on:
+        for d in tested_on:
+            a = ablation(d, folds, data_root, preset, ckpt_root, out, device, verbose, encoder_runtime, encoder_precision, tta, trained_on=tag)
+            pr = pr or a['preset']
+            for title, levers in a['tables'].items():
+                if not levers: continue
+                first = next(iter(levers.values()))
+                pick = lambda col: next((levers[k] for k in CROSS_COLUMNS[col] if k in levers), None)
+                p3 = pick('phase 3')
+                rows.append({'trained_on': tag, 'tested_on': d, 'model': title, 'n': a['n_test'], 'coarse': first['coarse']['dice']['mean'],
+                             'refined': {col: (None if pick(col) is None else pick(col)['refined']['dice']['mean']) for col in CROSS_COLUMNS},
+                             'phase3_coarse': None if p3 is None else p3['coarse']['dice']['mean']})
+    s = {'preset': pr, 'tta': 'flip' if tta == 'flip' else 'none', 'rows': rows, 'wall_s': time.time() - t0}
+    atomic_write_text(Path(out)/'cross_dataset.json', json.dumps(s, indent=1)); atomic_write_text(Path(out)/'cross_dataset.md', _cross_md(s))
+    if verbose: print(_cross_md(s))
     return s

@@ -20,7 +20,7 @@ from ..runtime import get_device, seed_everything
 from ..checkpoint import (PHASE_FOLDERS, find_fold_checkpoint, fold_dir, load_ensemble, load_pipeline, load_sam,
                                      load_transunet, pipeline_checkpoints, read_checkpoint, refiner_settings, resolve_checkpoint,
                                      stored_preset)
-from ..data.splits import load_splits, split_names, splits_digest
+from ..data.splits import load_splits, split_names, split_snapshot, splits_digest
 from ..data.datasets import JointAugment, PairedDataset, TransUNetDataset
 from ..losses import bce_dice_loss, coarse_loss, iou_mse_loss, pipeline_loss
 from ..metrics import METRICS, MetricTracker, delta_markdown, delta_table
@@ -33,7 +33,7 @@ from .loop import Loop, cosine_schedule, dist_info, fold_complete, init_distribu
 from ..viz.figures import case_strip
 from .tuning import (box_error_summary, box_errors, fit_refiner_gate, gate_from_outcomes, gate_summary, held_out_batches,
                                           pipeline_outcomes, search_prompts)
-from .evaluation import calibration_source, evaluate, fold_splits_match, processed_root, score_pipeline
+from .evaluation import calibration_source, check_fold_splits, evaluate, fold_splits_match, processed_root, score_pipeline
 
 # %% auto 0
 __all__ = ['SEARCH_IMAGES', 'PHASES', 'phase1', 'oof', 'phase2', 'phase3', 'Phase', 'get_phase']
@@ -132,7 +132,7 @@ def phase1(dataset:str, fold:int, data_root:str='data', preset:str|Preset=LIBRAR
         with torch.no_grad():
             for b in DataLoader(shard(vds), batch_size=8): t.update(_coarse(m, b, dev).softmax(1)[:, 1] > 0.5, b['mask'])
         return {k: v['mean'] for k, v in t.gathered().summary().items()}
-    cfg = _config('phase1', pr, opts, dataset=dataset, fold=fold, splits=splits_digest(root, fold), epochs=epochs, batch_size=bs, lr=lr,
+    cfg = _config('phase1', pr, opts, dataset=dataset, fold=fold, splits=splits_digest(root, fold), split_parts={dataset: split_snapshot(root, fold)}, epochs=epochs, batch_size=bs, lr=lr,
                   optimizer=r['optimizer'], loss=r['loss'], momentum=momentum, weight_decay=weight_decay, vit_pretrained=vit_pretrained)
     def show(b):
         p = _coarse(model.eval(), b, dev).softmax(1)[:, 1].cpu()
@@ -147,12 +147,9 @@ def oof(dataset:str, folds:Sequence[int]|None=None, data_root:str='data', preset
     dev = get_device(device); root = processed_root(data_root, dataset)
     s = load_splits(root); folds = range(len(s['folds'])) if folds is None else folds
     out = Paths(pred_root=pred_root).oof(dataset); written = {}
+    check_fold_splits(dataset, folds, data_root, ckpt_root, kinds=('transunet',), use='its out-of-fold predictions would include images it trained on')
     for k in folds:
         ck = fold_dir('transunet', dataset, k, ckpt_root)/'best.pth'
-        if not fold_splits_match(ck.parent, root, k):
-            raise UltraRefinerError(f"{ck.parent} was trained on another split than {root}/splits.json has now (re-split "
-                                    f"since?): its out-of-fold predictions would include images it trained on. Retrain fold {k} "
-                                    f"with --force.")
         m = load_transunet(preset, ck).to(dev); pr = stored_preset(read_checkpoint(ck)[1], preset, ck)
         sam_data = _shared_coarse(m, ckpt_root, None, dev, pr, root)
         ds = TransUNetDataset(root, split_names(root, 'val', k), m.config.img_size, **sam_data)
@@ -220,6 +217,9 @@ def phase2(datasets:str|Sequence[str], fold:int, data_root:str='data', preset:st
     if encoder not in ('frozen', 'lora'): raise UltraRefinerError(f"encoder must be 'frozen' or 'lora', got {encoder!r}.")
     datasets = [datasets] if isinstance(datasets, str) else list(datasets); tag = '+'.join(datasets)
     opts = RunOptions.of(options, **run); dev = _setup(opts); pr = get_preset(preset)
+    for d in datasets:                     # the out-of-fold masks it trains on came from phase-1 folds of today's split
+        check_fold_splits(d, range(len(load_splits(processed_root(data_root, d))['folds'])), data_root, ckpt_root, kinds=('transunet',),
+                          use="the out-of-fold masks phase 2 trains on would come from models that saw those images")
     S, P = pr.sam_img_size, pr.img_size
     r = pr.recipe(2, epochs=epochs, batch_size=batch_size, lr=lr); epochs, bs, lr = r['epochs'], r['batch_size'], r['lr']
     def make(part, aug):
@@ -266,7 +266,8 @@ def phase2(datasets:str|Sequence[str], fold:int, data_root:str='data', preset:st
         return b['coarse'][:, 0].to(dev) > 0.5, o['masks'][:, 0] > 0, y, o['empty']
     evaluate = lambda m: _refiner_eval(run, vds, f'phase 2 · {tag} · fold {fold} · val', opts.verbose)
     cfg = _config('phase2', pr, opts, datasets=datasets, fold=fold,
-                  splits={d: splits_digest(processed_root(data_root, d), fold) for d in datasets}, epochs=epochs, batch_size=bs, lr=lr, weight_decay=weight_decay,
+                  splits={d: splits_digest(processed_root(data_root, d), fold) for d in datasets},
+                  split_parts={d: split_snapshot(processed_root(data_root, d), fold) for d in datasets}, epochs=epochs, batch_size=bs, lr=lr, weight_decay=weight_decay,
                   encoder=encoder, sam_checkpoint=sam_checkpoint, refiner=refiner.settings(), prompt_search=searched,
                   oof_box_errors=errors)
     def show(b):
@@ -301,6 +302,8 @@ def phase3(dataset:str, fold:int, data_root:str='data', preset:str|Preset=LIBRAR
     root = processed_root(data_root, dataset); P = pr.img_size
     tu_ck = resolve_checkpoint(transunet_checkpoint, 'transunet', dataset, fold, ckpt_root)
     sam_ck = resolve_checkpoint(sam_checkpoint, 'sam_finetuned', dataset, fold, ckpt_root)
+    check_fold_splits(dataset, [fold], data_root, ckpt_root, kinds=(), folders=[Path(tu_ck).parent, Path(sam_ck).parent],
+                      use="phase 3 would start from models that trained on today's validation or test images")
     sam = load_sam(pr, sam_ck)
     for p in sam.image_encoder.parameters(): p.requires_grad_(False)
     # the prompts phase 2 trained with (a foreign SAM checkpoint has none: the preset's), then the explicit overrides
@@ -333,7 +336,7 @@ def phase3(dataset:str, fold:int, data_root:str='data', preset:str|Preset=LIBRAR
         o = model.eval()(b['image'].to(dev), b['image_sam'].to(dev), sam_frame=b['sam_frame'])
         return o['coarse_prob'] > 0.5, o['refined_logits'][:, 0] > 0, b['mask'].to(dev), o['empty']
     evaluate = lambda m: _refiner_eval(run, vds, f'phase 3 · {dataset} · fold {fold} · val', opts.verbose)
-    cfg = _config('phase3', pr, opts, dataset=dataset, fold=fold, splits=splits_digest(processed_root(data_root, dataset), fold), epochs=epochs, batch_size=bs, transunet_lr=transunet_lr,
+    cfg = _config('phase3', pr, opts, dataset=dataset, fold=fold, splits=splits_digest(root, fold), split_parts={dataset: split_snapshot(root, fold)}, epochs=epochs, batch_size=bs, transunet_lr=transunet_lr,
                   sam_lr=sam_lr, weight_decay=weight_decay, coarse_loss_weight=w_coarse, refined_loss_weight=w_refined,
                   coarse_loss_terms=list(pr.coarse_loss_terms), refined_iou_weight=pr.refined_iou_weight, augment=augment,
                   transunet_checkpoint=str(tu_ck), sam_checkpoint=str(sam_ck), box_mode=refiner_kw.get('box_mode', 'soft'),
