@@ -122,7 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=COMMANDS['prepare'])
     s = sub.add_parser('run-folds', help='execute the phase templates per dataset × fold through papermill')
     s.add_argument('--phase', default='all', choices=['1', '2', '3', 'eval', 'all'])
-    s.add_argument('--datasets', nargs='+', default=['PHANTOM']); s.add_argument('--folds', nargs='+', type=int, default=list(range(N_FOLDS)))
+    s.add_argument('--datasets', nargs='+', default=['PHANTOM'], help="datasets, each its own run; a joint tag (BUSI+BUSBRA) trains one "
+                   "model per fold on the union, each dataset keeping its own splits")
+    s.add_argument('--joint', action='store_true', help='the --datasets as one joint run (same as naming the tag BUSI+BUSBRA)')
+    s.add_argument('--balance', type=float, default=None, help="joint runs: each dataset repeated round((largest/size)**balance) "
+                   "times per epoch; 0 pools, 1 equal shares (default 0.5)")
+    s.add_argument('--folds', nargs='+', type=int, default=list(range(N_FOLDS)))
     s.add_argument('--phase1_folds', nargs='+', default=None, help="folds for phase 1 when they differ from --folds ('all': every fold; "
                    "the quick chain: --folds 0 --phase1_folds all)")
     s.add_argument('--preset', default=None, choices=sorted(PRESETS), help='default: full on a GPU, lite on a CPU')

@@ -245,13 +245,13 @@ def _cmd_run_folds(a):
     if a.phase1_folds:
         from ultrarefiner.data.splits import load_splits
         from ultrarefiner.training.phases import processed_root
-        folds1 = (list(range(len(load_splits(processed_root(a.data_root, a.datasets[0]))['folds']))) if a.phase1_folds == ['all']
+        folds1 = (list(range(len(load_splits(processed_root(a.data_root, a.datasets[0].split('+')[0]))['folds']))) if a.phase1_folds == ['all']
                   else [int(k) for k in a.phase1_folds])
     run_folds(a.phase, a.datasets, a.folds, a.preset or default_preset(), a.data_root, a.jobs, a.force, a.runs, a.ckpt_root,
               a.pred_root, a.epochs, options=_options(argparse.Namespace(**vars(a), resume=True)),
-              overrides=dict(box_mode=a.box_mode, encoder=a.encoder), phase1_folds=folds1)
+              overrides=dict(box_mode=a.box_mode, encoder=a.encoder, balance=a.balance), phase1_folds=folds1, joint=a.joint)
     if a.phase in ('all', 'eval'):
-        for d in a.datasets:
+        for d in (['+'.join(a.datasets)] if a.joint else a.datasets):
             p = Paths(runs=a.runs).report(d)/'summary.md'
             if p.exists(): print(p.read_text())
 

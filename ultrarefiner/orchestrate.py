@@ -8,7 +8,7 @@ import inspect
 from pathlib import Path
 from typing import Sequence
 from .config import LIBRARY_PRESET, N_FOLDS, RunOptions
-from .paths import Paths
+from .paths import Paths, tag_parts
 from .errors import UltraRefinerError
 
 # %% auto 0
@@ -28,11 +28,14 @@ def check_inputs(phases:Sequence[str], datasets:Sequence[str], folds:Sequence[in
     from ultrarefiner.training.phases import PHASES
     from ultrarefiner.checkpoint import find_fold_checkpoint
     problems, p1 = [], set(folds if phase1_folds is None else phase1_folds) if '1' in phases else set()
-    for d in datasets:
-        root = Paths(data_root).processed(d)
-        if not (root/'splits.json').exists():
-            problems.append(f"{d}: {root}/splits.json not found; run `ultrarefiner prepare --data_root {data_root} --datasets {d}`"); continue
-        nf = len(load_splits(root)['folds'])
+    for d in datasets:                     # a dataset, or a joint tag BUSI+BUSBRA: every part prepared, with as many folds
+        parts = tag_parts(d); missing = [x for x in parts if not Paths(data_root).splits(x).exists()]
+        if missing:
+            problems.append(f"{d}: {', '.join(str(Paths(data_root).splits(x)) for x in missing)} not found; run `ultrarefiner prepare "
+                            f"--data_root {data_root} --datasets {' '.join(missing)}`"); continue
+        nfs = {x: len(load_splits(Paths(data_root).processed(x))['folds']) for x in parts}; nf = min(nfs.values())
+        if len(set(nfs.values())) > 1:
+            problems.append(f"{d}: a joint run needs the same number of folds in each dataset, got {nfs}; re-run prepare with --folds"); continue
         bad = sorted(k for k in set(folds) | p1 if not 0 <= k < nf)
         if bad: problems.append(f"{d}: fold(s) {bad} do not exist (splits.json has {nf} folds, 0–{nf - 1})"); continue
         has1 = lambda k: k in p1 or PHASES['1'].done(d, k, ckpt_root, pred_root, data_root)
@@ -64,8 +67,10 @@ def _phase_parameters(ph:str, base:dict, overrides:dict, epochs) -> dict:
 def run_folds(phase:str='all', datasets:Sequence[str]=('PHANTOM',), folds:Sequence[int]=tuple(range(N_FOLDS)), preset:str=LIBRARY_PRESET,
               data_root:str='data', jobs:int=1, force:bool=False, runs:str='runs', ckpt_root:str='checkpoints',
               pred_root:str='predictions', epochs:int|Sequence[int]|None=None, options:RunOptions|dict|None=None,
-              overrides:dict|None=None, phase1_folds:Sequence[int]|None=None, log=print) -> list:
-    "Execute the phase templates per dataset × fold; returns the executed notebook paths. `epochs`: one value or one per phase (1, 2, 3)."
+              overrides:dict|None=None, phase1_folds:Sequence[int]|None=None, joint:bool=False, log=print) -> list:
+    """Execute the phase templates per dataset × fold; returns the executed notebook paths. `epochs`: one value or one per
+    phase (1, 2, 3). `joint`: the datasets as one joint run (tag D1+D2: one model per fold on the union)."""
+    if joint: datasets = ['+'.join(d for x in datasets for d in tag_parts(x))]
     from ultrarefiner.training.phases import PHASES, get_phase
     phases = ['1', '2', '3', 'eval'] if phase == 'all' else [get_phase(phase).key]
     if epochs is not None and not isinstance(epochs, int):

@@ -7,9 +7,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from .errors import DataError
 
 # %% auto 0
-__all__ = ['repo_root', 'shared_data_dir', 'Paths']
+__all__ = ['repo_root', 'shared_data_dir', 'Paths', 'tag_parts']
 
 # %% ../nbs/00c_paths.ipynb
 def repo_root() -> Path:
@@ -31,13 +32,15 @@ class Paths:
     "Where a project's data and outputs live: processed datasets, fold folders per phase, OOF predictions, run notebooks, TensorBoard, reports."
     data_root:str|Path = 'data'          # raw datasets; processed copies under {data_root}/processed/{D}
     ckpt_root:str|Path = 'checkpoints'   # {ckpt_root}/{transunet,sam_finetuned,ultra_refiner}/{tag}/fold_{k}
-    pred_root:str|Path = 'predictions'   # {pred_root}/{D}/predictions/{name}.npy (out-of-fold coarse predictions)
+    pred_root:str|Path = 'predictions'   # {pred_root}/{D}/predictions/{name}.npy (out-of-fold coarse predictions; joint runs: {tag}/predictions/{D}/)
     runs:str|Path = 'runs'               # executed notebooks, TensorBoard logs, evaluation reports
 
     def processed(self, dataset:str) -> Path: return Path(self.data_root)/'processed'/dataset
     def splits(self, dataset:str) -> Path: return self.processed(dataset)/'splits.json'
     def fold(self, kind:str, tag:str, fold:int) -> Path: return Path(self.ckpt_root)/kind/tag/f'fold_{fold}'
-    def oof(self, dataset:str) -> Path: return Path(self.pred_root)/dataset/'predictions'
+    def oof(self, dataset:str, tag:str|None=None) -> Path:
+        "Out-of-fold predictions of `dataset`: {pred_root}/{D}/predictions, or {pred_root}/{tag}/predictions/{D} from a joint run's models."
+        return Path(self.pred_root)/dataset/'predictions' if tag in (None, dataset) else Path(self.pred_root)/tag/'predictions'/dataset
     def cache(self) -> Path:
         "The frozen encoders' feature cache: $ULTRAREFINER_CACHE when set (one per machine, shared by runs), else under ckpt_root."
         env = os.environ.get('ULTRAREFINER_CACHE')
@@ -47,3 +50,11 @@ class Paths:
         return self.report(tag)/'evaluate.ipynb' if fold is None else Path(self.runs)/f'phase{phase}'/tag/f'fold_{fold}.ipynb'
     def tensorboard(self, phase:str, tag:str, fold:int) -> Path: return Path(self.runs)/'tb'/phase/tag/f'fold_{fold}'
     def report(self, tag:str) -> Path: return Path(self.runs)/'eval'/tag
+
+# %% ../nbs/00c_paths.ipynb
+def tag_parts(tag:str) -> list:
+    "The datasets of a run's tag: 'BUSI' → ['BUSI'], 'BUSI+BUSBRA' → ['BUSI', 'BUSBRA']."
+    parts = str(tag).split('+')
+    if not all(parts) or len(set(parts)) != len(parts):
+        raise DataError(f"Bad dataset tag {tag!r}: dataset names joined by '+', each dataset once (e.g. BUSI+BUSBRA).")
+    return parts

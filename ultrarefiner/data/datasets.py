@@ -13,7 +13,7 @@ from .splits import load_splits, split_names
 
 # %% auto 0
 __all__ = ['locate_processed', 'resize_mask', 'ProcessedImages', 'TransUNetDataset', 'SAMDataset', 'check_predictions',
-           'load_prediction', 'PairedDataset', 'JointAugment']
+           'load_prediction', 'PairedDataset', 'repeat_factors', 'balanced_concat', 'JointAugment']
 
 # %% ../../nbs/01b_datasets.ipynb
 def locate_processed(root:Path, name:str, kind:str) -> Path:
@@ -167,6 +167,19 @@ class PairedDataset(SAMDataset):
         p = torch.from_numpy(_resize(a, self.pred_size))[None]
         x, hw, y, p = self._item(img, mk, p)
         return {'image': x, 'frame': hw, 'mask': y, 'coarse': p, 'name': n}
+
+# %% ../../nbs/01b_datasets.ipynb
+def repeat_factors(sizes:Sequence[int], balance:float=0.5) -> list:
+    "How many times each dataset is repeated per epoch: round((largest / size) ** balance), at least 1."
+    if not 0 <= balance <= 1: raise DataError(f"balance must be in [0, 1] (0: pooled as is, 1: equal shares), got {balance}.")
+    big = max(sizes); return [max(1, round((big / max(n, 1)) ** balance)) for n in sizes]
+
+# %% ../../nbs/01b_datasets.ipynb
+def balanced_concat(parts:Sequence, balance:float=0.5):
+    "One dataset over several (a joint run's), each repeated by `repeat_factors`; a single part is returned as it is."
+    from torch.utils.data import ConcatDataset
+    if len(parts) == 1: return parts[0]
+    return ConcatDataset([p for p, r in zip(parts, repeat_factors([len(p) for p in parts], balance)) for _ in range(r)])
 
 # %% ../../nbs/01b_datasets.ipynb
 class JointAugment:

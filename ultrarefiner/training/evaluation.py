@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from ..config import Preset
-from ..paths import Paths
+from ..paths import Paths, tag_parts
 from ..errors import UltraRefinerError
 from ..io import atomic_write_bytes, atomic_write_text
 from ..runtime import get_device
@@ -30,7 +30,7 @@ from ..viz.figures import examples_figure
 
 # %% auto 0
 __all__ = ['CROSS_COLUMNS', 'processed_root', 'split_changes', 'fold_splits_match', 'check_fold_splits', 'calibration_source',
-           'score_pipeline', 'gate_counts', 'pair_folder', 'fold_list', 'evaluate', 'ablation_models',
+           'score_pipeline', 'gate_counts', 'pair_folder', 'fold_list', 'pooled_summary', 'evaluate', 'ablation_models',
            'per_image_analysis', 'ablation', 'cross_dataset']
 
 # %% ../../nbs/10a_evaluation.ipynb
@@ -148,6 +148,29 @@ def fold_list(tag:str, folds:Sequence[int]|None, data_root:str='data') -> list:
     return list(range(len(load_splits(processed_root(data_root, tag.split('+')[0]))['folds']))) if folds is None else list(folds)
 
 # %% ../../nbs/10a_evaluation.ipynb
+def pooled_summary(parts:dict) -> dict:
+    "dataset → `evaluate` summary, gathered: each dataset's fold and ensemble Dice, and the image-weighted pool of them."
+    keys = [str(k) for k in next(iter(parts.values()))['folds']] + (['ensemble'] if all(s['ensemble'] for s in parts.values()) else [])
+    row = lambda s, k: s['ensemble'] if k == 'ensemble' else s['per_fold'][k]
+    per = {d: {'n': s['n_test'], **{k: {kind: row(s, k)[kind]['dice']['mean'] for kind in ('coarse', 'refined')} for k in keys}}
+           for d, s in parts.items()}
+    n = sum(p['n'] for p in per.values())
+    pooled = {k: {kind: sum(p['n'] * p[k][kind] for p in per.values()) / n for kind in ('coarse', 'refined')} for k in keys}
+    return {'datasets': per, 'pooled': {'n': n, **pooled}, 'tta': next(iter(parts.values()))['tta']}
+
+# %% ../../nbs/10a_evaluation.ipynb
+def _pooled_md(tag:str, s:dict) -> str:
+    "summary.md of a joint run: a row per dataset and the pool, Dice of each fold and the ensemble (coarse → refined)."
+    keys = [k for k in s['pooled'] if k != 'n']
+    md = [f"# {tag} — each dataset's test split and pooled{', test-time flip' if s['tta'] == 'flip' else ''}", '',
+          "Dice at each image's own size, coarse → refined; each dataset's own summary.md in {tag}_on_{dataset}/.", '',
+          '| test split | images | ' + ' | '.join('ensemble' if k == 'ensemble' else f'fold {k}' for k in keys) + ' |',
+          '|---|---:|' + '---|' * len(keys)]
+    for name, r in [*s['datasets'].items(), ('pooled', s['pooled'])]:
+        md.append(f"| {name} | {r['n']} | " + ' | '.join(f"{r[k]['coarse']:.4f} → {r[k]['refined']:.4f}" for k in keys) + ' |')
+    return '\n'.join(md) + '\n'
+
+# %% ../../nbs/10a_evaluation.ipynb
 def evaluate(dataset:str, folds:Sequence[int]|None=None, data_root:str='data', preset:str|Preset|None=None,
              ckpt_root:str='checkpoints', out:str='runs/eval', device:str|None=None, verbose:bool=True,
              encoder_runtime:str|None=None, encoder_precision:str='fp32',   # SAM's image encoder: `runtime.ensure_runtime`
@@ -156,8 +179,16 @@ def evaluate(dataset:str, folds:Sequence[int]|None=None, data_root:str='data', p
              trained_on:str|None=None) -> dict:                          # the checkpoints' dataset tag (D or D1+D2; default: `dataset`)
     """Coarse vs refined on `dataset`'s test split at each image's own size: each fold, mean ± std over folds, and the folds'
     ensemble (mean coarse probability before prompting), of the models trained on `trained_on`; writes summary.json,
-    summary.md, examples.png under `out`/`pair_folder(trained_on, dataset)` (preset: the checkpoints')."""
+    summary.md, examples.png under `out`/`pair_folder(trained_on, dataset)` (preset: the checkpoints'). A joint tag
+    (BUSI+BUSBRA) as `dataset`: each of its datasets apart, then `pooled_summary` in `out`/BUSI+BUSBRA."""
     if tta not in (None, 'none', 'flip'): raise UltraRefinerError(f"tta must be 'none' or 'flip', got {tta!r}.")
+    if trained_on is None and len(tag_parts(dataset)) > 1:      # a joint run: each of its datasets' test split, and pooled
+        parts = {d: evaluate(d, folds, data_root, preset, ckpt_root, out, device, verbose, encoder_runtime, encoder_precision, tta,
+                             ensemble, trained_on=dataset) for d in tag_parts(dataset)}
+        s = pooled_summary(parts); od = Path(out)/dataset
+        atomic_write_text(od/'summary.json', json.dumps(s, indent=1)); atomic_write_text(od/'summary.md', _pooled_md(dataset, s))
+        if verbose: print(_pooled_md(dataset, s))
+        return s
     flip = tta == 'flip'
     dev = get_device(device); root = processed_root(data_root, dataset); tag = trained_on or dataset
     folds = fold_list(tag, folds, data_root)

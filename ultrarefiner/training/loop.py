@@ -17,8 +17,8 @@ from ..runtime import autocast, precision_name
 from ..errors import UltraRefinerError
 
 # %% auto 0
-__all__ = ['poly_schedule', 'cosine_schedule', 'get_rng_state', 'set_rng_state', 'dist_info', 'init_distributed', 'shard',
-           'run_definition', 'definition_changes', 'Loop', 'fold_complete']
+__all__ = ['poly_schedule', 'cosine_schedule', 'get_rng_state', 'set_rng_state', 'dist_info', 'init_distributed', 'gathered_sum',
+           'shard', 'run_definition', 'definition_changes', 'Loop', 'fold_complete']
 
 # %% ../../nbs/09_train.ipynb
 def poly_schedule(optimizer, total_steps:int, power:float=0.9):
@@ -70,6 +70,13 @@ def init_distributed(backend:str|None=None) -> tuple:
 def _barrier():
     import torch.distributed as dist
     if dist_info()[1] > 1: dist.barrier()
+
+def gathered_sum(v:int) -> int:
+    "A count summed over every rank under torch.distributed (else the count itself)."
+    import torch.distributed as dist
+    if dist_info()[1] == 1: return v
+    parts = [None] * dist.get_world_size(); dist.all_gather_object(parts, v)
+    return sum(parts)
 
 def shard(ds):
     "This rank's evaluation share of `ds`: items rank, rank + world, ... (no padding, so no image counts twice)."

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import ConcatDataset, DataLoader, Subset
 from ..config import LIBRARY_PRESET, Preset, RunOptions, get_preset
-from ..paths import Paths
+from ..paths import Paths, tag_parts
 from ..errors import UltraRefinerError
 from ..io import atomic_write_bytes, atomic_write_text, load_checkpoint, save_checkpoint
 from ..runtime import get_device, seed_everything
@@ -21,7 +21,7 @@ from ..checkpoint import (PHASE_FOLDERS, find_fold_checkpoint, fold_dir, load_en
                                      load_transunet, pipeline_checkpoints, read_checkpoint, refiner_settings, resolve_checkpoint,
                                      stored_preset)
 from ..data.splits import load_splits, split_names, split_snapshot, splits_digest
-from ..data.datasets import JointAugment, PairedDataset, TransUNetDataset
+from ..data.datasets import JointAugment, PairedDataset, TransUNetDataset, balanced_concat
 from ..losses import bce_dice_loss, coarse_loss, iou_mse_loss, pipeline_loss
 from ..metrics import METRICS, MetricTracker, delta_markdown, delta_table
 from ..models.refiner import FoldEnsemble, SAMRefiner, UltraRefiner
@@ -29,7 +29,8 @@ from ..models.coarse import build_coarse, coarse_logits
 from ..models.lite import TinyViTFeatures
 from ..models.export import calibration_images, ensure_runtime
 from ..models.sam import EmbeddingCache, apply_lora, build_sam
-from .loop import Loop, cosine_schedule, dist_info, fold_complete, init_distributed, poly_schedule, shard
+from .loop import (Loop, cosine_schedule, dist_info, fold_complete, gathered_sum, init_distributed, poly_schedule,
+                                        shard)
 from ..viz.figures import case_strip
 from .tuning import (box_error_summary, box_errors, fit_refiner_gate, gate_from_outcomes, gate_summary, held_out_batches,
                                           pipeline_outcomes, search_prompts)
@@ -77,6 +78,15 @@ def _predict_coarse(model, ds, dev, bs=8):
 
 def _tb(runs, phase, tag, fold): return Paths(runs=runs).tensorboard(phase, tag, fold)
 
+def _roots(data_root, tag) -> dict: return {d: processed_root(data_root, d) for d in tag_parts(tag)}
+def _union(roots:dict, part:str, fold:int, size:int, balance:float=0.0, **kw):
+    "A run's `part` of fold `fold`: each dataset's own split, joined by `balanced_concat` (a single dataset as it is)."
+    return balanced_concat([TransUNetDataset(r, split_names(r, part, fold), size, **kw) for r in roots.values()], balance)
+
+def _split_record(roots:dict, fold:int) -> dict:
+    "What a fold's run records of its splits: the digest (per dataset for a joint run) and where each image was."
+    dg = {d: splits_digest(r, fold) for d, r in roots.items()}; return dict(splits=dg if len(dg) > 1 else next(iter(dg.values())), split_parts={d: split_snapshot(r, fold) for d, r in roots.items()})
+
 def _setup(opts:RunOptions):
     "Seed, join torchrun's process group if launched by it, and pick this rank's device."
     rank, world = init_distributed(); seed_everything(opts.seed)
@@ -110,17 +120,17 @@ def _loop(model, opt, sch, step, evaluate, out_dir, epochs, bs, pr, opts, cfg, t
 def phase1(dataset:str, fold:int, data_root:str='data', preset:str|Preset=LIBRARY_PRESET, options:RunOptions|dict|None=None, *,
            epochs:int|None=None, batch_size:int|None=None, lr:float|None=None, momentum:float=0.9, weight_decay:float=1e-4,
            ckpt_root:str='checkpoints', runs:str='runs', vit_pretrained:str|None=None, stop_after_steps:int|None=None,
-           **run) -> dict:
+           balance:float=0.5, **run) -> dict:
     """Train the preset's coarse model on one fold (`Preset.coarse`: a TransUNet, or the `lite` decoder on LiteMedSAM's cached
     features); the seed's SGD, poly 0.9, 0.5 CE + 0.5 Dice, or the preset's optimiser and loss; best by validation Dice.
-    `run`: RunOptions fields (device, amp, seed…)."""
+    `dataset`: one dataset or a joint tag (BUSI+BUSBRA: the union, `balance`d); `run`: RunOptions fields (device, amp, seed…)."""
     opts = RunOptions.of(options, **run); dev = _setup(opts); pr = get_preset(preset)
-    root = processed_root(data_root, dataset)
+    roots = _roots(data_root, dataset); root = next(iter(roots.values()))
     r = pr.recipe(1, epochs=epochs, batch_size=batch_size, lr=lr); epochs, bs, lr = r['epochs'], r['batch_size'], r['lr']
     model = build_coarse(pr, vit_pretrained=vit_pretrained).to(dev)
     sam_data = _shared_coarse(model, ckpt_root, opts, dev, pr, root)   # lite: cached TinyViT features, flip augmentation
-    ds = TransUNetDataset(root, split_names(root, 'train', fold), pr.img_size, augment=JointAugment(), **sam_data)
-    vds = TransUNetDataset(root, split_names(root, 'val', fold), pr.img_size, **sam_data)
+    ds = _union(roots, 'train', fold, pr.img_size, balance, augment=JointAugment(), **sam_data)
+    vds = _union(roots, 'val', fold, pr.img_size, **sam_data)
     total = epochs * math.ceil(len(ds) / bs)
     if r['optimizer'] == 'sgd':
         opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay); sch = poly_schedule(opt, total)
@@ -132,7 +142,7 @@ def phase1(dataset:str, fold:int, data_root:str='data', preset:str|Preset=LIBRAR
         with torch.no_grad():
             for b in DataLoader(shard(vds), batch_size=8): t.update(_coarse(m, b, dev).softmax(1)[:, 1] > 0.5, b['mask'])
         return {k: v['mean'] for k, v in t.gathered().summary().items()}
-    cfg = _config('phase1', pr, opts, dataset=dataset, fold=fold, splits=splits_digest(root, fold), split_parts={dataset: split_snapshot(root, fold)}, epochs=epochs, batch_size=bs, lr=lr,
+    cfg = _config('phase1', pr, opts, dataset=dataset, fold=fold, **_split_record(roots, fold), **({'balance': balance} if len(roots) > 1 else {}), epochs=epochs, batch_size=bs, lr=lr,
                   optimizer=r['optimizer'], loss=r['loss'], momentum=momentum, weight_decay=weight_decay, vit_pretrained=vit_pretrained)
     def show(b):
         p = _coarse(model.eval(), b, dev).softmax(1)[:, 1].cpu()
@@ -143,34 +153,30 @@ def phase1(dataset:str, fold:int, data_root:str='data', preset:str|Preset=LIBRAR
 # %% ../../nbs/10_phases.ipynb
 def oof(dataset:str, folds:Sequence[int]|None=None, data_root:str='data', preset:str|Preset|None=None, ckpt_root:str='checkpoints',
         pred_root:str='predictions', device:str|None=None, verbose:bool=True) -> dict:
-    "Write predictions/{D}/predictions/{name}.npy (soft foreground probability) for the val names of each fold (preset: the checkpoints')."
-    dev = get_device(device); root = processed_root(data_root, dataset)
-    s = load_splits(root); folds = range(len(s['folds'])) if folds is None else folds
-    out = Paths(pred_root=pred_root).oof(dataset); written = {}
+    """Write predictions/{D}/predictions/{name}.npy (soft foreground probability) for the val names of each fold (preset: the
+    checkpoints'); a joint tag's models write predictions/{tag}/predictions/{D}/ for each of its datasets."""
+    dev = get_device(device); roots = _roots(data_root, dataset); splits = {d: load_splits(r) for d, r in roots.items()}
+    folds = range(len(next(iter(splits.values()))['folds'])) if folds is None else folds
     check_fold_splits(dataset, folds, data_root, ckpt_root, kinds=('transunet',), use='its out-of-fold predictions would include images it trained on')
+    written = {d: {} for d in roots}
     for k in folds:
         ck = fold_dir('transunet', dataset, k, ckpt_root)/'best.pth'
         m = load_transunet(preset, ck).to(dev); pr = stored_preset(read_checkpoint(ck)[1], preset, ck)
-        sam_data = _shared_coarse(m, ckpt_root, None, dev, pr, root)
-        ds = TransUNetDataset(root, split_names(root, 'val', k), m.config.img_size, **sam_data)
-        for n, p in _predict_coarse(m, ds, dev).items():
-            if n in written: raise UltraRefinerError(f"'{n}' is in the val split of folds {written[n]} and {k}: splits.json is broken.")
-            buf = io.BytesIO(); np.save(buf, p.numpy().astype(np.float32)); atomic_write_bytes(out/f'{n}.npy', buf.getvalue())
-            written[n] = k
-    train = {n for f in s['folds'] for n in f['val']}
-    if set(folds) == set(range(len(s['folds']))) and set(written) != train:
-        raise UltraRefinerError(f"Out-of-fold predictions cover {len(written)} of {len(train)} train names.")
-    if verbose: print(f"oof: wrote {len(written)} predictions to {out}")
-    return written
+        for d, root in roots.items():
+            sam_data = _shared_coarse(m, ckpt_root, None, dev, pr, root); out = Paths(pred_root=pred_root).oof(d, dataset)
+            ds = TransUNetDataset(root, split_names(root, 'val', k), m.config.img_size, **sam_data)
+            for n, p in _predict_coarse(m, ds, dev).items():
+                if n in written[d]: raise UltraRefinerError(f"'{n}' is in the val split of folds {written[d][n]} and {k}: {root}/splits.json is broken.")
+                buf = io.BytesIO(); np.save(buf, p.numpy().astype(np.float32)); atomic_write_bytes(out/f'{n}.npy', buf.getvalue())
+                written[d][n] = k
+    for d, s in splits.items():
+        train = {n for f in s['folds'] for n in f['val']}
+        if set(folds) == set(range(len(s['folds']))) and set(written[d]) != train:
+            raise UltraRefinerError(f"Out-of-fold predictions of {d} cover {len(written[d])} of {len(train)} train names.")
+    if verbose: print(f"oof: wrote {sum(map(len, written.values()))} predictions to {', '.join(str(Paths(pred_root=pred_root).oof(d, dataset)) for d in roots)}")
+    return written[dataset] if dataset in written else {f'{d}/{n}': k for d, w in written.items() for n, k in w.items()}
 
 # %% ../../nbs/10_phases.ipynb
-def _gathered_sum(v:int) -> int:
-    "A count summed over every rank under torch.distributed (else the count itself)."
-    import torch.distributed as dist
-    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1): return v
-    parts = [None] * dist.get_world_size(); dist.all_gather_object(parts, v)
-    return sum(parts)
-
 def _refiner_eval(refiner_fn, ds, title, verbose, bs=8):
     c, r, n_empty = MetricTracker(), MetricTracker(), 0
     with torch.no_grad():
@@ -178,7 +184,7 @@ def _refiner_eval(refiner_fn, ds, title, verbose, bs=8):
             coarse, refined, mask, e = refiner_fn(b)                # e: the images whose coarse mask was empty
             c.update(coarse, mask); r.update(refined, mask); n_empty += int(e.sum())
     c, r = c.gathered(), r.gathered(); cs, rs = c.summary(), r.summary()
-    n_empty = _gathered_sum(n_empty)
+    n_empty = gathered_sum(n_empty)
     if verbose and dist_info()[0] == 0:
         from rich.console import Console
         Console(width=100).print(delta_table(cs, rs, title=title, empty=(n_empty, len(r))))
@@ -212,20 +218,22 @@ def _store_gate(out_dir:Path, fit, verbose:bool) -> dict|None:
 def phase2(datasets:str|Sequence[str], fold:int, data_root:str='data', preset:str|Preset=LIBRARY_PRESET, options:RunOptions|dict|None=None, *,
            epochs:int|None=None, batch_size:int|None=None, lr:float|None=None, weight_decay:float=1e-4, encoder:str='frozen',
            sam_checkpoint:str|None=None, box_mode:str|None=None, refiner_kw:dict|None=None, ckpt_root:str='checkpoints',
-           pred_root:str='predictions', runs:str='runs', stop_after_steps:int|None=None, **run) -> dict:
-    "Fine-tune SAM's prompt encoder + mask decoder (and LoRA) on out-of-fold coarse predictions of one or more datasets."
+           pred_root:str='predictions', runs:str='runs', stop_after_steps:int|None=None, balance:float=0.5, **run) -> dict:
+    """Fine-tune SAM's prompt encoder + mask decoder (and LoRA) on out-of-fold coarse predictions of one or more datasets
+    (a list, or a joint tag BUSI+BUSBRA: the joint run's out-of-fold masks when it wrote them, else each dataset's own)."""
     if encoder not in ('frozen', 'lora'): raise UltraRefinerError(f"encoder must be 'frozen' or 'lora', got {encoder!r}.")
-    datasets = [datasets] if isinstance(datasets, str) else list(datasets); tag = '+'.join(datasets)
+    datasets = [d for x in ([datasets] if isinstance(datasets, str) else datasets) for d in tag_parts(x)]; tag = '+'.join(datasets)
+    joint = Paths(pred_root=pred_root).oof(datasets[0], tag).is_dir() and len(datasets) > 1   # a joint phase 1 wrote them
+    preds = {d: Paths(pred_root=pred_root).oof(d, tag if joint else d) for d in datasets}
     opts = RunOptions.of(options, **run); dev = _setup(opts); pr = get_preset(preset)
-    for d in datasets:                     # the out-of-fold masks it trains on came from phase-1 folds of today's split
-        check_fold_splits(d, range(len(load_splits(processed_root(data_root, d))['folds'])), data_root, ckpt_root, kinds=('transunet',),
-                          use="the out-of-fold masks phase 2 trains on would come from models that saw those images")
+    for d in ([tag] if joint else datasets):    # the out-of-fold masks it trains on came from phase-1 folds of today's split
+        check_fold_splits(d, range(len(load_splits(processed_root(data_root, d.split('+')[0]))['folds'])), data_root, ckpt_root,
+                          kinds=('transunet',), use="the out-of-fold masks phase 2 trains on would come from models that saw those images")
     S, P = pr.sam_img_size, pr.img_size
     r = pr.recipe(2, epochs=epochs, batch_size=batch_size, lr=lr); epochs, bs, lr = r['epochs'], r['batch_size'], r['lr']
     def make(part, aug):
-        return ConcatDataset([PairedDataset(r, Paths(pred_root=pred_root).oof(d), split_names(r, part, fold), S, P, augment=aug,
-                                            sam_type=pr.sam)
-                              for d in datasets for r in [processed_root(data_root, d)]])
+        return balanced_concat([PairedDataset(r, preds[d], split_names(r, part, fold), S, P, augment=aug, sam_type=pr.sam)
+                                for d in datasets for r in [processed_root(data_root, d)]], balance if part == 'train' else 0.0)
     sam = build_sam(pr.sam, checkpoint=sam_checkpoint, img_size=S)
     cache = None
     if encoder == 'lora': apply_lora(sam)
@@ -267,7 +275,7 @@ def phase2(datasets:str|Sequence[str], fold:int, data_root:str='data', preset:st
     evaluate = lambda m: _refiner_eval(run, vds, f'phase 2 · {tag} · fold {fold} · val', opts.verbose)
     cfg = _config('phase2', pr, opts, datasets=datasets, fold=fold,
                   splits={d: splits_digest(processed_root(data_root, d), fold) for d in datasets},
-                  split_parts={d: split_snapshot(processed_root(data_root, d), fold) for d in datasets}, epochs=epochs, batch_size=bs, lr=lr, weight_decay=weight_decay,
+                  split_parts={d: split_snapshot(processed_root(data_root, d), fold) for d in datasets}, predictions={d: str(v) for d, v in preds.items()}, epochs=epochs, batch_size=bs, lr=lr, weight_decay=weight_decay,
                   encoder=encoder, sam_checkpoint=sam_checkpoint, refiner=refiner.settings(), prompt_search=searched,
                   oof_box_errors=errors)
     def show(b):
@@ -296,10 +304,10 @@ def phase3(dataset:str, fold:int, data_root:str='data', preset:str|Preset=LIBRAR
            epochs:int|None=None, batch_size:int|None=None, transunet_lr:float|None=None, sam_lr:float|None=None,
            weight_decay:float=1e-4, coarse_loss_weight:float|None=None, refined_loss_weight:float|None=None,
            transunet_checkpoint:str|None=None, sam_checkpoint:str|None=None, box_mode:str|None=None, refiner_kw:dict|None=None,
-           augment:bool|None=None, ckpt_root:str='checkpoints', runs:str='runs', stop_after_steps:int|None=None, **run) -> dict:
+           augment:bool|None=None, ckpt_root:str='checkpoints', runs:str='runs', stop_after_steps:int|None=None, balance:float=0.5, **run) -> dict:
     "Joint training of the coarse model and SAM refiner from this fold's phase-1 and phase-2 bests (a multi-dataset phase-2 run is found by its tag)."
     opts = RunOptions.of(options, **run); dev = _setup(opts); pr = get_preset(preset)
-    root = processed_root(data_root, dataset); P = pr.img_size
+    roots = _roots(data_root, dataset); root = next(iter(roots.values())); P = pr.img_size
     tu_ck = resolve_checkpoint(transunet_checkpoint, 'transunet', dataset, fold, ckpt_root)
     sam_ck = resolve_checkpoint(sam_checkpoint, 'sam_finetuned', dataset, fold, ckpt_root)
     check_fold_splits(dataset, [fold], data_root, ckpt_root, kinds=(), folders=[Path(tu_ck).parent, Path(sam_ck).parent],
@@ -317,8 +325,8 @@ def phase3(dataset:str, fold:int, data_root:str='data', preset:str|Preset=LIBRAR
     # for LiteMedSAM on the CPU (2.3 s per image), on for the others.
     augment = (pr.sam != 'lite' or shared) if augment is None else augment   # lite: flip only, both orientations cached
     sam_data = dict(sam_type=pr.sam, sam_size=pr.sam_img_size)
-    ds = TransUNetDataset(root, split_names(root, 'train', fold), P, augment=JointAugment() if augment else None, **sam_data)
-    vds = TransUNetDataset(root, split_names(root, 'val', fold), P, **sam_data)
+    ds = _union(roots, 'train', fold, P, balance, augment=JointAugment() if augment else None, **sam_data)
+    vds = _union(roots, 'val', fold, P, **sam_data)
     r = pr.recipe(3, epochs=epochs, batch_size=batch_size, transunet_lr=transunet_lr, sam_lr=sam_lr,
                   coarse_loss_weight=coarse_loss_weight, refined_loss_weight=refined_loss_weight)
     epochs, bs, transunet_lr, sam_lr = r['epochs'], r['batch_size'], r['transunet_lr'], r['sam_lr']
@@ -336,7 +344,7 @@ def phase3(dataset:str, fold:int, data_root:str='data', preset:str|Preset=LIBRAR
         o = model.eval()(b['image'].to(dev), b['image_sam'].to(dev), sam_frame=b['sam_frame'])
         return o['coarse_prob'] > 0.5, o['refined_logits'][:, 0] > 0, b['mask'].to(dev), o['empty']
     evaluate = lambda m: _refiner_eval(run, vds, f'phase 3 · {dataset} · fold {fold} · val', opts.verbose)
-    cfg = _config('phase3', pr, opts, dataset=dataset, fold=fold, splits=splits_digest(root, fold), split_parts={dataset: split_snapshot(root, fold)}, epochs=epochs, batch_size=bs, transunet_lr=transunet_lr,
+    cfg = _config('phase3', pr, opts, dataset=dataset, fold=fold, **_split_record(roots, fold), **({'balance': balance} if len(roots) > 1 else {}), epochs=epochs, batch_size=bs, transunet_lr=transunet_lr,
                   sam_lr=sam_lr, weight_decay=weight_decay, coarse_loss_weight=w_coarse, refined_loss_weight=w_refined,
                   coarse_loss_terms=list(pr.coarse_loss_terms), refined_iou_weight=pr.refined_iou_weight, augment=augment,
                   transunet_checkpoint=str(tu_ck), sam_checkpoint=str(sam_ck), box_mode=refiner_kw.get('box_mode', 'soft'),
@@ -373,10 +381,10 @@ class Phase:
         "This phase finished for tag × fold (phase 1: and its out-of-fold predictions are written)."
         folder = fold_dir(self.folder, tag, fold, ckpt_root) if self.folder else None
         if folder is None or not fold_complete(folder): return False
-        if '+' not in tag and not fold_splits_match(folder, Paths(data_root).processed(tag), fold): return False   # re-split: redo
+        roots = {d: Paths(data_root).processed(d) for d in tag_parts(tag)}
+        if not all(fold_splits_match(folder, r, fold) for r in roots.values()): return False   # re-split: redo
         if self.key != '1': return True
-        val = split_names(Paths(data_root).processed(tag), 'val', fold)
-        return all((Paths(pred_root=pred_root).oof(tag)/f'{n}.npy').exists() for n in val)
+        return all((Paths(pred_root=pred_root).oof(d, tag)/f'{n}.npy').exists() for d, r in roots.items() for n in split_names(r, 'val', fold))
 
 PHASES = {p.key: p for p in (
     Phase('1', 'transunet', 'train-transunet', 'phase1_transunet', 'transunet', phase1),
