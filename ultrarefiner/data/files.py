@@ -4,15 +4,17 @@
 
 # %% ../../nbs/01_files.ipynb 2
 from __future__ import annotations
-import io
+import io, re
 from pathlib import Path
+from typing import Sequence
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from ..errors import DataError
 
 # %% auto 0
-__all__ = ['read_image', 'mask_values', 'mask_background', 'binarise_mask', 'read_mask', 'mask_colour_label', 'pair_fit',
-           'mask_outline', 'png_bytes', 'overlay']
+__all__ = ['MASK_STEM', 'read_image', 'mask_values', 'mask_background', 'binarise_mask', 'read_mask', 'mask_colour_label',
+           'mask_probability', 'mask_of', 'read_masks', 'image_doubt', 'image_size', 'pair_fit', 'mask_outline',
+           'png_bytes', 'overlay']
 
 # %% ../../nbs/01_files.ipynb
 def _open(path:Path) -> Image.Image:
@@ -23,6 +25,7 @@ def _open(path:Path) -> Image.Image:
                         f"(or run prepare with --skip_bad to drop it with a warning).")
     try:
         im = Image.open(path); im.load()
+        if im.getexif().get(0x0112, 1) != 1: im = ImageOps.exif_transpose(im)   # as a viewer shows it (EXIF orientation)
         return im
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise DataError(f"{path}: cannot decode image ({e}). The file is corrupt, truncated or not an image: "
@@ -120,6 +123,62 @@ def mask_colour_label(path:str|Path) -> str:
     r, g = int((a[..., 0] > 127).sum()), int((a[..., 1] > 127).sum())
     if r == 0 and g == 0: return 'normal'
     return 'benign' if g >= r else 'malignant'
+
+# %% ../../nbs/01_files.ipynb
+def _probability(a:np.ndarray, path) -> np.ndarray:
+    "Mask values → (H,W) float32 foreground probability: a hard mask or label map binarised, a soft map scaled by its depth."
+    if not np.isfinite(a).all(): raise DataError(f"{path}: contains NaN or Inf. Fix the model output before using it.")
+    if a.min() < 0: raise DataError(f"{path}: values in [{a.min():.3g}, {a.max():.3g}], not probabilities. Apply a sigmoid/softmax "
+                                    f"to logits and save foreground probabilities in [0,1].")
+    whole = np.array_equal(a, np.round(a)); levels = np.unique(a)
+    if whole and (len(levels) <= 2 or (len(levels) <= 16 and a.max() <= 16)):   # a hard mask, or a label map
+        return binarise_mask(a, path).astype(np.float32)
+    if a.max() <= 1: return a.astype(np.float32)                                    # probabilities already
+    if not whole: raise DataError(f"{path}: values in [{a.min():.3g}, {a.max():.3g}], not probabilities. Apply a sigmoid/softmax "
+                                  f"to logits (or divide a 0–255 map by 255) and save foreground probabilities in [0,1].")
+    return (a / (255.0 if a.max() <= 255 else 65535.0)).astype(np.float32)        # an 8- or 16-bit probability map
+
+# %% ../../nbs/01_files.ipynb
+def mask_probability(path:str|Path # mask or probability map: PNG/JPEG/TIFF (any mode, 8/16-bit) or .npy
+                    ) -> np.ndarray:
+    "(H,W) float32 foreground probability of any mask file (see above): the reader of coarse masks and probability maps."
+    path = Path(path)
+    if path.suffix.lower() != '.npy': return _probability(mask_values(path), path)
+    try: a = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e: raise DataError(f"{path}: cannot read this .npy ({e}). Re-export it with np.save.") from e
+    a = np.squeeze(a)
+    if a.ndim != 2: raise DataError(f"{path}: shape {a.shape}; expected one (H,W) mask per file.")
+    if a.dtype.kind not in 'biuf': raise DataError(f"{path}: dtype {a.dtype}; expected numbers (bool, int or float).")
+    return _probability(a.astype(np.float64), path)
+
+# %% ../../nbs/01_files.ipynb
+MASK_STEM = re.compile(r'^(?P<key>.+?)_mask(?:_(?P<n>\d+))?$', re.IGNORECASE)
+
+def mask_of(stem:str) -> str|None:
+    "The image stem a BUSI-style mask file belongs to ('x (1)_mask', 'x (1)_mask_2' → 'x (1)'); None when it is not one."
+    m = MASK_STEM.match(stem); return m.group('key') if m else None
+
+# %% ../../nbs/01_files.ipynb
+def read_masks(paths:Sequence) -> np.ndarray:
+    "(H,W) bool: the per-pixel OR of a lesion's mask files (`read_mask` each); files of different sizes are an error naming them."
+    ms = [read_mask(p) for p in paths]
+    if len({m.shape for m in ms}) > 1:
+        raise DataError(f"Mask files of one image differ in size: {', '.join(f'{p} ({m.shape[1]}×{m.shape[0]})' for p, m in zip(paths, ms))}. "
+                        f"Re-export them at the image's size.")
+    return np.logical_or.reduce(ms)
+
+# %% ../../nbs/01_files.ipynb
+def image_doubt(a:np.ndarray) -> str|None:
+    "Why an image looks like no scan (every pixel one value), or None."
+    lo, hi = int(a.min()), int(a.max())
+    return f"every pixel is {lo}: the image carries no signal (a blank export or a failed capture?)" if lo == hi else None
+
+# %% ../../nbs/01_files.ipynb
+def image_size(path:str|Path) -> tuple:
+    "(H, W) of an image file as `read_image` returns it (EXIF-rotated), without decoding its pixels."
+    with Image.open(path) as im:
+        W, H = im.size
+        return (W, H) if im.getexif().get(0x0112, 1) in (5, 6, 7, 8) else (H, W)
 
 # %% ../../nbs/01_files.ipynb
 def pair_fit(image:str|Path, image_hw:tuple,   # the image file and its (H, W)

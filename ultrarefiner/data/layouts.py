@@ -15,7 +15,7 @@ from ..config import N_FOLDS, SPLIT_SEED, TEST_FRAC
 from ..errors import DataError
 from ..paths import Paths
 from ..io import atomic_dir
-from .files import binarise_mask, mask_background, mask_colour_label, mask_values, png_bytes, read_image
+from .files import binarise_mask, mask_of, mask_background, mask_colour_label, mask_values, png_bytes, read_image
 from .splits import read_splits_json, read_csv_rows, check_splits, make_splits, merge_duplicate_groups
 
 # %% auto 0
@@ -83,10 +83,9 @@ def scan_busi(root:Path, warn:list) -> list:
         files = _imgs(d)
         masks = defaultdict(list)
         for f in files:
-            m = re.match(r'^(.*)_mask(_\d+)?$', f.stem)
-            if m: masks[m.group(1)].append(f)
+            if mask_of(f.stem): masks[mask_of(f.stem)].append(f)
         for f in files:
-            if re.match(r'^(.*)_mask(_\d+)?$', f.stem): continue
+            if mask_of(f.stem): continue
             ms = masks.get(f.stem)
             if not ms: warn.append(Unpaired(f, f"{f}: no mask file ({f.stem}_mask.png)")); continue
             recs.append(Record(f.stem, f, sorted(ms, key=lambda p: (len(p.stem), p.stem)), label=cls))

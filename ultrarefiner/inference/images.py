@@ -16,7 +16,7 @@ from ..io import atomic_write_bytes, atomic_write_text
 from ..runtime import autocast, get_device, precision_name
 from ..config import get_preset
 from ..data.layouts import IMG_EXTS
-from ..data.files import overlay, png_bytes, read_image
+from ..data.files import mask_of, overlay, png_bytes, read_image
 from ..checkpoint import load_sam, load_transunet, refiner_settings
 from ..data.transforms import sam_preprocess
 from ..models.refiner import FoldEnsemble, SAMRefiner, UltraRefiner
@@ -27,7 +27,7 @@ __all__ = ['list_images', 'resolve_model_checkpoint', 'build_inference_model', '
 
 # %% ../../nbs/11_infer.ipynb
 def list_images(image_path:str|None=None, image_dir:str|None=None) -> list:
-    "The input files: one path, or every image in a folder (masks named *_mask* are skipped)."
+    "The input files: one path, or every image in a folder (BUSI-style mask files x_mask, x_mask_N are skipped)."
     if bool(image_path) == bool(image_dir): raise UltraRefinerError("Give exactly one of --image_path or --image_dir.")
     if image_path:
         p = Path(image_path)
@@ -37,7 +37,7 @@ def list_images(image_path:str|None=None, image_dir:str|None=None) -> list:
     d = Path(image_dir)
     if not d.is_dir(): raise UltraRefinerError(f"{d}: folder not found." + (" It is a file: pass it as --image_path." if d.is_file() else ""))
     files = sorted(p for p in d.iterdir() if p.is_file() and p.suffix.lower() in IMG_EXTS
-                   and not re.search(r'_(mask|overlay)$', p.stem))     # masks, and this command's own outputs
+                   and not mask_of(p.stem) and not re.search(r'_overlay$', p.stem))   # masks (x_mask, x_mask_N), this command's outputs
     if not files: raise UltraRefinerError(f"{d}: no images ({', '.join(IMG_EXTS)}) found.")
     return files
 

@@ -6,6 +6,7 @@
 from __future__ import annotations
 import io, json
 from pathlib import Path
+from typing import Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -15,7 +16,7 @@ from ..io import atomic_write_bytes, atomic_write_text, load_checkpoint
 from ..runtime import get_device
 from ..config import get_preset
 from ..data.layouts import IMG_EXTS
-from ..data.files import overlay, png_bytes, pair_fit, read_image, read_mask
+from ..data.files import image_size, mask_of, mask_probability, overlay, png_bytes, pair_fit, read_image, read_masks
 from ..metrics import MetricTracker, delta_markdown, delta_table, dice_score
 from ..models.gate import GATE_CHOICES
 from ..models.refiner import SAMRefiner, uncrop_logits
@@ -24,50 +25,24 @@ from ..models.sam import build_sam, encode_chunked
 from ..data.transforms import sam_preprocess
 
 # %% auto 0
-__all__ = ['COARSE_EXTS', 'REFINE_DEFAULTS', 'read_coarse', 'read_mask_values', 'pair_inputs', 'load_refiner', 'refine_folder',
-           'read_boxes']
+__all__ = ['COARSE_EXTS', 'REFINE_DEFAULTS', 'read_coarse', 'pair_inputs', 'load_refiner', 'refine_folder', 'read_boxes']
 
 # %% ../../nbs/16_refine.ipynb
 COARSE_EXTS = tuple(IMG_EXTS) + ('.npy',)
 
-def read_coarse(path:str|Path) -> np.ndarray: # (H,W) float32 in [0,1]
-    "A coarse mask file as foreground probabilities: binary/probability PNG (8/16-bit, grey, RGB), or `.npy` in [0,1]."
-    path = Path(path)
-    if path.suffix.lower() == '.npy':
-        try: a = np.load(path, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as e: raise DataError(f"{path}: cannot read this .npy ({e}). Re-export it with np.save.") from e
-        a = np.squeeze(a)
-        if a.ndim != 2: raise DataError(f"{path}: shape {a.shape}; expected one (H,W) mask per file.")
-        if a.dtype == bool: return a.astype(np.float32)
-        a = a.astype(np.float32)
-        if not np.isfinite(a).all(): raise DataError(f"{path}: contains NaN or Inf. Fix the model output before refining.")
-        if a.min() < 0 or a.max() > 1:
-            if a.min() >= 0 and a.max() <= 255 and np.array_equal(a, np.round(a)): return a / 255.0     # an 8-bit mask saved as numbers
-            raise DataError(f"{path}: values in [{a.min():.3g}, {a.max():.3g}], not probabilities. Apply a sigmoid/softmax to "
-                            f"logits (or divide a 0–255 map by 255) and save foreground probabilities in [0,1].")
-        return a
-    a = read_mask_values(path)
-    return a
-
-def read_mask_values(path:Path) -> np.ndarray:
-    "An image mask's foreground probability: 0/1 and 0/255 binaries, 8-bit and 16-bit probability maps, any mode."
-    try: im = Image.open(path); im.load()
-    except Exception as e: raise DataError(f"{path}: cannot read this mask ({e}). Re-export it as PNG.") from e
-    if im.mode == '1': return np.asarray(im, np.float32)
-    if im.mode in ('I;16', 'I;16B', 'I', 'I;16L'):
-        a = np.asarray(im, np.float32); return a / max(65535.0 if a.max() > 255 else 255.0 if a.max() > 1 else 1.0, 1.0)
-    if im.mode == 'P': im = im.convert('RGB')
-    a = np.asarray(im)
-    if a.ndim == 3: a = a[..., :3].max(-1)        # any coloured foreground (BUS_UCLM-style RGB masks); alpha ignored
-    a = a.astype(np.float32)
-    return a if a.max() <= 1 else a / 255.0
+def read_coarse(paths:Sequence) -> np.ndarray: # (H,W) float32 in [0,1]
+    "An image's coarse mask file(s) as foreground probabilities (`files.mask_probability`; a `_mask_N` family merged by maximum)."
+    ps = [mask_probability(p) for p in paths]
+    if len({a.shape for a in ps}) > 1: raise DataError(f"Coarse mask files of one image differ in size: {', '.join(map(str, paths))}.")
+    return np.maximum.reduce(ps)
 
 # %% ../../nbs/16_refine.ipynb
 _SUFFIXES = ('_mask', '_coarse', '_pred', '_prediction', '_prob', '_seg')
 _OUTPUT_TAGS = ('_refined', '_overlay')
 
 def _key(stem:str) -> str:
-    "A file's matching key: its lower-case stem without a mask-like suffix."
+    "A file's matching key: its lower-case stem without a mask-like suffix (BUSI's x_mask_1 → x too)."
+    if mask_of(stem): return mask_of(stem).lower()
     s = stem.lower()
     for suf in _SUFFIXES:
         if s.endswith(suf): return s[:-len(suf)]
@@ -81,19 +56,19 @@ def _index(folder:Path, what:str) -> dict:
         if p.is_file() and p.suffix.lower() in COARSE_EXTS: out.setdefault(_key(p.stem), []).append(p)
     return out
 
-def _partner(idx:dict, img:Path, shared:bool, what:str, folder:Path) -> Path|None:
-    "The one mask file for `img`: named after its full file name (`scan.jpg.npy`), else after its stem."
+def _partner(idx:dict, img:Path, shared:bool, what:str, folder:Path) -> list|None:
+    "The mask file(s) of `img`: named after its full file name (`scan.jpg.npy`), else its stem; several only as a x_mask, x_mask_N family."
     exact = [c for c in idx.get(img.name.lower(), []) if c != img]
     if shared and not exact:
         raise DataError(f"{img.name} shares its stem with another image, so '{img.stem}' masks are ambiguous. Name its {what} "
                         f"after the whole file name ({img.name}.npy or {img.name}_mask.png) in {folder}.")
     cands = exact or [c for c in idx.get(img.stem.lower(), []) if c != img]
-    if len(cands) > 1: raise DataError(f"{img.name}: {len(cands)} {what} files match ({', '.join(c.name for c in cands)}) in {folder}. "
-                                       f"Keep one per image.")
-    return cands[0] if cands else None
+    if len(cands) > 1 and not all(mask_of(c.stem) for c in cands): raise DataError(f"{img.name}: {len(cands)} {what} files match ({', '.join(c.name for c in cands)}) in {folder}. "
+                                       f"Keep one per image (or name a second lesion's file x_mask_1).")
+    return cands or None
 
 def pair_inputs(image_dir:str|Path, coarse_dir:str|Path, gt_dir:str|Path|None=None) -> list:
-    "[{'image', 'coarse', 'gt', 'out'}] for every image of `image_dir`, with clear errors for missing or ambiguous partners."
+    "[{'image', 'coarse': [files], 'gt': [files] or None, 'out'}] for every image of `image_dir`; clear errors for missing or ambiguous partners."
     image_dir, coarse_dir = Path(image_dir), Path(coarse_dir)
     if not image_dir.is_dir(): raise UltraRefinerError(f"{image_dir}: image folder not found.")
     images = sorted(p for p in image_dir.iterdir() if p.is_file() and p.suffix.lower() in IMG_EXTS
@@ -114,7 +89,7 @@ def pair_inputs(image_dir:str|Path, coarse_dir:str|Path, gt_dir:str|Path|None=No
         s = Path(missing[0]).stem
         raise DataError(f"{len(missing)} image(s) in {image_dir} have no coarse mask in {coarse_dir}: {', '.join(missing[:10])}"
                         f"{' …' if len(missing) > 10 else ''}. Name each like its image ({s}.png, {s}.npy or {s}_mask.png).")
-    used = {r['coarse'] for r in rows} | set(images)
+    used = {p for r in rows for p in r['coarse']} | set(images)
     orphans = sorted(p.name for ps in coarse.values() for p in ps if p not in used)
     if orphans: print(f"refine: {len(orphans)} coarse mask(s) match no image and are ignored: {', '.join(orphans[:10])}")
     return rows
@@ -146,11 +121,11 @@ def _checked_pairs(image_dir, coarse_dir, gt_dir, out:Path, rounds:int, stretch_
         raise UltraRefinerError(f"--rounds must be a whole number ≥ 1 (1: one refinement), got {rounds!r}.")
     rows = pair_inputs(image_dir, coarse_dir, gt_dir)
     for r in rows:
-        with Image.open(r['image']) as im: W, H = im.size
+        H, W = image_size(r['image'])
         shape = read_coarse(r['coarse']).shape; r['coarse_size'] = [int(shape[1]), int(shape[0])]
-        r['fit'] = pair_fit(r['image'], (H, W), r['coarse'], shape, 'coarse mask', stretch_coarse, '--stretch_coarse')
-        if r['gt'] is not None and (g := read_coarse(r['gt']).shape) != (H, W):
-            raise DataError(f"{r['gt']}: ground truth is {g[1]}×{g[0]} but its image {r['image']} is {W}×{H}. Metrics need the "
+        r['fit'] = pair_fit(r['image'], (H, W), r['coarse'][0], shape, 'coarse mask', stretch_coarse, '--stretch_coarse')
+        if r['gt'] is not None and (g := read_masks(r['gt']).shape) != (H, W):
+            raise DataError(f"{r['gt'][0]}: ground truth is {g[1]}×{g[0]} but its image {r['image']} is {W}×{H}. Metrics need the "
                             f"ground truth at the image's size.")
     return rows
 
@@ -160,7 +135,7 @@ def _image_record(r:dict, o:dict, j:int, im:np.ndarray, fr:tuple, ref:np.ndarray
     H, W = im.shape[:2]; h, w = fr
     to_img = lambda xy: (np.asarray(xy, np.float64).reshape(-1, 2) * [W / w, H / h]).round(2).tolist()
     pr = o['prompts']
-    rec = {'image': str(r['image']), 'coarse': str(r['coarse']), 'size': [W, H], 'coarse_size': r['coarse_size'],
+    rec = {'image': str(r['image']), 'coarse': str(r['coarse'][0]) if len(r['coarse']) == 1 else [str(c) for c in r['coarse']], 'size': [W, H], 'coarse_size': r['coarse_size'],
            'coarse_fit': r['fit'], 'refined': str(out/f"{r['out']}_refined.png"),
            'overlay': str(out/f"{r['out']}_overlay.png"), 'empty_coarse': e,
            'iou_prediction': None if e else float(o['iou'][j]),      # an empty mask makes no IoU claim
@@ -258,8 +233,8 @@ def refine_folder(image_dir:str|Path, coarse_dir:str|Path, output_dir:str|Path,
             atomic_write_bytes(out/f"{r['out']}_overlay.png", png_bytes(overlay(im, ref, outlines=[(cb, (0, 230, 255))])))
             rec = _image_record(r, o, j, im, frames[j], ref, cb, empty[j], user_boxes, out)
             if r['gt'] is not None:
-                g = read_coarse(r['gt'])                           # its size was checked before anything was written
-                g, cbt, rft = torch.from_numpy(g > 0.5)[None], torch.from_numpy(cb)[None], torch.from_numpy(ref)[None]
+                g = read_masks(r['gt'])                            # its size was checked before anything was written
+                g, cbt, rft = torch.from_numpy(g)[None], torch.from_numpy(cb)[None], torch.from_numpy(ref)[None]
                 tc.update(cbt, g, [r['out']]); tr.update(rft, g)
                 rec.update(coarse_dice=float(dice_score(cbt, g)[0]), refined_dice=float(dice_score(rft, g)[0]))
             records.append(rec)
@@ -297,7 +272,7 @@ def read_boxes(path:str|Path,   # CSV `image,x0,y0,x1,y1` or JSON {image: [x0, y
         if img is None: raise DataError(f"{path}: box for '{name}', which is not an image being refined. Fix the name or remove the row.")
         try: x0, y0, x1, y1 = (float(v) for v in b)
         except (TypeError, ValueError): raise DataError(f"{path}: box for '{name}' is {b!r}; expected four numbers x0, y0, x1, y1.") from None
-        with Image.open(img) as im: W, H = im.size
+        H, W = image_size(img)
         if not (np.isfinite([x0, y0, x1, y1]).all() and 0 <= x0 < x1 <= W and 0 <= y0 < y1 <= H):
             raise DataError(f"{path}: box [{x0:g}, {y0:g}, {x1:g}, {y1:g}] for '{name}' is not inside its {W}×{H} image "
                             f"with x0 < x1 and y0 < y1 (image pixels).")
