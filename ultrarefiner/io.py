@@ -4,14 +4,14 @@
 
 # %% ../nbs/00d_io.ipynb 2
 from __future__ import annotations
-import contextlib, glob, hashlib, io, os, shutil, uuid
+import contextlib, glob, hashlib, io, json, os, shutil, time, uuid
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 from .errors import CheckpointError, UltraRefinerError
 
 # %% auto 0
-__all__ = ['clean_stale_temps', 'atomic_write_bytes', 'atomic_write_text', 'atomic_dir', 'save_checkpoint', 'load_checkpoint',
-           'file_sha1']
+__all__ = ['MARKER', 'clean_stale_temps', 'atomic_write_bytes', 'atomic_write_text', 'check_output_dir', 'atomic_dir',
+           'save_checkpoint', 'load_checkpoint', 'file_sha1']
 
 # %% ../nbs/00d_io.ipynb
 def _fsync_dir(d:Path):
@@ -75,11 +75,28 @@ def atomic_write_text(path:str|Path, text:str) -> Path:
     return atomic_write_bytes(path, text.encode('utf-8'))
 
 # %% ../nbs/00d_io.ipynb
+MARKER = '.ultrarefiner'
+
+def check_output_dir(final:str|Path, owner:str, legacy:Sequence[str]=()) -> None:
+    "Raise unless `final` is absent, empty, marked as written by the kit, or holds all `legacy` files of an older run."
+    final = Path(final)
+    if not final.exists(): return
+    if not final.is_dir(): raise UltraRefinerError(f"{final} exists and is a file; {owner} writes a folder there. Choose another folder.")
+    names = sorted(p.name for p in final.iterdir() if not p.name.startswith('.'))
+    if (final/MARKER).exists() or not names or (legacy and all((final/f).exists() for f in legacy)): return
+    raise UltraRefinerError(f"{final} holds files the kit did not write ({', '.join(names[:5])}{' …' if len(names) > 5 else ''}): "
+                            f"{owner} replaces its output folder whole, so they would be deleted. Choose a new or empty folder, "
+                            f"or move those files away.")
+
+# %% ../nbs/00d_io.ipynb
 @contextlib.contextmanager
-def atomic_dir(final:str|Path # folder that appears only if the block succeeds
+def atomic_dir(final:str|Path,       # folder that appears only if the block succeeds
+               owner:str|None=None,     # the command writing it: `check_output_dir` first, and the marker written inside
+               legacy:Sequence[str]=()  # files that mark an older run of `owner` (made before markers existed)
               ) -> Iterator[Path]:
     "Yield a temp folder beside `final`; on success it replaces `final`, on error it is removed and `final` kept."
     final = Path(final)
+    if owner: check_output_dir(final, owner, legacy)
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
         clean_stale_temps(final.parent, final.name)
@@ -89,6 +106,7 @@ def atomic_dir(final:str|Path # folder that appears only if the block succeeds
                                 f"Choose another output folder (--out), or fix its permissions.") from e
     try:
         yield tmp
+        if owner: (tmp/MARKER).write_text(json.dumps({'written_by': owner, 'finished': time.strftime('%Y-%m-%dT%H:%M:%S')}) + '\n')
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True); raise
     old = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.old")

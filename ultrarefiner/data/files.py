@@ -13,8 +13,8 @@ from ..errors import DataError
 
 # %% auto 0
 __all__ = ['MASK_STEM', 'read_image', 'mask_values', 'mask_background', 'binarise_mask', 'read_mask', 'mask_colour_label',
-           'mask_probability', 'mask_of', 'read_masks', 'image_doubt', 'image_size', 'pair_fit', 'mask_outline',
-           'png_bytes', 'overlay']
+           'mask_probability', 'mask_of', 'read_masks', 'image_doubt', 'mask_doubt', 'image_size', 'pair_fit',
+           'mask_outline', 'png_bytes', 'overlay']
 
 # %% ../../nbs/01_files.ipynb
 def _open(path:Path) -> Image.Image:
@@ -172,6 +172,17 @@ def image_doubt(a:np.ndarray) -> str|None:
     "Why an image looks like no scan (every pixel one value), or None."
     lo, hi = int(a.min()), int(a.max())
     return f"every pixel is {lo}: the image carries no signal (a blank export or a failed capture?)" if lo == hi else None
+
+# %% ../../nbs/01_files.ipynb
+def mask_doubt(mk:np.ndarray, name) -> str|None:
+    "Why a mask does not look like a lesion outline — speckle (thousands of tiny regions) or nearly all foreground — or None."
+    from scipy.ndimage import label
+    frac = float(mk.mean())
+    if frac == 0: return None
+    n = label(mk)[1]
+    if n > 50 and mk.sum() / n < 20: return f"{name}: mask looks like noise ({n} separate regions, {frac:.0%} foreground); check the file."
+    if frac > 0.9: return f"{name}: mask covers {frac:.0%} of the image; check the file (inverted mask?)."
+    return None
 
 # %% ../../nbs/01_files.ipynb
 def image_size(path:str|Path) -> tuple:

@@ -15,7 +15,7 @@ from ..config import N_FOLDS, SPLIT_SEED, TEST_FRAC
 from ..errors import DataError
 from ..paths import Paths
 from ..io import atomic_dir
-from .files import binarise_mask, mask_of, mask_background, mask_colour_label, mask_values, png_bytes, read_image
+from .files import binarise_mask, mask_doubt, mask_of, mask_background, mask_colour_label, mask_values, png_bytes, read_image
 from .splits import read_splits_json, read_csv_rows, check_splits, make_splits, merge_duplicate_groups
 
 # %% auto 0
@@ -227,18 +227,7 @@ def _process(rec:Record):
         marked = a != mask_background(a)                              # what the file marks at all
         source = marked if source is None else source | marked
     h = hashlib.sha1(str(img.shape).encode() + img.tobytes()).hexdigest()
-    return img, merged, h, _mask_doubt(merged, rec.masks), int(source.sum())
-
-def _mask_doubt(mk:np.ndarray, files:list) -> str|None:
-    "A warning when a mask does not look like a lesion outline: speckle (thousands of tiny regions) or nearly all foreground."
-    from scipy.ndimage import label
-    frac = float(mk.mean())
-    if frac == 0: return None
-    n = label(mk)[1]
-    if n > 50 and mk.sum() / n < 20:
-        return f"{files[0]}: mask looks like noise ({n} separate regions, {frac:.0%} foreground); check the file."
-    if frac > 0.9: return f"{files[0]}: mask covers {frac:.0%} of the image; check the file (inverted mask?)."
-    return None
+    return img, merged, h, mask_doubt(merged, rec.masks[0]), int(source.sum())
 
 def _check_split_args(folds, test_frac):
     if folds is not None and (isinstance(folds, bool) or not isinstance(folds, (int, np.integer)) or folds < 2):
@@ -276,7 +265,7 @@ def _dataset_splits(final:Path, kept:list, layout:str, roots:list, seed, test_fr
 def _write_processed(final:Path, kept:list, test:set, group_of:dict, splits:dict, workers:int,
                      excluded:list=()):   # (source file, reason) of each pair read but not written: excluded.csv
     "{final}/{train,test}/{images,masks}/{name}.png, manifest.csv (what each source marked vs what was written) and splits.json."
-    with atomic_dir(final) as tmp:                   # the processed tree appears whole, or not at all
+    with atomic_dir(final, 'prepare', legacy=('manifest.csv', 'splits.json')) as tmp:                   # the processed tree appears whole, or not at all
         for sp in ('train', 'test'):
             for k in ('images', 'masks'): (tmp/sp/k).mkdir(parents=True)
         def write(item):

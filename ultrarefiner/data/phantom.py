@@ -113,7 +113,7 @@ def write_phantoms(out:str|Path='data', # data root; writes {out}/{name}/{benign
     rng0 = np.random.default_rng(seed)
     labels = rng0.choice(list(CLASS_FRACTIONS), size=n, p=list(CLASS_FRACTIONS.values()))
     counts = {c: 0 for c in CLASS_FRACTIONS}
-    with atomic_dir(Path(out)/name) as tmp:
+    with atomic_dir(Path(out)/name, 'phantoms') as tmp:
         for c in CLASS_FRACTIONS: (tmp/c).mkdir()
         for i, lab in enumerate(labels):
             rng = np.random.default_rng([seed, i])

@@ -12,11 +12,11 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from ..errors import UltraRefinerError
-from ..io import atomic_write_bytes, atomic_write_text
+from ..io import atomic_dir, atomic_write_bytes, atomic_write_text, check_output_dir
 from ..runtime import autocast, get_device, precision_name
 from ..config import get_preset
 from ..data.layouts import IMG_EXTS
-from ..data.files import mask_of, overlay, png_bytes, read_image
+from ..data.files import image_doubt, mask_of, overlay, png_bytes, read_image
 from ..checkpoint import load_sam, load_transunet, refiner_settings
 from ..data.transforms import sam_preprocess
 from ..models.refiner import FoldEnsemble, SAMRefiner, UltraRefiner
@@ -103,6 +103,7 @@ def infer_images(files:Sequence[str|Path], model, output_dir:str|Path, preset:st
     if any(out.resolve() == f.resolve().parent for f in files):
         raise UltraRefinerError(f"--output_dir {out} is the folder of the input images: the masks and overlays would land "
                                 f"among them. Choose another output folder.")
+    check_output_dir(out, 'inference', legacy=('prompts.json',))     # a folder of other files: refused before any work
     names = _output_stems(files)
     dev = get_device(device); model = model.to(dev).eval()
     precision = precision_name(dev, amp)   # amp: bf16 where `core.amp_dtype` allows
@@ -120,38 +121,41 @@ def infer_images(files:Sequence[str|Path], model, output_dir:str|Path, preset:st
         sam_type, sam_size = ('lite', coarse.features.img_size) if shared else (model.refiner.sam_type, model.refiner.img_size)
         encoder = ensure_runtime(coarse.features if shared else model.refiner.sam.image_encoder, encoder_runtime, encoder_precision,
                                  dev, calibrate=calibrate)
-    for i0 in range(0, len(files), batch_size):                 # one batched forward per chunk; only I/O is per image
-        chunk = list(files[i0:i0 + batch_size]); loaded = [_load_grey(f, S) for f in chunk]
-        x = torch.stack([l[2] for l in loaded])[:, None].to(dev)
-        with autocast(dev, amp):
-            if full or shared: xs, frames = zip(*(sam_preprocess(l[0], sam_type, sam_size) for l in loaded))
-            if full:                                             # SAM sees the original image, as in phases 2 and 3
-                o = model(x, torch.stack(xs).to(dev), sam_frame=torch.tensor(frames)); logits = o['refined_logits'].float()
-            else:
-                lg = coarse_logits(model, x, torch.stack(xs).to(dev) if shared else None, torch.tensor(frames) if shared else None).float()
-                logits = (lg[:, 1] - lg[:, 0])[:, None]
-        if not torch.isfinite(logits).all():
-            raise UltraRefinerError(f"The model produced NaN/Inf for {', '.join(f.name for f in chunk)}: the checkpoint is broken "
-                                    f"(diverged training?) — no mask was written for these images.")
-        for j, (f, (img, (H, W), _)) in enumerate(zip(chunk, loaded)):
-            rec = {'image': str(f), 'size': [W, H], 'mode': 'full' if full else 'transunet', 'precision': precision}
-            if encoder: rec['encoder_runtime'] = encoder
-            if full:
-                p = o['prompts']; sam_s = model.refiner.img_size; fh, fw = frames[j]     # the image's region of SAM's frame
-                to_img = lambda xy: (np.asarray(xy, np.float64).reshape(-1, 2) * [W / fw, H / fh]).round(2).tolist()
-                rec.update(iou_prediction=float(o['iou'][j]), sam_frame=sam_s, sam_region=[int(fh), int(fw)], empty_coarse=bool(o['empty'][j]),
-                           points=to_img(p.points[j].cpu()), point_labels=p.labels[j].cpu().tolist(),
-                           box=sum(to_img(p.box[j].cpu()), []), hard_box=sum(to_img(p.hard_box[j].cpu()), []),
-                           soft_box=sum(to_img(p.soft_box[j].cpu()), []), box_mode=model.refiner.prompts.box_mode,
-                           prompt_types=[n for n, on in (('point', model.refiner.use_point), ('negative_point', model.refiner.use_neg_point),
-                                         ('box', model.refiner.use_box), ('mask', model.refiner.use_mask)) if on])
-                if rec['empty_coarse']:                              # nothing found: no prompt was given, no IoU is claimed
-                    rec.update(iou_prediction=None, points=[], point_labels=[], box=None, hard_box=None, soft_box=None)
-            mask = (F.interpolate(logits[j:j + 1].float(), size=(H, W), mode='bilinear', align_corners=False)[0, 0] > 0).cpu().numpy()
-            stem = names[i0 + j]
-            atomic_write_bytes(out/f'{stem}_mask.png', png_bytes(mask.astype(np.uint8) * 255))
-            atomic_write_bytes(out/f'{stem}_overlay.png', png_bytes(overlay(img, mask)))
-            rec.update(mask=str(out/f'{stem}_mask.png'), overlay=str(out/f'{stem}_overlay.png'), foreground_fraction=float(mask.mean()))
-            records.append(rec)
-    atomic_write_text(out/'prompts.json', json.dumps(records, indent=1))
+    with atomic_dir(out, 'inference', legacy=('prompts.json',)) as tmp:   # one whole run per folder (see `io.atomic_dir`)
+        for i0 in range(0, len(files), batch_size):                 # one batched forward per chunk; only I/O is per image
+            chunk = list(files[i0:i0 + batch_size]); loaded = [_load_grey(f, S) for f in chunk]
+            x = torch.stack([l[2] for l in loaded])[:, None].to(dev)
+            with autocast(dev, amp):
+                if full or shared: xs, frames = zip(*(sam_preprocess(l[0], sam_type, sam_size) for l in loaded))
+                if full:                                             # SAM sees the original image, as in phases 2 and 3
+                    o = model(x, torch.stack(xs).to(dev), sam_frame=torch.tensor(frames)); logits = o['refined_logits'].float()
+                else:
+                    lg = coarse_logits(model, x, torch.stack(xs).to(dev) if shared else None, torch.tensor(frames) if shared else None).float()
+                    logits = (lg[:, 1] - lg[:, 0])[:, None]
+            if not torch.isfinite(logits).all():
+                raise UltraRefinerError(f"The model produced NaN/Inf for {', '.join(f.name for f in chunk)}: the checkpoint is broken "
+                                        f"(diverged training?) — no mask was written for these images.")
+            for j, (f, (img, (H, W), _)) in enumerate(zip(chunk, loaded)):
+                rec = {'image': str(f), 'size': [W, H], 'mode': 'full' if full else 'transunet', 'precision': precision,
+                       'warnings': [f"{f}: {w}" for w in [image_doubt(img)] if w]}
+                if encoder: rec['encoder_runtime'] = encoder
+                if full:
+                    p = o['prompts']; sam_s = model.refiner.img_size; fh, fw = frames[j]     # the image's region of SAM's frame
+                    to_img = lambda xy: (np.asarray(xy, np.float64).reshape(-1, 2) * [W / fw, H / fh]).round(2).tolist()
+                    rec.update(iou_prediction=float(o['iou'][j]), sam_frame=sam_s, sam_region=[int(fh), int(fw)], empty_coarse=bool(o['empty'][j]),
+                               points=to_img(p.points[j].cpu()), point_labels=p.labels[j].cpu().tolist(),
+                               box=sum(to_img(p.box[j].cpu()), []), hard_box=sum(to_img(p.hard_box[j].cpu()), []),
+                               soft_box=sum(to_img(p.soft_box[j].cpu()), []), box_mode=model.refiner.prompts.box_mode,
+                               prompt_types=[n for n, on in (('point', model.refiner.use_point), ('negative_point', model.refiner.use_neg_point),
+                                             ('box', model.refiner.use_box), ('mask', model.refiner.use_mask)) if on])
+                    if rec['empty_coarse']:                              # nothing found: no prompt was given, no IoU is claimed
+                        rec.update(iou_prediction=None, points=[], point_labels=[], box=None, hard_box=None, soft_box=None)
+                mask = (F.interpolate(logits[j:j + 1].float(), size=(H, W), mode='bilinear', align_corners=False)[0, 0] > 0).cpu().numpy()
+                stem = names[i0 + j]
+                atomic_write_bytes(tmp/f'{stem}_mask.png', png_bytes(mask.astype(np.uint8) * 255))
+                atomic_write_bytes(tmp/f'{stem}_overlay.png', png_bytes(overlay(img, mask)))
+                rec.update(mask=str(out/f'{stem}_mask.png'), overlay=str(out/f'{stem}_overlay.png'), foreground_fraction=float(mask.mean()))
+                records.append(rec)
+        atomic_write_text(tmp/'prompts.json', json.dumps(records, indent=1))
+    for w in (w for r in records for w in r['warnings']): print(f"inference: warning: {w}")
     return records

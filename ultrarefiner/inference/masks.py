@@ -12,11 +12,11 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from ..errors import DataError, UltraRefinerError
-from ..io import atomic_write_bytes, atomic_write_text, load_checkpoint
+from ..io import atomic_dir, atomic_write_bytes, atomic_write_text, check_output_dir, load_checkpoint
 from ..runtime import get_device
 from ..config import get_preset
 from ..data.layouts import IMG_EXTS
-from ..data.files import image_size, mask_of, mask_probability, overlay, png_bytes, pair_fit, read_image, read_masks
+from ..data.files import image_doubt, image_size, mask_doubt, mask_of, mask_probability, overlay, png_bytes, pair_fit, read_image, read_masks
 from ..metrics import MetricTracker, delta_markdown, delta_table, dice_score
 from ..models.gate import GATE_CHOICES
 from ..models.refiner import SAMRefiner, uncrop_logits
@@ -116,7 +116,7 @@ def _checked_pairs(image_dir, coarse_dir, gt_dir, out:Path, rounds:int, stretch_
     ins = {Path(x).resolve() for x in (image_dir, coarse_dir, gt_dir) if x}
     if out.resolve() in ins: raise UltraRefinerError(f"--output_dir {out} is one of the input folders; refine never writes where it reads. "
                                                      f"Choose another folder.")
-    if out.exists() and not out.is_dir(): raise UltraRefinerError(f"--output_dir {out} exists and is a file. Choose a folder.")
+    check_output_dir(out, 'refine', legacy=('prompts.json',))     # a folder of other files is refused before any work
     if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
         raise UltraRefinerError(f"--rounds must be a whole number ≥ 1 (1: one refinement), got {rounds!r}.")
     rows = pair_inputs(image_dir, coarse_dir, gt_dir)
@@ -143,7 +143,8 @@ def _image_record(r:dict, o:dict, j:int, im:np.ndarray, fr:tuple, ref:np.ndarray
            'box': None if e else list(user_boxes[r['image']]) if r['image'] in user_boxes else sum(to_img(pr.box[j].cpu()), []),
            'prompt_source': 'none (empty coarse mask)' if e else 'your box' if r['image'] in user_boxes else 'coarse mask',
            'coarse_fraction': float(cb.mean()), 'refined_fraction': float(ref.mean()),
-           'gate': None if o.get('gate') is None else GATE_CHOICES[int(o['gate'][j])]}   # which output the refiner's gate returned
+           'gate': None if o.get('gate') is None else GATE_CHOICES[int(o['gate'][j])],   # which output the refiner's gate returned
+           'warnings': [w for w in (image_doubt(im) and f"{r['image']}: {image_doubt(im)}", mask_doubt(cb, f"coarse mask of {r['image'].name}")) if w]}
     return rec
 
 # %% ../../nbs/16_refine.ipynb
@@ -157,27 +158,31 @@ def _run_settings(refiner:SAMRefiner, frame:int, rounds:int, encoder:str) -> dic
                 'box_margin': refiner.prompts.box_margin, 'gate': None if refiner.gate is None else refiner.gate.rule}
 
 # %% ../../nbs/16_refine.ipynb
-def _write_report(out:Path, records:list, settings:dict, tc:MetricTracker, tr:MetricTracker, gt_dir, sam_type:str, verbose:bool) -> dict:
-    "prompts.json, and with ground truth metrics.json / metrics.md and the Coarse vs Refined table; returns the run's summary."
-    n_empty = sum(r['empty_coarse'] for r in records)
-    atomic_write_text(out/'prompts.json', json.dumps({'settings': settings, 'empty_coarse': n_empty, 'images': records}, indent=1))
-    result = {'n': len(records), 'settings': settings, 'output_dir': str(out), 'empty_coarse': n_empty}
+def _write_report(out:Path, records:list, settings:dict, tc:MetricTracker, tr:MetricTracker, gt_dir, sam_type:str) -> dict:
+    "prompts.json (with the run's warnings), and with ground truth metrics.json / metrics.md; returns the run's summary."
+    n_empty = sum(r['empty_coarse'] for r in records); warn = [w for r in records for w in r['warnings']]
+    atomic_write_text(out/'prompts.json', json.dumps({'settings': settings, 'empty_coarse': n_empty, 'warnings': warn, 'images': records}, indent=1))
+    result = {'n': len(records), 'settings': settings, 'output_dir': str(out), 'empty_coarse': n_empty, 'warnings': warn}
     if gt_dir:
         cs, rs = tc.summary(), tr.summary()
         result.update(coarse=cs, refined=rs)
-        atomic_write_text(out/'metrics.json', json.dumps({'settings': settings, 'coarse': cs, 'refined': rs, 'empty_coarse': n_empty,
+        atomic_write_text(out/'metrics.json', json.dumps({'settings': settings, 'coarse': cs, 'refined': rs, 'empty_coarse': n_empty, 'warnings': warn,
                                                           'per_image': [{k: r[k] for k in ('image', 'coarse_dice', 'refined_dice')} for r in records]}, indent=1))
         atomic_write_text(out/'metrics.md', f"# refine: {len(records)} images, {sam_type}\n\n"
-                                            + delta_markdown(cs, rs, empty=(n_empty, len(records))) + '\n')
-        if verbose:
-            from rich.console import Console
-            Console(width=100).print(delta_table(cs, rs, title=f'refine · {len(records)} images · Coarse vs Refined',
-                                                 empty=(n_empty, len(records))))
-    if verbose:
-        if n_empty: print(f"refine: {n_empty} of {len(records)} coarse masks were empty: their refined masks are empty "
-                          f"(no prompt invented); listed as empty_coarse in prompts.json")
-        print(f"refine: wrote {len(records)} refined masks, overlays and {out/'prompts.json'}")
+                                            + delta_markdown(cs, rs, empty=(n_empty, len(records))) + '\n'
+                                            + ''.join(f"\n- warning: {w}" for w in warn) + ('\n' if warn else ''))
     return result
+
+def _say(out:Path, res:dict, tc:MetricTracker, tr:MetricTracker, sam_type:str):
+    "What a finished refine run prints: the Coarse vs Refined table (with ground truth), empty coarse masks, warnings, where it wrote."
+    n, n_empty = res['n'], res['empty_coarse']
+    if 'coarse' in res:
+        from rich.console import Console
+        Console(width=100).print(delta_table(res['coarse'], res['refined'], title=f'refine · {n} images · Coarse vs Refined', empty=(n_empty, n)))
+    if n_empty: print(f"refine: {n_empty} of {n} coarse masks were empty: their refined masks are empty (no prompt invented); "
+                      f"listed as empty_coarse in prompts.json")
+    for w in res['warnings']: print(f"refine: warning: {w}")
+    print(f"refine: wrote {n} refined masks, overlays and {out/'prompts.json'}")
 
 # %% ../../nbs/16_refine.ipynb
 @torch.no_grad()
@@ -192,7 +197,8 @@ def refine_folder(image_dir:str|Path, coarse_dir:str|Path, output_dir:str|Path,
                   stretch_coarse:bool=False,        # resize coarse masks of another aspect than their image (else an error)
                   boxes:str|Path|None=None,         # your boxes (`read_boxes`): those images are refined from them, zero-shot
                  ) -> dict:
-    "Refine every image's coarse mask; writes {out}_refined.png, {out}_overlay.png, prompts.json (and metrics.json/.md)."
+    """Refine every image's coarse mask; writes {out}_refined.png, {out}_overlay.png, prompts.json (and metrics.json/.md) — into
+    a folder that appears whole when the run ends (a rerun replaces an earlier run's folder; a folder of other files is refused)."""
     out = Path(output_dir)
     rows = _checked_pairs(image_dir, coarse_dir, gt_dir, out, rounds, stretch_coarse)
     user_boxes = read_boxes(boxes, rows) if boxes else {}
@@ -203,42 +209,45 @@ def refine_folder(image_dir:str|Path, coarse_dir:str|Path, output_dir:str|Path,
     encoder = ensure_runtime(refiner.sam.image_encoder, encoder_runtime, encoder_precision, dev,
                              calibrate=lambda: calibration_images(sam_type, S, folder=image_dir))
     if verbose: print(f"refine: image encoder on {encoder}")
-    tc, tr, records = MetricTracker(), MetricTracker(), []
-    for i0 in range(0, len(rows), batch_size):
-        chunk = rows[i0:i0 + batch_size]
-        imgs = [read_image(r['image']) for r in chunk]
-        coarse = []
-        for r, im in zip(chunk, imgs):                             # pairs checked above (r['fit']): read and fit each mask
-            c = read_coarse(r['coarse'])
-            coarse.append(c if r['fit'] == 'same' else _resize_prob(c, im.shape[:2]))
-        xs, frames = zip(*(sam_preprocess(im, sam_type, S) for im in imgs))
-        x = torch.stack(xs).to(dev); fr = torch.tensor(frames)
-        p = torch.stack([torch.from_numpy(_resize_prob(c, (frame, frame))) for c in coarse]).to(dev)
-        emb = encode_chunked(refiner.sam.image_encoder, x, refiner.encoder_batch)          # once: every round reuses it
-        mb = torch.full((len(chunk), 4), float('nan'))                # your boxes in SAM's frame; NaN: the generated box
-        for j, (r, im) in enumerate(zip(chunk, imgs)):
-            if r['image'] in user_boxes:
-                sx, sy = frames[j][1] / im.shape[1], frames[j][0] / im.shape[0]
-                mb[j] = torch.tensor(user_boxes[r['image']]) * torch.tensor([sx, sy, sx, sy])
-        manual = {'box': mb.to(dev)} if not torch.isnan(mb).all() else None
-        o = refiner(None, p, embeddings=emb, frame=fr, target_size=frame, manual=manual)
-        empty = o['empty'].tolist()                                   # the coarse mask was empty: no prompt, an empty mask
-        for _ in range(rounds - 1):
-            o = refiner(None, torch.sigmoid(o['masks'][:, 0]), embeddings=emb, frame=fr, target_size=frame, manual=manual)
-        for j, (r, im, c) in enumerate(zip(chunk, imgs, coarse)):
-            H, W = im.shape[:2]
-            ref = (uncrop_logits(o['low_res'][j:j + 1], fr[j:j + 1], S, (H, W))[0, 0] > 0).cpu().numpy()
-            cb = c > 0.5
-            atomic_write_bytes(out/f"{r['out']}_refined.png", png_bytes(ref.astype(np.uint8) * 255))
-            atomic_write_bytes(out/f"{r['out']}_overlay.png", png_bytes(overlay(im, ref, outlines=[(cb, (0, 230, 255))])))
-            rec = _image_record(r, o, j, im, frames[j], ref, cb, empty[j], user_boxes, out)
-            if r['gt'] is not None:
-                g = read_masks(r['gt'])                            # its size was checked before anything was written
-                g, cbt, rft = torch.from_numpy(g)[None], torch.from_numpy(cb)[None], torch.from_numpy(ref)[None]
-                tc.update(cbt, g, [r['out']]); tr.update(rft, g)
-                rec.update(coarse_dice=float(dice_score(cbt, g)[0]), refined_dice=float(dice_score(rft, g)[0]))
-            records.append(rec)
-    return _write_report(out, records, _run_settings(refiner, frame, rounds, encoder), tc, tr, gt_dir, sam_type, verbose)
+    with atomic_dir(out, 'refine', legacy=('prompts.json',)) as tmp:   # the folder holds one whole run: a rerun replaces it,
+        tc, tr, records = MetricTracker(), MetricTracker(), []
+        for i0 in range(0, len(rows), batch_size):
+            chunk = rows[i0:i0 + batch_size]
+            imgs = [read_image(r['image']) for r in chunk]
+            coarse = []
+            for r, im in zip(chunk, imgs):                             # pairs checked above (r['fit']): read and fit each mask
+                c = read_coarse(r['coarse'])
+                coarse.append(c if r['fit'] == 'same' else _resize_prob(c, im.shape[:2]))
+            xs, frames = zip(*(sam_preprocess(im, sam_type, S) for im in imgs))
+            x = torch.stack(xs).to(dev); fr = torch.tensor(frames)
+            p = torch.stack([torch.from_numpy(_resize_prob(c, (frame, frame))) for c in coarse]).to(dev)
+            emb = encode_chunked(refiner.sam.image_encoder, x, refiner.encoder_batch)          # once: every round reuses it
+            mb = torch.full((len(chunk), 4), float('nan'))                # your boxes in SAM's frame; NaN: the generated box
+            for j, (r, im) in enumerate(zip(chunk, imgs)):
+                if r['image'] in user_boxes:
+                    sx, sy = frames[j][1] / im.shape[1], frames[j][0] / im.shape[0]
+                    mb[j] = torch.tensor(user_boxes[r['image']]) * torch.tensor([sx, sy, sx, sy])
+            manual = {'box': mb.to(dev)} if not torch.isnan(mb).all() else None
+            o = refiner(None, p, embeddings=emb, frame=fr, target_size=frame, manual=manual)
+            empty = o['empty'].tolist()                                   # the coarse mask was empty: no prompt, an empty mask
+            for _ in range(rounds - 1):
+                o = refiner(None, torch.sigmoid(o['masks'][:, 0]), embeddings=emb, frame=fr, target_size=frame, manual=manual)
+            for j, (r, im, c) in enumerate(zip(chunk, imgs, coarse)):
+                H, W = im.shape[:2]
+                ref = (uncrop_logits(o['low_res'][j:j + 1], fr[j:j + 1], S, (H, W))[0, 0] > 0).cpu().numpy()
+                cb = c > 0.5
+                atomic_write_bytes(tmp/f"{r['out']}_refined.png", png_bytes(ref.astype(np.uint8) * 255))
+                atomic_write_bytes(tmp/f"{r['out']}_overlay.png", png_bytes(overlay(im, ref, outlines=[(cb, (0, 230, 255))])))
+                rec = _image_record(r, o, j, im, frames[j], ref, cb, empty[j], user_boxes, out)
+                if r['gt'] is not None:
+                    g = read_masks(r['gt'])                            # its size was checked before anything was written
+                    g, cbt, rft = torch.from_numpy(g)[None], torch.from_numpy(cb)[None], torch.from_numpy(ref)[None]
+                    tc.update(cbt, g, [r['out']]); tr.update(rft, g)
+                    rec.update(coarse_dice=float(dice_score(cbt, g)[0]), refined_dice=float(dice_score(rft, g)[0]))
+                records.append(rec)
+        res = _write_report(tmp, records, _run_settings(refiner, frame, rounds, encoder), tc, tr, gt_dir, sam_type)
+    if verbose: _say(out, res, tc, tr, sam_type)
+    return {**res, 'output_dir': str(out)}
 
 # %% ../../nbs/16_refine.ipynb
 def _resize_prob(a:np.ndarray, hw:tuple) -> np.ndarray:
