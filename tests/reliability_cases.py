@@ -656,3 +656,172 @@ CASES += [
     Case('never drop', 'anti-aliased rim (90 in a 0/255 mask)', 'the rim is soft edge; the manifest shows the difference', r"source_foreground_px 420, processed_foreground_px 400$", _c_soft_rim),
     Case('never drop', 'a 1-pixel-wide lesion resized to 64×64', 'kept (its best-covered pixels)', r"thin lesion: [1-9]\d* pixels at 64×64", _c_thin_lesion),
 ]
+
+
+# ---- round 4: one reader for every command, one run per folder, splits checked everywhere, never delete the user's files ----
+
+def _lesion(hw=(120, 150)):
+    from ultrarefiner.data.phantom import make_phantom
+    im, (g,) = make_phantom(np.random.default_rng(7), 'benign', hw)
+    return im, g
+
+def _refine_read(d, coarse_file, gt_file=None) -> str:
+    "refine one phantom scan with the given coarse (and ground-truth) file: 'rc N: …' and what was read."
+    im, g = _lesion(); _img(d, 'img/scan.png', im)
+    (Path(d)/'co').mkdir(exist_ok=True); (Path(d)/'gt').mkdir(exist_ok=True)
+    coarse_file(Path(d)/'co', g)
+    args = ['refine', '--image_dir', 'img', '--coarse_dir', 'co', '--output_dir', 'out', '--encoder_runtime', 'torch']
+    if gt_file: gt_file(Path(d)/'gt', g); args += ['--gt_dir', 'gt']
+    msg = _cli(d, *args); pj = Path(d)/'out'/'prompts.json'
+    if not pj.exists(): return msg
+    r = json.loads(pj.read_text())['images'][0]
+    out = f"rc 0: empty_coarse {r['empty_coarse']}, coarse_fraction {r['coarse_fraction']:.4f} (true {g.mean():.4f})"
+    return out + (f", coarse Dice {r['coarse_dice']:.4f}" if gt_file else '')
+
+def _png(name, conv):
+    return lambda folder, g: Image.fromarray(conv(g)).save(folder/name)
+
+def _c_refine_label_map(kind):
+    def run(d):
+        def two_labels(folder, g):
+            lab = g.astype(np.uint8).copy(); lab[5:25, 5:30] = 2                  # a second labelled region
+            (np.save(folder/'scan.npy', lab) if kind == 'npy' else Image.fromarray(lab).save(folder/'scan.png'))
+        return _refine_read(d, two_labels)
+    return run
+
+def _c_refine_16bit_1000(d): return _refine_read(d, _png('scan.png', lambda g: g.astype(np.uint16) * 1000))
+
+def _c_refine_gt_label01(d):
+    return _refine_read(d, _png('scan.png', lambda g: g.astype(np.uint8) * 255), _png('scan.png', lambda g: g.astype(np.uint8)))
+
+def _c_refine_busi_second_lesion(d):
+    def gt(folder, g):                                  # BUSI: the lesion's mask split across x_mask.png and x_mask_1.png
+        a, b = g.copy(), g.copy(); a[:, g.shape[1] // 2:] = False; b[:, :g.shape[1] // 2] = False
+        Image.fromarray(a.astype(np.uint8) * 255).save(folder/'scan_mask.png'); Image.fromarray(b.astype(np.uint8) * 255).save(folder/'scan_mask_1.png')
+    return _refine_read(d, _png('scan.png', lambda g: g.astype(np.uint8) * 255), gt)
+
+def _c_infer_busi_class_folder(d):
+    from ultrarefiner.inference.images import list_images
+    im, g = _lesion()
+    for n in ('benign (1).png', 'benign (2).png'): _img(d, f'benign/{n}', im)
+    for n in ('benign (1)_mask.png', 'benign (1)_mask_1.png', 'benign (2)_mask.png'): _img(d, f'benign/{n}', g.astype(np.uint8) * 255)
+    return f"inputs: {[p.name for p in list_images(image_dir=Path(d)/'benign')]}"
+
+def _c_refine_rerun(d):
+    _refine_read(d, _png('scan.png', lambda g: g.astype(np.uint8) * 255), _png('scan.png', lambda g: g.astype(np.uint8) * 255))
+    first = sorted(p.name for p in (Path(d)/'out').iterdir())
+    msg = _cli(d, 'refine', '--image_dir', 'img', '--coarse_dir', 'co', '--output_dir', 'out', '--encoder_runtime', 'torch')
+    return f"{msg.split(':')[0]}: first run {first}; after a second run without --gt_dir {sorted(p.name for p in (Path(d)/'out').iterdir())}"
+
+def _c_refine_killed(d):
+    import ultrarefiner.inference.masks as M
+    im, g = _lesion()
+    for k in range(3): _img(d, f'img/s{k}.png', im); _img(d, f'co/s{k}.png', g.astype(np.uint8) * 255)
+    M.refine_folder(Path(d)/'img', Path(d)/'co', Path(d)/'out', verbose=False, batch_size=1, encoder_runtime='torch')
+    before = {p.name: p.read_bytes() for p in (Path(d)/'out').iterdir()}
+    for k in range(3): _img(d, f'co/s{k}.png', np.zeros_like(g, np.uint8))         # new coarse masks, then a kill mid-run
+    real, calls = M.read_image, []
+    def dying(p):
+        calls.append(p)
+        if len(calls) == 2: raise KeyboardInterrupt('killed')
+        return real(p)
+    M.read_image = dying
+    try: M.refine_folder(Path(d)/'img', Path(d)/'co', Path(d)/'out', verbose=False, batch_size=1, encoder_runtime='torch')
+    except KeyboardInterrupt: pass
+    finally: M.read_image = real
+    after = {p.name: p.read_bytes() for p in (Path(d)/'out').iterdir()}
+    listed = [Path(r['refined']).name for r in json.loads(after['prompts.json'])['images']]
+    return (f"after the kill: the first run's files {'unchanged' if after == before else 'CHANGED'}; prompts.json lists "
+            f"{listed}, all on disk: {all(n in after for n in listed)}; leftovers: {[p.name for p in Path(d).iterdir() if p.name.startswith('.out')]}")
+
+def _trained_phantoms(d, phase3=False):
+    "Two tiny folds (one epoch), out-of-fold masks and phase 2 of fold 0 (phase 3 too when asked): a trained project in `d`."
+    from ultrarefiner.data.phantom import write_phantoms
+    from ultrarefiner.data.layouts import prepare
+    from ultrarefiner.training.phases import oof, phase1, phase2, phase3 as p3
+    cwd = os.getcwd(); os.chdir(d)
+    try:
+        write_phantoms('data', n=16, seed=0, size=(64, 80)); prepare('data', ['PHANTOM'], folds=2, verbose=False)
+        for k in (0, 1): phase1('PHANTOM', k, preset='tiny', epochs=1, verbose=False)
+        oof('PHANTOM', verbose=False); phase2('PHANTOM', 0, preset='tiny', epochs=1, verbose=False)
+        if phase3: p3('PHANTOM', 0, preset='tiny', epochs=1, verbose=False)
+    finally: os.chdir(cwd)
+
+def _swap_test_image(d) -> str:
+    "Swap the first test image with the first training image of fold 0, in every fold (a hand edit after training)."
+    p = Path(d)/'data/processed/PHANTOM/splits.json'; sp = json.loads(p.read_text())
+    t, v = sp['test'][0], sp['folds'][0]['train'][0]; swap = lambda names: [t if n == v else v if n == t else n for n in names]
+    sp['test'] = swap(sp['test']); sp['folds'] = [{k: swap(f[k]) for k in f} for f in sp['folds']]
+    p.write_text(json.dumps(sp)); return t
+
+def _c_split_edited(command):
+    def run(d):
+        _trained_phantoms(d, phase3=command == 'evaluate')
+        t = _swap_test_image(d)
+        args = {'evaluate': ['evaluate', '--datasets', 'PHANTOM', '--folds', '0', '1'],
+                'train-e2e': ['train-e2e', '--datasets', 'PHANTOM', '--fold', '0', '--max_epochs', '1'],
+                'inference --folds': ['inference', '--dataset', 'PHANTOM', '--folds', 'all', '--image_dir', 'data/PHANTOM/benign', '--output_dir', 'inf']}[command]
+        msg = _cli(d, *args)
+        return msg + f" | moved image named: {t in msg}"
+    return run
+
+def _c_phantoms_onto_user_folder(d):
+    _img(d, 'data/MINE/benign/benign (1).png', np.full((20, 20), 9, np.uint8)); (Path(d)/'data/MINE/notes.txt').write_text('my notes')
+    msg = _cli(d, 'phantoms', '--out', 'data', '--name', 'MINE', '--n', '4')
+    kept = (Path(d)/'data/MINE/notes.txt').exists() and np.asarray(Image.open(Path(d)/'data/MINE/benign/benign (1).png')).max() == 9
+    return f"{msg} | the user's files kept: {kept}"
+
+def _c_inference_onto_user_folder(d):
+    _img(d, 'img/a.png', _lesion()[0]); (Path(d)/'results').mkdir(); (Path(d)/'results/report.docx').write_text('mine')
+    from ultrarefiner.models.refiner import build_ultrarefiner
+    torch.manual_seed(0); save_checkpoint({'model': build_ultrarefiner('tiny').state_dict()}, Path(d)/'m.pth')
+    msg = _cli(d, 'inference', '--mode', 'transunet', '--preset', 'tiny', '--model_checkpoint', 'm.pth', '--image_dir', 'img', '--output_dir', 'results')
+    return f"{msg} | kept: {sorted(p.name for p in (Path(d)/'results').iterdir())}"
+
+def _c_refine_suspicious(d):
+    im, g = _lesion(); _img(d, 'img/flat.png', np.full(g.shape, 30, np.uint8)); _img(d, 'img/scan.png', im)
+    _img(d, 'co/flat.png', g.astype(np.uint8) * 255); _img(d, 'co/scan.png', np.full(g.shape, 255, np.uint8))
+    msg = _cli(d, 'refine', '--image_dir', 'img', '--coarse_dir', 'co', '--output_dir', 'out', '--encoder_runtime', 'torch')
+    w = json.loads((Path(d)/'out/prompts.json').read_text())['warnings']
+    return f"{msg.split(':')[0]}: warnings in prompts.json: {w}"
+
+def _c_exif_pair(d):
+    root = _dataset(d); img = np.random.default_rng(1).integers(0, 255, (30, 50), dtype=np.uint8)   # stored 50×30, shown 30×50
+    pil = Image.fromarray(img); ex = pil.getexif(); ex[0x0112] = 6; pil.save(root/'images/rot.jpg', exif=ex.tobytes(), quality=95)
+    m = np.zeros((50, 30), np.uint8); m[10:30, 5:20] = 255; _img(d, 'raw/D/masks/rot.png', m)      # drawn on the image as shown
+    rep = _prep(d)
+    from ultrarefiner.data.files import read_image
+    return f"kept {rep.n_kept}; rot image as written: {read_image(Path(d)/'out/processed/D'/('test' if 'rot' in json.loads((Path(d)/'out/processed/D/splits.json').read_text())['test'] else 'train')/'images/rot.png').shape}"
+
+CASES += [
+    Case('one reader', 'refine: coarse label map with two labels (PNG)', 'error naming the values, as prepare (was: read as empty)',
+         r"rc 2: .*scan\.png: mask values 0 .*1 .*2 .*would be dropped", _c_refine_label_map('png')),
+    Case('one reader', 'refine: coarse label map with two labels (.npy)', 'error naming the values, as prepare (was: read as empty)',
+         r"rc 2: .*scan\.npy: mask values 0 .*1 .*2 .*would be dropped", _c_refine_label_map('npy')),
+    Case('one reader', 'refine: 16-bit {0, 1000} coarse mask', 'read as the mask it is (was: empty)',
+         r"^rc 0: empty_coarse False, coarse_fraction (0\.\d+) \(true \1\)", _c_refine_16bit_1000),
+    Case('one reader', 'refine --gt_dir: a {0, 1} label-map ground truth', 'an exact coarse mask scores 1 (was: 0)',
+         r"^rc 0: .*coarse Dice 1\.0000$", _c_refine_gt_label01),
+    Case('one reader', "refine --gt_dir on BUSI's folder: x_mask.png + x_mask_1.png", 'both files merged: an exact coarse mask scores 1 (was: 0.339)',
+         r"^rc 0: .*coarse Dice 1\.0000$", _c_refine_busi_second_lesion),
+    Case('one reader', 'inference on a BUSI class folder', 'x_mask and x_mask_N files are masks, not scans',
+         r"^inputs: \['benign \(1\)\.png', 'benign \(2\)\.png'\]$", _c_infer_busi_class_folder),
+    Case('one reader', 'JPEG scan rotated by its EXIF tag, mask drawn as shown', 'read as a viewer shows it: the pair fits',
+         r"^kept 9; rot image as written: \(50, 30\)$", _c_exif_pair),
+    Case('one run per folder', 'refine twice into one folder (the second without --gt_dir)', "the first run's metrics are gone",
+         r"^rc 0: first run \[.*'metrics\.json'.*\]; after a second run without --gt_dir \['\.ultrarefiner', 'prompts\.json', 'scan_overlay\.png', 'scan_refined\.png'\]$", _c_refine_rerun),
+    Case('one run per folder', 'refine killed half-way through a rerun', "the finished run stays whole; its records match its files",
+         r"^after the kill: the first run's files unchanged; prompts\.json lists \['s0_refined\.png', 's1_refined\.png', 's2_refined\.png'\], all on disk: True; leftovers: \[\]$", _c_refine_killed),
+    Case('splits checked everywhere', 'splits.json edited after training → evaluate', 'error naming the folder and the images that moved',
+         r"rc 2: .*(was|were) trained on another split than .*splits\.json has now: .*test → train.*--force.* \| moved image named: True$", _c_split_edited('evaluate')),
+    Case('splits checked everywhere', 'splits.json edited after training → train-e2e', 'error before training (was: rc 0)',
+         r"rc 2: .*(was|were) trained on another split than .*splits\.json has now: .*phase 3 would start from models.* \| moved image named: True$", _c_split_edited('train-e2e')),
+    Case('splits checked everywhere', 'splits.json edited after training → inference --folds', 'error naming the images that moved',
+         r"rc 2: .*(was|were) trained on another split than .*splits\.json has now: .* \| moved image named: True$", _c_split_edited('inference --folds')),
+    Case('never delete', 'phantoms --name X onto a folder of the user\'s files', 'refused; notes.txt and benign (1).png kept (was: deleted)',
+         r"rc 2: .*MINE holds files the kit did not write.* \| the user's files kept: True$", _c_phantoms_onto_user_folder),
+    Case('never delete', 'inference --output_dir holding a user\'s report', 'refused before any work; the file kept',
+         r"rc 2: .*results holds files the kit did not write \(report\.docx\).* \| kept: \['report\.docx'\]$", _c_inference_onto_user_folder),
+    Case('suspicious input', 'refine: a flat scan and a coarse mask covering the whole image', 'both refined, both reported in prompts.json',
+         r"^rc 0: warnings in prompts\.json: \[.*flat\.png: every pixel is 30.*coarse mask of scan\.png: mask covers 100% of the image.*\]$", _c_refine_suspicious),
+]

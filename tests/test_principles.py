@@ -4,7 +4,8 @@ encodings, empty and near-empty masks), not one example each.
 - never invent: an (almost) empty coarse mask gives an empty refined mask and no IoU claim, in any frame size;
 - never stretch: a paired file of the image's aspect is resized, any other aspect is an error naming both files and sizes;
 - never drop: every accepted mask encoding reads back exactly the foreground it was written with, prepare's manifest
-  shows source = processed, and shrinking a mask keeps every lesion.
+  shows source = processed, and shrinking a mask keeps every lesion;
+- one reader (round 4): prepare, refine's coarse masks and refine's ground truth read the same hostile files alike.
 """
 import csv, io
 from pathlib import Path
@@ -205,3 +206,43 @@ def test_never_drop_resize_keeps_every_lesion(src, dst):
         y0, y1 = int(ys.min() * h / H) - 1, int(ys.max() * h / H) + 2
         x0, x1 = int(xs.min() * w / W) - 1, int(xs.max() * w / W) + 2
         assert r[max(0, y0):y1, max(0, x0):x1].any(), (k, src, dst)
+
+
+# ---------------------------------------------------------------- one reader (round 4)
+def test_one_reader_every_command_agrees(tmp_path):
+    """Every command that reads masks reads the same hostile files the same way: `prepare` (what training and `evaluate`
+    see), `refine`'s coarse masks and its ground truth — every accepted encoding, a JPEG mask, a 16-bit {0, 1000} mask,
+    a lesion split over x_mask + x_mask_1 — and all of them refuse a label map with two labels, naming the file."""
+    import json
+    from ultrarefiner.inference.masks import refine_folder
+    from ultrarefiner.errors import UltraRefinerError
+    rng = np.random.default_rng(11)
+    raw = tmp_path / 'raw' / 'D'; (raw / 'images').mkdir(parents=True); (raw / 'masks').mkdir()
+    kinds = KINDS + ['JPEG', '0/1000', 'x_mask + x_mask_1']
+    for i, kind in enumerate(kinds):
+        h, w = 96 + 4 * i, 128
+        m = _blobs(rng, h, w, n=2); m[h // 3:h // 3 + 12, w // 3:w // 3 + 16] = True
+        img = rng.integers(50, 110, (h, w)).astype(np.uint8); img[m] = 30
+        n = f'k{i:02d}'; Image.fromarray(img).save(raw / 'images' / f'{n}.png')
+        if kind == 'JPEG': Image.fromarray(m.astype(np.uint8) * 255).save(raw / 'masks' / f'{n}.jpg', quality=90)
+        elif kind == '0/1000': Image.fromarray(m.astype(np.uint16) * 1000).save(raw / 'masks' / f'{n}.png')
+        elif kind == 'x_mask + x_mask_1':
+            a, b = m.copy(), m.copy(); a[:, w // 2:] = False; b[:, :w // 2] = False
+            Image.fromarray(a.astype(np.uint8) * 255).save(raw / 'masks' / f'{n}_mask.png')
+            Image.fromarray(b.astype(np.uint8) * 255).save(raw / 'masks' / f'{n}_mask_1.png')
+        else: _encode(kind, m, rng).save(raw / 'masks' / f'{n}.png')
+    prepare_dataset(raw, tmp_path / 'out', 'D', folds=2)
+    proc = {p.stem: read_mask(p) for p in (tmp_path / 'out/processed/D').glob('*/masks/*.png')}
+    assert len(proc) == len(kinds)
+    refine_folder(raw / 'images', raw / 'masks', tmp_path / 'ref', gt_dir=raw / 'masks', verbose=False, encoder_runtime='torch')
+    recs = {Path(r['image']).stem: r for r in json.loads((tmp_path / 'ref/prompts.json').read_text())['images']}
+    for i, kind in enumerate(kinds):
+        n, exact = f'k{i:02d}', kind != 'JPEG'
+        tol = 1e-9 if exact else 2e-3
+        assert abs(recs[n]['coarse_fraction'] - proc[n].mean()) < tol, (kind, recs[n]['coarse_fraction'], proc[n].mean())
+        assert recs[n]['coarse_dice'] >= (1.0 if exact else 0.99), (kind, recs[n]['coarse_dice'])   # coarse and ground truth agree
+    lab = np.zeros((96, 128), np.uint8); lab[10:30, 10:40] = 1; lab[50:80, 60:100] = 2          # a label map with two labels
+    Image.fromarray(lab).save(raw / 'masks' / 'k00.png')
+    with pytest.raises(DataError, match=r'k00\.png: mask values 0 .*1 .*2 '): prepare_dataset(raw, tmp_path / 'out2', 'D', folds=2)
+    with pytest.raises(DataError, match=r'k00\.png: mask values 0 .*1 .*2 '):
+        refine_folder(raw / 'images', raw / 'masks', tmp_path / 'ref2', verbose=False, encoder_runtime='torch')

@@ -63,7 +63,7 @@ def check_fold_splits(tag:str, folds:Sequence[int], data_root:str='data', ckpt_r
                       use:str='its test score could include images it trained on',           # why a mismatch matters here
                       folders:Sequence=()) -> None:                                          # more folders (explicit checkpoints')
     "Raise, naming the folders and the images that moved, when a fold's run of `tag` (D or D1+D2) trained on another split than the one on disk."
-    problems = []
+    stale = {}                                             # (splits.json, what moved) → the fold folders trained before
     for d in tag.split('+'):
         root = processed_root(data_root, d)
         for k in folds:
@@ -71,9 +71,11 @@ def check_fold_splits(tag:str, folds:Sequence[int], data_root:str='data', ckpt_r
                 moved = split_changes(folder, root, k)
                 if moved is None: continue
                 what = f": {', '.join(moved[:8])}{f' and {len(moved) - 8} more' if len(moved) > 8 else ''}" if moved else " (edited or re-split since)"
-                problems.append(f"{folder} (fold {k}) was trained on another split than {root}/splits.json has now{what}")
-    if problems: raise UltraRefinerError(f"{'; '.join(dict.fromkeys(problems))}. Using it would be wrong: {use}. Restore "
-                                         f"splits.json, or retrain those folds with --force.")
+                stale.setdefault((f"{root}/splits.json", what), []).append(str(folder))
+    if stale: raise UltraRefinerError('; '.join(f"{', '.join(dict.fromkeys(fs))} {'was' if len(set(fs)) == 1 else 'were'} trained on "
+                                                f"another split than {sp} has now{what}" for (sp, what), fs in stale.items())
+                                      + f". Using {'it' if len(stale) == 1 and len(next(iter(stale.values()))) == 1 else 'them'} "
+                                        f"would be wrong: {use}. Restore splits.json, or retrain those folds with --force.")
 
 # %% ../../nbs/10a_evaluation.ipynb
 def calibration_source(pr:Preset, root):
