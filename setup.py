@@ -25,7 +25,7 @@ setuptools.setup(
     url=cfg['git_url'],
     packages=setuptools.find_packages(include=['ultrarefiner', 'ultrarefiner.*']),
     include_package_data=True,
-    package_data={'ultrarefiner': ['templates/*.ipynb']},     # the papermill phase templates `run-folds` executes
+    package_data={'ultrarefiner': ['templates/*.ipynb', 'weights/*']},     # the papermill phase templates `run-folds` executes
     install_requires=requirements,
     extras_require={'dev': dev_requirements},
     python_requires='>=' + min_python,

@@ -213,6 +213,21 @@ def _more_parsers(sub):
     s.add_argument('--dry_run', action='store_true', help='print the resolved checkpoint, preset and models as JSON')
     _encoder_flags(s)
     s.set_defaults(func=COMMANDS['inference'])
+    s = sub.add_parser('segment', help='segment a folder of scans (PNG, JPEG, DICOM) with the bundled weights or your folds: masks, '
+                       'probability and uncertainty maps, overlays, lesions.csv', formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    s.add_argument('--image_dir', required=True, help='folder of scans'); s.add_argument('--output_dir', required=True)
+    s.add_argument('--checkpoint', default=None, help='your run instead of the bundled weights: a folder of fold_k folders '
+                   '(e.g. checkpoints/ultra_refiner/BUSI)')
+    s.add_argument('--tta', default='flip', choices=['none', 'flip'], help='test-time horizontal flip of the coarse models')
+    s.add_argument('--gt_dir', default=None, help='ground-truth masks named like the scans: Dice per image in segment.json')
+    s.add_argument('--batch_size', type=int, default=4); s.add_argument('--device', default=None); _encoder_flags(s)
+    s.set_defaults(func=COMMANDS['segment'])
+    s = sub.add_parser('bundle', help="a run's folds as the shipped weights: fp16 coarse decoders, card.json (with segment's "
+                       "test-split Dice per dataset) and MODEL_CARD.md", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    s.add_argument('--trained_on', required=True, help='the run: BUSI+BUSBRA'); s.add_argument('--folds', nargs='+', type=int, required=True)
+    s.add_argument('--ckpt_root', default='checkpoints'); s.add_argument('--data_root', default='data')
+    s.add_argument('--out', default=None, help="default: the installed package's weights folder")
+    s.set_defaults(func=COMMANDS['bundle'])
     s = sub.add_parser('refine', help="refine any model's masks with LiteMedSAM (bundled, zero-shot) or a phase-2 checkpoint",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     s.add_argument('--image_dir', required=True, help='images (PNG, JPEG, BMP, TIFF)')

@@ -211,6 +211,18 @@ def _cmd_cross_dataset(a):
                   encoder_precision=a.encoder_precision, tta=a.tta)
 
 # %% ../nbs/13b_commands.ipynb
+def _cmd_segment(a):
+    from ultrarefiner.inference.segment import segment_folder
+    segment_folder(a.image_dir, a.output_dir, checkpoint=a.checkpoint, tta=a.tta == 'flip', gt_dir=a.gt_dir, batch_size=a.batch_size,
+                   device=a.device, encoder_runtime=a.encoder_runtime, encoder_precision=a.encoder_precision)
+
+def _cmd_bundle(a):
+    import shlex, sys
+    from ultrarefiner.inference.segment import export_bundle
+    card = export_bundle(a.trained_on, a.folds, a.ckpt_root, a.data_root, a.out, command='ultrarefiner ' + shlex.join(sys.argv[1:]))
+    for d, t in card['test'].items(): print(f"bundle: {d} test split ({t['n']} images): coarse Dice {t['coarse']:.4f} → refined {t['refined']:.4f}")
+
+# %% ../nbs/13b_commands.ipynb
 def _cmd_inference(a):
     from ultrarefiner.inference.images import build_inference_model, infer_images, list_images
     if a.batch_size < 1: raise UltraRefinerError(f"--batch_size must be at least 1, got {a.batch_size}.")
@@ -276,4 +288,4 @@ def _cmd_bench(a):
               runtimes=tuple(a.runtimes or ()))
 
 # %% ../nbs/13b_commands.ipynb
-COMMANDS = {'phantoms': _cmd_phantoms, 'prepare': _cmd_prepare, 'train_transunet': _cmd_train_transunet, 'oof': _cmd_oof, 'evaluate': _cmd_evaluate, 'cross_dataset': _cmd_cross_dataset, 'finetune_sam': _cmd_finetune_sam, 'train_e2e': _cmd_train_e2e, 'inference': _cmd_inference, 'run_folds': _cmd_run_folds, 'refine': _cmd_refine, 'bench': _cmd_bench}   # what each parsed sub-command calls (`cli` sets `func` from it)
+COMMANDS = {'phantoms': _cmd_phantoms, 'prepare': _cmd_prepare, 'train_transunet': _cmd_train_transunet, 'oof': _cmd_oof, 'evaluate': _cmd_evaluate, 'cross_dataset': _cmd_cross_dataset, 'segment': _cmd_segment, 'bundle': _cmd_bundle, 'finetune_sam': _cmd_finetune_sam, 'train_e2e': _cmd_train_e2e, 'inference': _cmd_inference, 'run_folds': _cmd_run_folds, 'refine': _cmd_refine, 'bench': _cmd_bench}   # what each parsed sub-command calls (`cli` sets `func` from it)

@@ -12,9 +12,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from ..errors import DataError
 
 # %% auto 0
-__all__ = ['MASK_STEM', 'read_image', 'mask_values', 'mask_background', 'binarise_mask', 'read_mask', 'mask_colour_label',
-           'mask_probability', 'mask_of', 'read_masks', 'image_doubt', 'mask_doubt', 'image_size', 'pair_fit',
-           'mask_outline', 'png_bytes', 'overlay']
+__all__ = ['MASK_STEM', 'read_image', 'image_from_pixels', 'mask_values', 'mask_background', 'binarise_mask', 'read_mask',
+           'mask_colour_label', 'mask_probability', 'mask_of', 'read_masks', 'image_doubt', 'mask_doubt', 'image_size',
+           'pair_fit', 'mask_outline', 'png_bytes', 'overlay']
 
 # %% ../../nbs/01_files.ipynb
 def _open(path:Path) -> Image.Image:
@@ -50,7 +50,10 @@ def _to_uint8(a:np.ndarray) -> np.ndarray:
 def read_image(path:str|Path # image file (PNG, JPEG, BMP, TIFF; any bit depth)
               ) -> np.ndarray:
     "8-bit pixels: (H,W) grey, or (H,W,3) RGB when the channels differ."
-    a = _to_array(_open(path))
+    return image_from_pixels(_to_array(_open(path)))
+
+def image_from_pixels(a:np.ndarray) -> np.ndarray:
+    "Any decoded pixels (a file's, a DICOM frame's) as `read_image` returns them: 8-bit, alpha dropped, grey when the channels agree."
     if a.ndim == 3:
         a = a[..., :3]                     # drop alpha
         if a.shape[-1] == 1: a = a[..., 0]

@@ -232,7 +232,7 @@ class FoldEnsemble(nn.Module):
 
     def forward(self, image:torch.Tensor, image_sam:torch.Tensor|None=None, embeddings:torch.Tensor|None=None,
                 sam_frame:torch.Tensor|None=None) -> dict:
-        "`UltraRefiner`'s outputs for the ensemble (the IoU prediction and prompts are the first refiner's)."
+        "`UltraRefiner`'s outputs for the ensemble (the IoU prediction and prompts are the first refiner's), and each member's coarse probability."
         c0, P = self.coarse_models[0], image.shape[-1]
         if image_sam is None: image_sam, sam_frame = sam_preprocess_tensor(image, self.refiner.sam_type, self.refiner.img_size), None
         if getattr(c0, 'shares_encoder', False):
@@ -245,11 +245,11 @@ class FoldEnsemble(nn.Module):
         else:
             logits = [coarse_logits(c, image, flip=f) for f in ((False, True) if self.flip else (False,)) for c in self.coarse_models]
             if embeddings is None: embeddings = self.refiner.encode(image_sam)
-        p = torch.stack([lg.softmax(1)[:, 1] for lg in logits]).mean(0)
+        members = torch.stack([lg.softmax(1)[:, 1] for lg in logits]); p = members.mean(0)
         outs = [r(None, p, embeddings=embeddings, target_size=(P, P), frame=sam_frame) for r in self.refiners]
         o = outs[0]; o['masks'] = torch.stack([x['masks'] for x in outs]).mean(0)
         lg = torch.stack([1 - p, p], 1).clamp_min(1e-6).log()                # log-probabilities: softmax gives p back
-        return {'coarse_logits': lg, 'coarse_prob': p, 'refined_logits': o.pop('masks'), **o}
+        return {'coarse_logits': lg, 'coarse_prob': p, 'coarse_members': members, 'refined_logits': o.pop('masks'), **o}   # members: (folds × flips, B, P, P)
 
 # %% ../../nbs/06_refiner.ipynb
 def transunet_grad_norm(model:UltraRefiner, image:torch.Tensor, target:torch.Tensor) -> float:
