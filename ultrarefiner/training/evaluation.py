@@ -31,7 +31,7 @@ from ..viz.figures import examples_figure
 # %% auto 0
 __all__ = ['CROSS_COLUMNS', 'processed_root', 'split_changes', 'fold_splits_match', 'check_fold_splits', 'calibration_source',
            'score_pipeline', 'gate_counts', 'pair_folder', 'fold_list', 'pooled_summary', 'evaluate', 'ablation_models',
-           'per_image_analysis', 'ablation', 'cross_dataset']
+           'per_image_analysis', 'ablation', 'trained_folds', 'cross_dataset']
 
 # %% ../../nbs/10a_evaluation.ipynb
 def processed_root(data_root, d) -> Path:
@@ -345,16 +345,26 @@ def _cross_md(s:dict) -> str:
     return '\n'.join(md + ['', f"Wall time {s['wall_s']:.0f} s; each pair's ablation.md (gate choices, box errors, per image) beside this file."]) + '\n'
 
 # %% ../../nbs/10a_evaluation.ipynb
+def trained_folds(tag:str, data_root:str='data', ckpt_root:str='checkpoints') -> list:
+    "The folds of a run whose phase 1 finished (a cross-dataset table compares runs that trained different numbers of folds)."
+    from ultrarefiner.training.loop import fold_complete
+    ks = [k for k in fold_list(tag, None, data_root) if fold_complete(fold_dir('transunet', tag, k, ckpt_root))]
+    if not ks: raise UltraRefinerError(f"No finished phase-1 fold of {tag} under {ckpt_root}/transunet/{tag}: train it first (run-folds --phase 1).")
+    return ks
+
+# %% ../../nbs/10a_evaluation.ipynb
 def cross_dataset(trained_on:Sequence[str],          # checkpoint tags: 'BUSI', 'BUSBRA', 'BUSI+BUSBRA' …
                   tested_on:Sequence[str],           # datasets whose test splits to score
-                  folds:Sequence[int]|None=None, data_root:str='data', preset:str|Preset|None=None, ckpt_root:str='checkpoints',
+                  folds:Sequence[int]|None=None,     # default: each run's finished phase-1 folds (runs may differ)
+                  data_root:str='data', preset:str|Preset|None=None, ckpt_root:str='checkpoints',
                   out:str='runs/eval', device:str|None=None, verbose:bool=True, encoder_runtime:str|None=None,
                   encoder_precision:str='fp32', tta:str|None='flip') -> dict:
     "Every (training data, test split) pair's `ablation`, gathered into {out}/cross_dataset.md and .json (see above)."
     t0, rows, pr = time.time(), [], None
     for tag in trained_on:
         for d in tested_on:
-            a = ablation(d, folds, data_root, preset, ckpt_root, out, device, verbose, encoder_runtime, encoder_precision, tta, trained_on=tag)
+            fs = folds if folds is not None else trained_folds(tag, data_root, ckpt_root)   # default: each run's finished folds
+            a = ablation(d, fs, data_root, preset, ckpt_root, out, device, verbose, encoder_runtime, encoder_precision, tta, trained_on=tag)
             pr = pr or a['preset']
             for title, levers in a['tables'].items():
                 if not levers: continue

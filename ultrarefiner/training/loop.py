@@ -105,7 +105,8 @@ def _to_py(x):
     if torch.is_tensor(x): return x.item() if x.numel() == 1 else x.tolist()
     return x
 
-_NOT_DEFINING = ('options', 'precision')   # how a run ran, not what it trained: may change between resumes
+_NOT_DEFINING = ('options', 'precision',   # how a run ran, not what it trained: may change between resumes
+                 'split_parts', 'predictions')   # records beside the splits digest (which is defining): never a reason to restart
 
 def run_definition(config:dict) -> dict:
     "What defines a fold's run (preset, recipe, seed, splits digest …): its config without the run options, as plain JSON types."
