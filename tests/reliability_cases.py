@@ -112,14 +112,14 @@ def _c_no_mask(d):
     return _err(lambda: _prep(d))
 
 def _c_pred_nan(d):
-    from ultrarefiner.data.datasets import load_prediction
+    from ultrarefiner.data.files import mask_probability
     a = np.full((8, 8), 0.5, np.float32); a[2, 2] = np.nan; np.save(Path(d)/'case.npy', a)
-    return _err(lambda: load_prediction(Path(d)/'case.npy'))
+    return _err(lambda: mask_probability(Path(d)/'case.npy'))
 
 def _c_pred_inf(d):
-    from ultrarefiner.data.datasets import load_prediction
+    from ultrarefiner.data.files import mask_probability
     a = np.full((8, 8), 0.5, np.float32); a[0, 0] = np.inf; np.save(Path(d)/'case.npy', a)
-    return _err(lambda: load_prediction(Path(d)/'case.npy'))
+    return _err(lambda: mask_probability(Path(d)/'case.npy'))
 
 def _c_pred_missing(d):
     from ultrarefiner.data.datasets import check_predictions
@@ -213,8 +213,8 @@ CASES = [
     Case('bad dataset folder', 'empty dataset folder', 'error listing the expected layouts', r'DataError: .*unknown dataset layout \(contains nothing\)', _c_empty_folder),
     Case('bad dataset folder', 'unknown layout', 'error listing what was found and the expected layouts', r"DataError: .*unknown dataset layout \(contains \['notes.txt', 'scans'\]\)", _c_unknown_layout),
     Case('bad dataset folder', 'image with no mask', 'a broken pair: error naming the image (with every other broken pair, nothing written); --skip_bad prepares the rest and lists it in excluded.csv', r'DataError: .*lonely\.png: no mask found.*--skip_bad', _c_no_mask),
-    Case('bad prediction', 'NaN in a prediction .npy', 'error naming the file', r'DataError: .*case\.npy: prediction contains NaN or Inf', _c_pred_nan),
-    Case('bad prediction', 'Inf in a prediction .npy', 'error naming the file', r'DataError: .*case\.npy: prediction contains NaN or Inf', _c_pred_inf),
+    Case('bad prediction', 'NaN in a prediction .npy', 'error naming the file', r'DataError: .*case\.npy: contains NaN or Inf', _c_pred_nan),
+    Case('bad prediction', 'Inf in a prediction .npy', 'error naming the file', r'DataError: .*case\.npy: contains NaN or Inf', _c_pred_inf),
     Case('bad prediction', 'prediction missing for a name', 'error listing the missing names', r'DataError: .*1 missing \(b\)', _c_pred_missing),
     Case('bad checkpoint', 'wrong keys', 'error naming every missing and unexpected key', r'CheckpointError: .*missing keys: 1 \(mask_decoder\.iou_token\.weight\) \| unexpected keys: 1 \(bogus\.weight\)', _c_ckpt_keys),
     Case('bad checkpoint', 'wrong shapes', 'error naming every mis-shaped key', r'CheckpointError: .*shape mismatches: \d+ \(.*checkpoint .* vs model', _c_ckpt_shapes),

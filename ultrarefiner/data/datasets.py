@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Sequence
 import numpy as np
 from ..errors import DataError
-from .files import read_image, read_mask
+from .files import mask_probability, read_image, read_mask
 from .splits import load_splits, split_names
 
 # %% auto 0
 __all__ = ['locate_processed', 'resize_mask', 'ProcessedImages', 'TransUNetDataset', 'SAMDataset', 'check_predictions',
-           'load_prediction', 'PairedDataset', 'repeat_factors', 'balanced_concat', 'JointAugment']
+           'PairedDataset', 'repeat_factors', 'balanced_concat', 'JointAugment']
 
 # %% ../../nbs/01b_datasets.ipynb
 def locate_processed(root:Path, name:str, kind:str) -> Path:
@@ -133,21 +133,6 @@ def check_predictions(pred_dir:str|Path, names:Sequence[str], known:Sequence[str
                             f"Re-write them with `ultrarefiner oof` for this dataset, or remove stale files.")
 
 # %% ../../nbs/01b_datasets.ipynb
-def load_prediction(path:str|Path) -> np.ndarray:
-    "A coarse prediction `.npy`: (H,W) float32 foreground probabilities in [0,1]; clear error if corrupt or non-finite."
-    path = Path(path)
-    try: a = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as e:
-        raise DataError(f"{path}: cannot read prediction ({e}). Re-write it with `ultrarefiner oof`.") from e
-    a = np.squeeze(a).astype(np.float32)
-    if a.ndim != 2: raise DataError(f"{path}: prediction has shape {a.shape}; expected (H,W) probabilities.")
-    if not np.isfinite(a).all():
-        raise DataError(f"{path}: prediction contains NaN or Inf. Re-write it with `ultrarefiner oof`; check the phase-1 checkpoint for divergence.")
-    if a.min() < 0 or a.max() > 1: raise DataError(f"{path}: values outside [0,1] (min {a.min():.3g}, max {a.max():.3g}); "
-                                                   f"store foreground probabilities, not logits.")
-    return a
-
-# %% ../../nbs/01b_datasets.ipynb
 class PairedDataset(SAMDataset):
     "Phase-2 items: SAMDataset's plus 'coarse': (1,P,P) foreground probabilities from `{pred_dir}/{name}.npy` (P = pred_size)."
     def __init__(self, root, pred_dir, names=None, img_size=1024, pred_size=224, augment=None, sam_type:str='vit_b'):
@@ -160,7 +145,7 @@ class PairedDataset(SAMDataset):
         import torch
         n = self.names[i]
         img, mk = self._load(n)
-        a = load_prediction(self.pred_dir/f'{n}.npy')
+        a = mask_probability(self.pred_dir/f'{n}.npy')   # the one reader of soft masks
         if a.shape[0] != a.shape[1]:                       # `oof` writes the whole image as a square frame: never stretch
             raise DataError(f"{self.pred_dir/f'{n}.npy'}: prediction is {a.shape[1]}×{a.shape[0]}, not the square coarse frame "
                             f"`ultrarefiner oof` writes (the whole image at {self.pred_size}²). Re-write it with `ultrarefiner oof`.")
