@@ -36,3 +36,20 @@ def test_non_editable_install_runs_folds(tmp_path):
     nb = json.loads((work / 'runs/phase1/PHANTOM/fold_0.ipynb').read_text())
     assert nb['metadata']['papermill']['input_path'].startswith(str(site))
     assert (work / 'checkpoints/transunet/PHANTOM/fold_0/best.pth').exists()
+    # segment out of the box: the bundled weights ship as package data, on a folder of phantoms (PNG and DICOM)
+    from ultrarefiner.inference.segment import write_test_dicom
+    from ultrarefiner.data.phantom import make_phantom
+    import numpy as np
+    from PIL import Image
+    scans = work / 'scans'; scans.mkdir(); rng = np.random.default_rng(0)
+    for i in range(2): Image.fromarray(make_phantom(rng, 'benign', (180, 220))[0]).save(scans / f'p{i}.png')
+    write_test_dicom(scans / 'cine.dcm', np.stack([make_phantom(rng, 'malignant', (160, 200))[0]] * 2), spacing_cm=(0.01, 0.01))
+    (scans / 'broken.png').write_bytes(b'not an image')
+    r = run('segment', '--image_dir', 'scans', '--output_dir', 'seg', '--encoder_runtime', 'torch')
+    assert r.returncode == 0, f"{r.stdout[-2000:]}\n{r.stderr[-3000:]}"
+    s = json.loads((work / 'seg/segment.json').read_text())
+    assert [i['name'] for i in s['images']] == ['cine_frame000', 'cine_frame001', 'p0', 'p1'] and s['skipped'][0]['file'].endswith('broken.png')
+    assert all(m.startswith('bundled') for m in s['model'])
+    for n in ('p0', 'cine_frame001'):
+        for suffix in ('coarse', 'refined', 'prob', 'uncertainty', 'overlay'): assert (work / 'seg' / f'{n}_{suffix}.png').is_file()
+    assert (work / 'seg/lesions.csv').read_text().startswith('image,source,lesion,area_px,area_mm2')

@@ -1,0 +1,35 @@
+"""The bundled weights are what their card says: every file's SHA-1, the preset, the run that trained them, the size
+limit, and test-split scores recorded by `segment` itself (BENCHMARKS.md quotes the same numbers)."""
+import json
+from pathlib import Path
+import pytest
+from ultrarefiner.io import file_sha1
+from ultrarefiner.checkpoint import read_checkpoint, stored_preset
+from ultrarefiner.inference.segment import WEIGHTS, bundled_card, bundled_model
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_card_matches_the_files():
+    card = bundled_card()
+    assert card['preset'] == 'lite' and card['files'], card
+    for name, sha in card['files'].items():
+        assert file_sha1(WEIGHTS / name) == sha, name
+        sd, cfg = read_checkpoint(WEIGHTS / name)
+        assert stored_preset(cfg).name == 'lite' and cfg['dataset'] == card['trained_on']
+        assert all(v.dtype.is_floating_point is False or str(v.dtype) == 'torch.float16' for v in sd.values())   # shipped in fp16
+    assert card['size_bytes'] == sum((WEIGHTS / n).stat().st_size for n in card['files']) <= 10e6
+    for d in card['trained_on'].split('+'):                          # each training dataset's test split, scored by segment
+        t = card['test'][d]; assert t['n'] > 0 and 0 < t['coarse'] <= 1 and 0 < t['refined'] <= 1
+    md = (WEIGHTS / 'MODEL_CARD.md').read_text()
+    assert 'Not a medical device' in md and 'BUS-BRA' in md and 'Data in Brief' in md
+
+
+def test_benchmarks_quote_the_card():
+    card = bundled_card(); text = (ROOT / 'BENCHMARKS.md').read_text()
+    for d, t in card['test'].items(): assert f"{t['refined']:.4f}" in text, (d, t)
+
+
+def test_bundled_model_builds():
+    m = bundled_model()
+    assert len(m.coarse_models) == len(bundled_card()['files']) and m.flip
