@@ -213,7 +213,7 @@ class _PromptInputs:
         files = change['new']
         if not files: return
         f = files[0] if isinstance(files, (list, tuple)) else next(iter(files.values()))
-        img = image_from_bytes(bytes(f['content']))
+        img = image_from_bytes(bytes(f['content']), f.get('name', 'upload.png'))
         self.samples.append((f.get('name', 'upload'), img, None))
         self.controls['sample'].options = [(s[0], i) for i, s in enumerate(self.samples)]
         self.controls['sample'].value = len(self.samples) - 1

@@ -44,7 +44,10 @@ def synthetic_coarse(gt:np.ndarray, # (H,W) bool ground truth
     blob = ((yy - cy) ** 2 + (xx - cx) ** 2 < (0.04 * max(H, W)) ** 2) & ~binary_dilation(gt, iterations=int(0.1 * max(H, W)) + 1)
     return np.clip(gaussian_filter(np.maximum(m, 0.8 * blob), 0.02 * max(H, W)) * 1.1, 0, 1).astype(np.float32)
 
-def image_from_bytes(data:bytes) -> np.ndarray:
-    "Grey uint8 pixels of an uploaded image file."
-    from PIL import Image
-    return np.asarray(Image.open(io.BytesIO(data)).convert('L'))
+def image_from_bytes(data:bytes, name:str='upload.png') -> np.ndarray:
+    "Grey uint8 pixels of an uploaded image file, read as every command reads a file (`files.read_image`: EXIF, 16-bit, palette)."
+    import tempfile
+    from ultrarefiner.data.files import read_image
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d)/(Path(name).name or 'upload.png'); p.write_bytes(data); img = read_image(p)
+    return img if img.ndim == 2 else (img @ np.array([0.299, 0.587, 0.114])).astype(np.uint8)
