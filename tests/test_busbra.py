@@ -38,3 +38,13 @@ def test_no_patient_straddles_a_split(prepared):
             assert not {f'fold {k} train', f'fold {k} val'} <= ps, f"patient {c} is in fold {k}'s train and val"
     # a patient with several images (left and right breast) exists and stayed together
     assert any(sum(case[n] == c for n in s['test']) > 1 for c in {case[n] for n in s['test']})
+
+
+def test_official_partition_keeps_patients_and_parts():
+    "`prepare --splits official:K` on BUS-BRA: the authors' part K is the test split, their other four parts the folds."
+    from ultrarefiner.data.splits import official_partition, partition_splits, check_splits
+    part_of, k, src = official_partition(BUSBRA, 'busbra', 'official:2')
+    case = {r['ID']: r['Case'] for r in csv.DictReader(open(BUSBRA / 'bus_data.csv'))}
+    s = partition_splits(sorted(case), part_of, k, src)
+    assert len(s['test']) == 385 and len(s['folds']) == 4 and sorted(len(f['val']) for f in s['folds']) == [365, 366, 376, 383]
+    check_splits(s, case)                                         # no patient straddles (raises otherwise)

@@ -57,6 +57,15 @@ def test_busbra_layout(tmp):
     for c in range(1, 11):
         assert (f'bus_{c:04d}-l' in test) == (f'bus_{c:04d}-r' in test)
     folds_ok(rep.splits, group_of)
+    with open(root / '5-fold-cv.csv', 'w', newline='') as f:          # the authors' partition: patient c in part c % 5 + 1
+        w = csv.DictWriter(f, fieldnames=['ID', 'kFold']); w.writeheader()
+        w.writerows({'ID': r['ID'], 'kFold': int(r['ID'][4:8]) % 5 + 1} for r in rows)
+    off = prepare_dataset(root, tmp / 'off', 'BUSBRA', splits='official:3')
+    assert sorted(off.splits['test']) == ['bus_0002-l', 'bus_0002-r', 'bus_0007-l', 'bus_0007-r'] and len(off.splits['folds']) == 4
+    assert '5-fold-cv.csv, part 3 as the test split' in off.splits['source']
+    assert prepare_dataset(root, tmp / 'off', 'BUSBRA', splits='official:3').reused_splits          # a rerun reuses it
+    with pytest.raises(Exception, match=r'--splits official:1 \(it has .*part 3'): prepare_dataset(root, tmp / 'off', 'BUSBRA', splits='official:1')
+    with pytest.raises(Exception, match="--splits garbage: give 'kit'"): prepare_dataset(root, tmp / 'x', 'BUSBRA', splits='garbage')
 
 
 def test_seed_busbra_train_val_tree(tmp):

@@ -119,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument('--test_frac', type=float, default=None, help='fraction of cases held out as the test split (default: 0.2)')
     s.add_argument('--n_folds', '--folds', dest='folds', type=int, default=None, help='number of cross-validation folds, ≥ 2 (default: 5, or the existing splits.json\'s)')
     s.add_argument('--skip_bad', action='store_true', help='drop unreadable image/mask files with a warning instead of failing')
+    s.add_argument('--splits', default=None, help="'kit' (default: grouped, stratified, seeded), or 'official' / 'official:K': the "
+                   "dataset authors' partition (BUS-BRA's 5-fold-cv.csv), part K (default 1) as the test split, the others as folds")
     s.set_defaults(func=COMMANDS['prepare'])
     s = sub.add_parser('run-folds', help='execute the phase templates per dataset × fold through papermill')
     s.add_argument('--phase', default='all', choices=['1', '2', '3', 'eval', 'all'])

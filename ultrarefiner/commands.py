@@ -23,7 +23,7 @@ def _cmd_phantoms(a):
 
 def _cmd_prepare(a):
     from ultrarefiner.data.layouts import prepare
-    prepare(a.data_root, a.datasets, out=a.out, seed=a.seed, test_frac=a.test_frac, folds=a.folds, skip_bad=a.skip_bad)
+    prepare(a.data_root, a.datasets, out=a.out, seed=a.seed, test_frac=a.test_frac, folds=a.folds, skip_bad=a.skip_bad, splits=a.splits)
 
 # %% ../nbs/13b_commands.ipynb
 def default_preset() -> str:

@@ -16,7 +16,8 @@ from ..errors import DataError
 from ..paths import Paths
 from ..io import atomic_dir
 from .files import binarise_mask, mask_doubt, mask_of, mask_background, mask_colour_label, mask_values, png_bytes, read_image
-from .splits import read_splits_json, read_csv_rows, check_splits, make_splits, merge_duplicate_groups
+from .splits import (read_splits_json, read_csv_rows, check_splits, make_splits, merge_duplicate_groups,
+                                     official_partition, partition_splits)
 
 # %% auto 0
 __all__ = ['IMG_EXTS', 'BUSI_CLASSES', 'LAYOUTS', 'Unpaired', 'Record', 'scan_busi', 'scan_busbra', 'scan_train_val',
@@ -236,7 +237,7 @@ def _check_split_args(folds, test_frac):
         raise DataError(f"--test_frac must be between 0 and 1 (exclusive), got {test_frac!r}.")
 
 # %% ../../nbs/01c_layouts.ipynb
-def _dataset_splits(final:Path, kept:list, layout:str, roots:list, seed, test_frac, folds, rep:PrepareReport) -> dict:
+def _dataset_splits(final:Path, kept:list, layout:str, roots:list, seed, test_frac, folds, rep:PrepareReport, official=None) -> dict:
     "The dataset's splits: an existing splits.json reused (it must list exactly these images and agree with the flags), else made."
     nm = [r.name for r, *_ in kept]
     old = final/'splits.json'
@@ -252,9 +253,11 @@ def _dataset_splits(final:Path, kept:list, layout:str, roots:list, seed, test_fr
         asked = {'--folds': folds, '--seed': seed, '--test_frac': test_frac}
         clash = [f"{k} {asked[k]} (it has {have[k]})" for k in asked
                  if asked[k] is not None and have[k] is not None and not np.isclose(float(asked[k]), float(have[k]))]
+        if official and splits != partition_splits(nm, *official): clash.append(f"--splits official:{official[1]} (it has {splits.get('source', 'the kit')})")
         if clash:
             raise DataError(f"{old} already exists with other splits than asked: {', '.join(clash)}. Leave those flags out "
                             f"to reuse it, or delete {old} (and the fold checkpoints trained on it) to re-split.")
+    elif official: splits = partition_splits(nm, *official)     # the authors' partition (BUS-BRA's 5-fold-cv.csv)
     else:
         fixed = [r.name for r, *_ in kept if r.split == 'test'] or None if layout in ('processed', 'train_val') else None
         splits = make_splits(nm, [r.label for r, *_ in kept], roots, SPLIT_SEED if seed is None else seed,
@@ -292,7 +295,7 @@ def prepare_dataset(src:str|Path,         # raw dataset folder
                     test_frac:float|None=None, # test fraction (default 0.2)
                     folds:int|None=None,       # CV folds, ≥ 2 (default 5)
                     skip_bad:bool=False,  # prepare the rest when some pairs are broken; each is listed in excluded.csv
-                    workers:int=4,
+                    workers:int=4, splits:str|None=None,   # 'official' / 'official:K': the authors' partition, part K as test
                    ) -> PrepareReport:
     "Process one raw dataset into `{out}/processed/{name}` atomically and return its report."
     src = Path(src); name = name or src.name
@@ -331,7 +334,7 @@ def prepare_dataset(src:str|Path,         # raw dataset folder
     nm = [r.name for r, *_ in kept]
     roots, rep.duplicates = merge_duplicate_groups(nm, [r.group for r, *_ in kept], [k[3] for k in kept])
     group_of = dict(zip(nm, roots))
-    splits = _dataset_splits(final, kept, layout, roots, seed, test_frac, folds, rep)
+    splits = _dataset_splits(final, kept, layout, roots, seed, test_frac, folds, rep, official_partition(src, layout, splits))
     check_splits(splits, group_of)
     test = set(splits['test'])
     excluded = [(f, why) for f, why in broken] + [(f, 'blank mask: no lesion outlined (normal image)') for f in rep.blank]
@@ -346,10 +349,11 @@ def prepare_dataset(src:str|Path,         # raw dataset folder
 def prepare(data_root:str|Path,        # folder holding one raw folder per dataset
             datasets:Sequence[str],    # dataset folder names under data_root
             out:str|Path|None=None,    # output root (defaults to data_root)
-            seed:int|None=None, test_frac:float|None=None, folds:int|None=None, skip_bad:bool=False, verbose:bool=True) -> list:
+            seed:int|None=None, test_frac:float|None=None, folds:int|None=None, skip_bad:bool=False, verbose:bool=True,
+            splits:str|None=None) -> list:   # 'official[:K]': the authors' partition (BUS-BRA)
     "Prepare several datasets; prints the counts/splits table and any warnings. Returns the reports."
     out = Path(out) if out is not None else Path(data_root)
-    reps = [prepare_dataset(Path(data_root)/d, out, d, seed, test_frac, folds, skip_bad) for d in datasets]
+    reps = [prepare_dataset(Path(data_root)/d, out, d, seed, test_frac, folds, skip_bad, splits=splits) for d in datasets]
     if verbose: print_report(reps)
     return reps
 

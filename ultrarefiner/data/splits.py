@@ -13,8 +13,9 @@ from ..config import N_FOLDS, SPLIT_SEED, TEST_FRAC
 from ..errors import DataError
 
 # %% auto 0
-__all__ = ['read_csv_rows', 'read_splits_json', 'merge_duplicate_groups', 'make_splits', 'check_splits', 'load_splits',
-           'split_names', 'splits_digest', 'split_snapshot', 'moved_names']
+__all__ = ['PARTITIONS', 'read_csv_rows', 'read_splits_json', 'merge_duplicate_groups', 'make_splits', 'partition_splits',
+           'official_partition', 'check_splits', 'load_splits', 'split_names', 'splits_digest', 'split_snapshot',
+           'moved_names']
 
 # %% ../../nbs/01a_splits.ipynb
 def read_csv_rows(path:Path, sep:str=',') -> list:
@@ -75,6 +76,30 @@ def make_splits(names:Sequence[str],    # sample names
              for a, b in sgkf(tr, n_folds, 'cross-validation')] if n_folds > 1 else []
     return {'seed': int(seed), 'test_frac': None if fixed_test is not None else float(test_frac),
             'test': sorted(names[i] for i in te), 'folds': folds}
+
+# %% ../../nbs/01a_splits.ipynb
+def partition_splits(names:Sequence[str], part_of:dict, test_part:str, source:str='the partition') -> dict:
+    "splits.json from a published partition (name → part): part `test_part` is the test split, each other part a fold's val."
+    missing = sorted(set(names) - set(part_of))
+    if missing: raise DataError(f"{source}: no part for {len(missing)} images ({', '.join(missing[:5])}): it does not describe this copy of the dataset.")
+    parts = sorted({str(part_of[n]) for n in names}, key=lambda s: (len(s), s))
+    if str(test_part) not in parts: raise DataError(f"{source} has no part {test_part!r}; its parts are {', '.join(parts)}.")
+    rest = [n for n in names if str(part_of[n]) != str(test_part)]
+    folds = [{'train': sorted(n for n in rest if str(part_of[n]) != p), 'val': sorted(n for n in rest if str(part_of[n]) == p)}
+             for p in parts if p != str(test_part)]
+    return {'source': f"{source}, part {test_part} as the test split", 'test': sorted(n for n in names if str(part_of[n]) == str(test_part)), 'folds': folds}
+
+# %% ../../nbs/01a_splits.ipynb
+PARTITIONS = {'busbra': '5-fold-cv.csv'}   # layout → the authors' partition file in the raw folder (columns ID, kFold)
+
+def official_partition(src:str|Path, layout:str, splits:str|None) -> tuple|None:
+    "What `prepare --splits official[:K]` asks for: (name → part, test part K (default 1), source file); None for the kit's own splits."
+    if splits in (None, '', 'kit'): return None
+    kind, _, k = str(splits).partition(':'); f = Path(src)/PARTITIONS.get(layout, '?')
+    if kind != 'official' or not f.is_file():
+        raise DataError(f"--splits {splits}: give 'kit' (the default), or 'official' / 'official:K' for a dataset whose authors publish "
+                        f"a partition ({', '.join(f'{l}: {n}' for l, n in PARTITIONS.items())}); {src} ({layout}) has none.")
+    return {r['ID']: r['kFold'] for r in read_csv_rows(f)}, k or '1', str(f)
 
 # %% ../../nbs/01a_splits.ipynb
 def check_splits(splits:dict, groups:dict # name → group
