@@ -147,7 +147,8 @@ def cpu_session(runtime:str, precision:str, path:Path, threads:int):
     import openvino as ov
     cfg = {'INFERENCE_NUM_THREADS': threads, 'PERFORMANCE_HINT': 'LATENCY',
            'INFERENCE_PRECISION_HINT': 'bf16' if precision == 'bf16' else 'f32'}   # f32 explicit: OpenVINO would pick bf16
-    c = ov.Core().compile_model(str(path), 'CPU', cfg)
+    core = ov.Core(); core.set_property({'CACHE_DIR': str(Path(path).parent/'openvino-cache')})   # OpenVINO's own cache of the
+    c = core.compile_model(str(path), 'CPU', cfg)                                                  # compiled model: a warm start
     def run(x):
         r = c(x); return [r[i] for i in range(len(c.outputs))]
     return run
@@ -225,8 +226,11 @@ class ExportedEncoder:
         path = self._int8(folder, onnx) if self.precision == 'int8' else onnx
         t = time.perf_counter(); self._run = cpu_session(self.runtime, self.precision, path, int(self.threads or torch.get_num_threads()))
         self.compile_s = time.perf_counter() - t
-        self._fp = fp; self.agreement = self._agree()
-        atomic_write_text(folder/f'agreement-{self.runtime}-{self.precision}.json', json.dumps(self.agreement, indent=1))
+        agree = folder/f'agreement-{self.runtime}-{self.precision}{"-" + path.stem if self.precision == "int8" else ""}.json'
+        try: self.agreement = json.loads(agree.read_text())          # measured when this export was made: not again each start
+        except (OSError, json.JSONDecodeError):
+            self.agreement = self._agree(); atomic_write_text(agree, json.dumps(self.agreement, indent=1))
+        self._fp = fp
         if self.precision == 'fp32' and max(a['rel'] for a in self.agreement['outputs']) > 1e-3:
             self._run = None
             raise UltraRefinerError(f"The {self.runtime} export of {type(self.module).__name__} disagrees with PyTorch "
