@@ -1,0 +1,44 @@
+"""`segment` speed on this machine, one run (issue 34): frames per second end to end and the encoder's share, against
+`refine` with the same model (the bundled LiteMedSAM refining `segment`'s own coarse masks), peak memory of each
+process, and the time to the first mask of a fresh process on a warm machine (imports, weights, OpenVINO's cached
+compile). Images: the first N of a processed test split (default BUSI's), copied so every run reads the same files.
+
+    python bench/segment_speed.py [PROCESSED_TEST_IMAGES_DIR] [N]
+"""
+import json, resource, shutil, subprocess, sys, tempfile, time
+from pathlib import Path
+
+SRC = Path(sys.argv[1] if len(sys.argv) > 1 else 'bench_runs/two_datasets/data/processed/BUSI/test/images')
+N = int(sys.argv[2]) if len(sys.argv) > 2 else 24
+CLI = [sys.executable, '-c', 'import sys; from ultrarefiner.cli import main; sys.exit(main(sys.argv[1:]))']
+
+
+def timed(args, cwd):
+    "Wall seconds and peak RSS (MiB) of one `ultrarefiner` process."
+    t = time.perf_counter(); r = subprocess.run(CLI + args, cwd=cwd, capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    assert r.returncode == 0, r.stderr[-2000:]
+    return wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+with tempfile.TemporaryDirectory() as d:
+    d = Path(d); (d/'scans').mkdir(); (d/'one').mkdir()
+    files = sorted(SRC.glob('*.png'))[:N]
+    for f in files: shutil.copy(f, d/'scans'/f.name)
+    shutil.copy(files[0], d/'one'/files[0].name)
+    timed(['segment', '--image_dir', 'one', '--output_dir', 'warmup'], d)          # fills OpenVINO's cache: a warm machine
+    first_wall, _ = timed(['segment', '--image_dir', 'one', '--output_dir', 'first'], d)
+    first_in = json.loads((d/'first/segment.json').read_text())['timing']['first_mask_seconds']
+    seg_wall, seg_rss = timed(['segment', '--image_dir', 'scans', '--output_dir', 'seg'], d)
+    s = json.loads((d/'seg/segment.json').read_text())
+    (d/'coarse').mkdir()
+    for f in (d/'seg').glob('*_coarse.png'): shutil.copy(f, d/'coarse'/f.name)
+    ref_wall, ref_rss = timed(['refine', '--image_dir', 'scans', '--coarse_dir', 'coarse', '--output_dir', 'ref'], d)
+    t = s['timing']; n = s['n']
+    print(f"| what ({n} images of {SRC}) | value |\n|---|---:|")
+    print(f"| segment, whole process: images/s | {n / seg_wall:.2f} |")
+    print(f"| segment, in-process (after imports and weights): images/s | {t['frames_per_second']:.2f} |")
+    print(f"| segment: encoder share of the in-process time ({s['encoder_runtime']}, {'with' if s['tta'] == 'flip' else 'no'} flip) | {t['encoder_share']:.0%} |")
+    print(f"| refine, same images and model (its own coarse masks in): whole process, images/s | {n / ref_wall:.2f} |")
+    print(f"| peak memory: segment / refine (MiB, the larger of the processes so far) | {seg_rss:.0f} / {ref_rss:.0f} |")
+    print(f"| time to the first mask, a fresh process on a warm machine: whole process / after imports (s) | {first_wall:.1f} / {first_in:.1f} |")
