@@ -31,6 +31,8 @@ with tempfile.TemporaryDirectory() as d:
     first_in = json.loads((d/'first/segment.json').read_text())['timing']['first_mask_seconds']
     seg_wall, seg_rss = timed(['segment', '--image_dir', 'scans', '--output_dir', 'seg'], d)
     s = json.loads((d/'seg/segment.json').read_text())
+    nf_wall, _ = timed(['segment', '--image_dir', 'scans', '--output_dir', 'noflip', '--tta', 'none'], d)
+    s1 = json.loads((d/'noflip/segment.json').read_text())
     (d/'coarse').mkdir()
     for f in (d/'seg').glob('*_coarse.png'): shutil.copy(f, d/'coarse'/f.name)
     ref_wall, ref_rss = timed(['refine', '--image_dir', 'scans', '--coarse_dir', 'coarse', '--output_dir', 'ref'], d)
@@ -39,6 +41,7 @@ with tempfile.TemporaryDirectory() as d:
     print(f"| segment, whole process: images/s | {n / seg_wall:.2f} |")
     print(f"| segment, in-process (after imports and weights): images/s | {t['frames_per_second']:.2f} |")
     print(f"| segment: encoder share of the in-process time ({s['encoder_runtime']}, {'with' if s['tta'] == 'flip' else 'no'} flip) | {t['encoder_share']:.0%} |")
+    print(f"| segment --tta none (one encoder pass an image): whole process / in-process, images/s | {n / nf_wall:.2f} / {s1['timing']['frames_per_second']:.2f} |")
     print(f"| refine, same images and model (its own coarse masks in): whole process, images/s | {n / ref_wall:.2f} |")
     print(f"| peak memory: segment / refine (MiB, the larger of the processes so far) | {seg_rss:.0f} / {ref_rss:.0f} |")
     print(f"| time to the first mask, a fresh process on a warm machine: whole process / after imports (s) | {first_wall:.1f} / {first_in:.1f} |")
