@@ -215,7 +215,8 @@ def evaluate(dataset:str, folds:Sequence[int]|None=None, data_root:str='data', p
     summary = {'dataset': dataset, 'trained_on': tag, 'preset': pr.name, 'folds': folds, 'n_test': len(tds), 'tta': 'flip' if flip else 'none',
                'scored_at': 'each image\'s own size', 'per_fold': per_fold, 'mean': agg, 'ensemble': rows.get('ensemble')}
     od = Path(out)/pair_folder(tag, dataset)
-    atomic_write_text(od/'summary.json', json.dumps(summary, indent=1))
+    for stale in ('ablation.json', 'ablation.md', 'examples.png'): (od/stale).unlink(missing_ok=True)   # an earlier run's: the
+    atomic_write_text(od/'summary.json', json.dumps(summary, indent=1))                                  # folder describes this one
     atomic_write_text(od/'summary.md', _summary_md(summary))
     if examples is not None: atomic_write_bytes(od/'examples.png', examples_figure(*examples))
     if verbose:
