@@ -486,7 +486,9 @@ def _c_image_path_folder(d):
 def _c_readonly_infer(d):
     from ultrarefiner.inference.images import build_inference_model, infer_images, list_images
     _images(d, ['a.png']); tu = build_inference_model('transunet', 'tiny', model_checkpoint=_pipeline_ckpt(d)); (Path(d)/'out').mkdir()
-    return _readonly(Path(d)/'out', lambda: _err(lambda: infer_images(list_images(image_dir=Path(d)/'in'), tu, Path(d)/'out')))
+    # the whole scratch read-only: inference writes its run beside `out` and publishes it whole (round 4), so a read-only
+    # `out` alone would simply be replaced; a read-only file system is refused with its own message, nothing half-written
+    return _readonly(Path(d), lambda: _err(lambda: infer_images(list_images(image_dir=Path(d)/'in'), tu, Path(d)/'out')))
 
 def _c_infer_warnings(d):
     import warnings
