@@ -157,5 +157,4 @@ def infer_images(files:Sequence[str|Path], model, output_dir:str|Path, preset:st
                 rec.update(mask=str(out/f'{stem}_mask.png'), overlay=str(out/f'{stem}_overlay.png'), foreground_fraction=float(mask.mean()))
                 records.append(rec)
         atomic_write_text(tmp/'prompts.json', json.dumps(records, indent=1))
-    for w in (w for r in records for w in r['warnings']): print(f"inference: warning: {w}")
     return records
