@@ -23,7 +23,7 @@ from ..models.refiner import FoldEnsemble, SAMRefiner, UltraRefiner
 from ..models.coarse import coarse_logits
 
 # %% auto 0
-__all__ = ['list_images', 'resolve_model_checkpoint', 'build_inference_model', 'sam_input', 'infer_images']
+__all__ = ['list_images', 'resolve_model_checkpoint', 'build_inference_model', 'sam_input', 'coarse_input', 'infer_images']
 
 # %% ../../nbs/11_infer.ipynb
 def list_images(image_path:str|None=None, image_dir:str|None=None) -> list:
@@ -78,11 +78,13 @@ def sam_input(image:np.ndarray, refiner:SAMRefiner) -> tuple:
     x, hw = sam_preprocess(image, refiner.sam_type, refiner.img_size)
     return x, hw
 
-def _load_grey(f, S):
-    img = read_image(f)
+def coarse_input(img:np.ndarray, S:int) -> torch.Tensor:
+    "(S,S) float in [0,1]: an image as read (grey or RGB), grey and resized to the coarse frame — for `inference` and `segment`."
     grey = img if img.ndim == 2 else (img @ np.array([0.299, 0.587, 0.114])).astype(np.uint8)
-    x = torch.from_numpy(np.array(Image.fromarray(grey).resize((S, S), Image.BILINEAR))).float().div(255)   # a writable copy
-    return img, grey.shape, x
+    return torch.from_numpy(np.array(Image.fromarray(grey).resize((S, S), Image.BILINEAR))).float().div(255)   # a writable copy
+
+def _load_grey(f, S):
+    img = read_image(f); return img, img.shape[:2], coarse_input(img, S)
 
 def _output_stems(files:Sequence[Path]) -> list:
     "Output name per input: its stem, or stem_ext when two inputs share a stem (scan.png, scan.jpg) — never one file for two."

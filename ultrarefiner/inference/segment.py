@@ -22,6 +22,7 @@ from ..metrics import dice_score
 from ..models.refiner import FoldEnsemble, SAMRefiner
 from ..models.sam import build_sam
 from ..models.export import ensure_runtime
+from .images import coarse_input
 
 # %% auto 0
 __all__ = ['DICOM_EXTS', 'DICOM_HANDLERS', 'WEIGHTS', 'LESION_COLUMNS', 'is_dicom', 'dicom_spacing', 'read_dicom',
@@ -223,8 +224,7 @@ def segment_folder(image_dir:str|Path, output_dir:str|Path,
                 batches = tqdm(batches, desc='segment', unit='batch')
             for i0 in batches:
                 chunk = frames[i0:i0 + batch_size]
-                grey = [f['image'] if f['image'].ndim == 2 else (f['image'] @ np.array([0.299, 0.587, 0.114])).astype(np.uint8) for f in chunk]
-                x = torch.stack([torch.from_numpy(np.array(Image.fromarray(g).resize((P, P), Image.BILINEAR))).float().div(255) for g in grey])[:, None]
+                x = torch.stack([coarse_input(f['image'], P) for f in chunk])[:, None]
                 xs, fr = zip(*(sam_preprocess(f['image'], 'lite', S) for f in chunk))
                 o = model(x.to(dev), torch.stack(xs).to(dev), sam_frame=torch.tensor(fr))
                 mem = o['coarse_members'].float().cpu()
