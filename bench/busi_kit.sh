@@ -5,17 +5,20 @@
 # the ensemble). The TinyViT feature cache lives in $ULTRAREFINER_CACHE (default
 # here: $OUT/cache; empty on the first run = cold cache) and is reused by every phase, fold and later run.
 # Usage: bash bench/busi_kit.sh [EPOCHS...]   (from the repository root, after `make test`; EPOCHS: phases 1 2 3, default the preset's)
+# PRECISION (default bf16 where the CPU has native bf16, else fp32): the frozen encoder's precision for every step.
 set -euo pipefail
 OUT=${OUT:-bench_runs/busi_kit}
 export ULTRAREFINER_CACHE=${ULTRAREFINER_CACHE:-$OUT/cache}
 source "$(dirname "$0")/common.sh"
 step() { local t=$(date +%s); "$@"; echo "STEP $(( $(date +%s) - t )) s: $*"; }
+PRECISION=${PRECISION:-$($BIN/python -c "from ultrarefiner.runtime import cpu_has_native_bf16 as f; print('bf16' if f() else 'fp32')")}
+echo "encoder precision: $PRECISION"
 EPOCHS=()
 if [ $# -gt 0 ]; then EPOCHS=(--epochs "$@"); fi
 step $BIN/ultrarefiner run-folds --preset lite --datasets BUSI --phase all --folds 0 --phase1_folds all --data_root "$OUT/data" \
-  --runs "$OUT/runs" --ckpt_root "$OUT/checkpoints" --pred_root "$OUT/predictions" "${EPOCHS[@]}"
+  --runs "$OUT/runs" --ckpt_root "$OUT/checkpoints" --pred_root "$OUT/predictions" --encoder_precision "$PRECISION" "${EPOCHS[@]}"
 step $BIN/ultrarefiner evaluate --datasets BUSI --folds all --tta flip --ablation --data_root "$OUT/data" --ckpt_root "$OUT/checkpoints" \
-  --out "$OUT/eval_flip"
-step $BIN/ultrarefiner evaluate --datasets BUSI --folds all --data_root "$OUT/data" --ckpt_root "$OUT/checkpoints" --out "$OUT/eval"
+  --out "$OUT/eval_flip" --encoder_precision "$PRECISION"
+step $BIN/ultrarefiner evaluate --datasets BUSI --folds all --data_root "$OUT/data" --ckpt_root "$OUT/checkpoints" --out "$OUT/eval" --encoder_precision "$PRECISION"
 cat "$OUT/eval_flip/BUSI/summary.md" "$OUT/eval_flip/BUSI/ablation.md"
 finish

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Sequence
 import numpy as np
 from ..errors import DataError
-from .files import mask_probability, read_image, read_mask
+from .files import mask_probability, read_image, read_mask, to_grey
 from .splits import load_splits, split_names
 
 # %% auto 0
@@ -80,7 +80,7 @@ class TransUNetDataset(ProcessedImages):
         import torch, cv2
         img, mk = self._load(self.names[i])
         letterbox = self.sam_type == 'lite'
-        grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY) if img.ndim == 3 else img
+        grey = to_grey(img)
         x = torch.from_numpy(_resize(grey, self.img_size)).float().div_(255)[None]
         y = torch.from_numpy(_resize(mk, self.img_size, nearest=True)).long()
         item = _sam_item(img, self.sam_type, self.sam_size) if self.sam_type else {}

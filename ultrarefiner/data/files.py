@@ -12,9 +12,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from ..errors import DataError
 
 # %% auto 0
-__all__ = ['MASK_STEM', 'read_image', 'image_from_pixels', 'mask_values', 'mask_background', 'binarise_mask', 'read_mask',
-           'mask_colour_label', 'mask_probability', 'mask_of', 'read_masks', 'image_doubt', 'mask_doubt', 'image_size',
-           'pair_fit', 'mask_outline', 'png_bytes', 'overlay']
+__all__ = ['MASK_STEM', 'read_image', 'image_from_pixels', 'to_grey', 'mask_values', 'mask_background', 'binarise_mask',
+           'read_mask', 'mask_colour_label', 'mask_probability', 'mask_of', 'read_masks', 'image_doubt', 'mask_doubt',
+           'image_size', 'pair_fit', 'mask_outline', 'png_bytes', 'overlay']
 
 # %% ../../nbs/01_files.ipynb
 def _open(path:Path) -> Image.Image:
@@ -47,6 +47,8 @@ def _to_uint8(a:np.ndarray) -> np.ndarray:
     if hi <= 1.0 and a.dtype.kind == 'f': hi = 1.0
     return np.clip(np.round((a - lo) * 255.0 / max(hi - lo, 1e-12)), 0, 255).astype(np.uint8)
 
+
+# %% ../../nbs/01_files.ipynb
 def read_image(path:str|Path # image file (PNG, JPEG, BMP, TIFF; any bit depth)
               ) -> np.ndarray:
     "8-bit pixels: (H,W) grey, or (H,W,3) RGB when the channels differ."
@@ -60,6 +62,13 @@ def image_from_pixels(a:np.ndarray) -> np.ndarray:
     a = _to_uint8(a)
     if a.ndim == 3 and (a[..., 0] == a[..., 1]).all() and (a[..., 1] == a[..., 2]).all(): a = a[..., 0]
     return np.ascontiguousarray(a)
+
+# %% ../../nbs/01_files.ipynb
+def to_grey(img:np.ndarray # (H,W) grey or (H,W,3) RGB uint8, as `read_image` returns it
+        ) -> np.ndarray:  # (H,W) uint8
+    "One grey channel of a scan (unchanged when it is grey already)."
+    import cv2
+    return img if img.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(img[..., :3]), cv2.COLOR_RGB2GRAY)
 
 # %% ../../nbs/01_files.ipynb
 def mask_values(path:str|Path # mask file: 1-bit, L, LA, P, RGB, RGBA, 16/32-bit

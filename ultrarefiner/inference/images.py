@@ -16,7 +16,7 @@ from ..io import atomic_dir, atomic_write_bytes, atomic_write_text, check_output
 from ..runtime import autocast, get_device, precision_name
 from ..config import get_preset
 from ..data.layouts import IMG_EXTS
-from ..data.files import image_doubt, mask_of, overlay, png_bytes, read_image
+from ..data.files import image_doubt, mask_of, overlay, png_bytes, read_image, to_grey
 from ..checkpoint import load_sam, load_transunet, refiner_settings
 from ..data.transforms import sam_preprocess
 from ..models.refiner import FoldEnsemble, SAMRefiner, UltraRefiner
@@ -80,7 +80,7 @@ def sam_input(image:np.ndarray, refiner:SAMRefiner) -> tuple:
 
 def coarse_input(img:np.ndarray, S:int) -> torch.Tensor:
     "(S,S) float in [0,1]: an image as read (grey or RGB), grey and resized to the coarse frame — for `inference` and `segment`."
-    grey = img if img.ndim == 2 else (img @ np.array([0.299, 0.587, 0.114])).astype(np.uint8)
+    grey = to_grey(img)
     return torch.from_numpy(np.array(Image.fromarray(grey).resize((S, S), Image.BILINEAR))).float().div(255)   # a writable copy
 
 def _load_grey(f, S):

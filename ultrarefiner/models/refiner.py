@@ -230,11 +230,16 @@ class FoldEnsemble(nn.Module):
     @property
     def refiner(self) -> SAMRefiner: return self.refiners[0]
 
-    def forward(self, image:torch.Tensor, image_sam:torch.Tensor|None=None, embeddings:torch.Tensor|None=None,
-                sam_frame:torch.Tensor|None=None) -> dict:
-        "`UltraRefiner`'s outputs for the ensemble (the IoU prediction and prompts are the first refiner's), and each member's coarse probability."
+    def sam_input(self, image:torch.Tensor) -> torch.Tensor:
+        "(B,1|3,H,W) image in [0,1] → (B,3,S,S) the refiners' SAM input (as `UltraRefiner.sam_input`)."
+        return sam_preprocess_tensor(image, self.refiner.sam_type, self.refiner.img_size)
+
+    def coarse_prob(self, image:torch.Tensor, image_sam:torch.Tensor|None=None, sam_frame:torch.Tensor|None=None) -> tuple:
+        """(mean coarse probability (B,P,P), each member's (folds × flips, B, P, P), the refiners' embeddings — one encoder
+        pass per orientation when the coarse models read SAM's encoder — or None)."""
         c0, P = self.coarse_models[0], image.shape[-1]
-        if image_sam is None: image_sam, sam_frame = sam_preprocess_tensor(image, self.refiner.sam_type, self.refiner.img_size), None
+        if image_sam is None: image_sam, sam_frame = self.sam_input(image), None
+        embeddings = None
         if getattr(c0, 'shares_encoder', False):
             fr = sam_frame if sam_frame is not None else torch.full((image.shape[0], 2), image_sam.shape[-1])
             feats = c0.encode(image_sam); embeddings = feats[0]
@@ -244,12 +249,22 @@ class FoldEnsemble(nn.Module):
                 logits += [c.decode(mirrored, sam_frame, P).flip(-1) for c in self.coarse_models]
         else:
             logits = [coarse_logits(c, image, flip=f) for f in ((False, True) if self.flip else (False,)) for c in self.coarse_models]
-            if embeddings is None: embeddings = self.refiner.encode(image_sam)
-        members = torch.stack([lg.softmax(1)[:, 1] for lg in logits]); p = members.mean(0)
+        members = torch.stack([lg.softmax(1)[:, 1] for lg in logits])
+        return members.mean(0), members, embeddings
+
+    def forward(self, image:torch.Tensor, image_sam:torch.Tensor|None=None, embeddings:torch.Tensor|None=None,
+                sam_frame:torch.Tensor|None=None) -> dict:
+        "`UltraRefiner`'s outputs for the ensemble (the IoU prediction and prompts are the first refiner's), and each member's coarse probability."
+        P = image.shape[-1]
+        if image_sam is None: image_sam, sam_frame = self.sam_input(image), None
+        p, members, shared = self.coarse_prob(image, image_sam, sam_frame)
+        if shared is not None: embeddings = shared
+        elif embeddings is None: embeddings = self.refiner.encode(image_sam)
         outs = [r(None, p, embeddings=embeddings, target_size=(P, P), frame=sam_frame) for r in self.refiners]
         o = outs[0]; o['masks'] = torch.stack([x['masks'] for x in outs]).mean(0)
         lg = torch.stack([1 - p, p], 1).clamp_min(1e-6).log()                # log-probabilities: softmax gives p back
         return {'coarse_logits': lg, 'coarse_prob': p, 'coarse_members': members, 'refined_logits': o.pop('masks'), **o}   # members: (folds × flips, B, P, P)
+
 
 # %% ../../nbs/06_refiner.ipynb
 def transunet_grad_norm(model:UltraRefiner, image:torch.Tensor, target:torch.Tensor) -> float:

@@ -268,6 +268,7 @@ class EmbeddingCache:
         self.root, self.encoder, self.dtype, self.prepare = Path(root), encoder, dtype, prepare
         self.names = tuple(getattr(encoder, 'output_names', ()) or ())
         self.hits = self.misses = 0
+        self._checked = set()                  # entries (path, size, mtime) already read whole and finite in this process
     @staticmethod
     def image_key(img:torch.Tensor) -> str:
         t = img.detach().float().cpu().contiguous()
@@ -275,11 +276,13 @@ class EmbeddingCache:
     def folder(self) -> Path: return self.root/encoder_key(self.encoder)
     def _read(self, f:Path):
         "An entry as stored (a tensor, or a tuple in `output_names` order); None — and the entry removed — when it is unusable."
-        try: d = torch.load(f, map_location='cpu', weights_only=True)
+        try: st = f.stat(); d = torch.load(f, map_location='cpu', weights_only=True)
         except Exception: d = None                                   # unreadable entry
         got = (tuple(d.get(k) for k in self.names) if isinstance(d, dict) else None) if self.names else d
         parts = got if isinstance(got, tuple) else (got,)
-        if all(torch.is_tensor(t) for t in parts) and all(bool(torch.isfinite(t).all()) for t in parts): return got
+        if all(torch.is_tensor(t) for t in parts):
+            stamp = (f.name, st.st_size, st.st_mtime_ns)             # checked once per process: every epoch re-reads the entry
+            if stamp in self._checked or all(bool(torch.isfinite(t).all()) for t in parts): self._checked.add(stamp); return got
         warnings.warn(f"{f}: cached embedding is {'unreadable' if d is None else 'not finite (NaN/Inf) or incomplete'}; recomputed.")
         f.unlink(missing_ok=True)
         return None
@@ -306,7 +309,7 @@ class EmbeddingCache:
                 out[i] = tuple(t[j].detach().to('cpu', self.dtype) for t in new)
                 obj = dict(zip(self.names, (t.clone() for t in out[i]))) if self.names else out[i][0].clone()
                 buf = io.BytesIO(); torch.save(obj, buf); atomic_write_bytes(folder/f'{keys[i]}.pt', buf.getvalue())
-        maps = tuple(torch.stack([o[m] for o in out]).to(images.device, torch.float32) for m in range(len(out[0])))
+        maps = tuple(torch.stack([o[m].float() for o in out]).to(images.device) for m in range(len(out[0])))   # fp32 first: CPU autocast refuses fp16
         return maps if self.names else maps[0]
 
 # %% ../../nbs/05_sam.ipynb

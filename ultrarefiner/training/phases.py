@@ -113,7 +113,7 @@ def _tb_images(run, ds, n:int=4) -> dict:
 
 def _loop(model, opt, sch, step, evaluate, out_dir, epochs, bs, pr, opts, cfg, tb, images=None):
     return Loop(model, opt, sch, step, evaluate, out_dir, epochs, bs, opts.seed, config=cfg, tb_dir=tb, verbose=opts.verbose,
-                num_workers=opts.num_workers, amp=opts.amp, compile=opts.compile, preset=pr, channels_last=opts.channels_last,
+                num_workers=opts.num_workers, amp=opts.amp, compile=opts.compile, preset=pr, channels_last=opts.channels_last or pr.channels_last,
                 force=opts.force, images_fn=images)
 
 # %% ../../nbs/10_phases.ipynb

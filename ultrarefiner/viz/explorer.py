@@ -9,9 +9,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from ..config import PRETRAINED_PRESET
-from ..metrics import dice_score
+from ..metrics import dice_score, iou_score
 from ..models.gate import GATE_CHOICES
-from ..models.refiner import SAMRefiner, UltraRefiner, build_ultrarefiner
+from ..models.refiner import FoldEnsemble, SAMRefiner, UltraRefiner, build_ultrarefiner
+from ..data.transforms import sam_preprocess
 from .samples import image_from_bytes, phantom_samples, synthetic_coarse
 
 # %% auto 0
@@ -226,6 +227,9 @@ class _PromptInputs:
             x = F.interpolate(x, size=(S, S), mode='bilinear', align_corners=False)
             if src == 'degraded GT' and gt is not None:
                 p = F.interpolate(torch.from_numpy(synthetic_coarse(gt, seed=i))[None, None], size=(S, S), mode='bilinear', align_corners=False)[:, 0]
+            elif isinstance(self.model, FoldEnsemble):       # the folds (and mirror) averaged, on the letterboxed scan as trained
+                xs, fr = sam_preprocess(img, self.model.refiner.sam_type, self.model.refiner.img_size)
+                with torch.no_grad(): p = self.model.coarse_prob(x, xs[None], torch.tensor([fr]))[0]
             else:
                 with torch.no_grad(): p = self.model.transunet(x).softmax(1)[:, 1]
             self._coarse_cache[(i, src)] = (x, p)
@@ -234,7 +238,8 @@ class _PromptInputs:
 # %% ../../nbs/12a_explorer.ipynb
 class PromptExplorer(_PromptInputs, _PromptClicks, _PromptState, _PromptFigures, _PromptCanvas):
     "Sliders and toggles for the prompt generator; shows coarse p, prompts, SAM's 3 candidates, refined mask, GT and Dice."
-    def __init__(self, model:UltraRefiner|None=None, samples:list|None=None, preset:str=PRETRAINED_PRESET,
+    def __init__(self, model:UltraRefiner|FoldEnsemble|None=None,   # None: LiteMedSAM zero-shot; `segment.bundled_model()`: the bundled one
+                 samples:list|None=None, preset:str=PRETRAINED_PRESET,
                  coarse:str|None=None,   # 'model' (the TransUNet's p) or 'degraded GT' (`synthetic_coarse`); None: model if trained
                  encoder_runtime:str|None=None): # SAM's image encoder: 'torch', 'onnx', 'openvino'; None: an attached one, else auto
         self.trained = model is not None
@@ -294,20 +299,29 @@ class PromptExplorer(_PromptInputs, _PromptClicks, _PromptState, _PromptFigures,
 
 # %% ../../nbs/12a_explorer.ipynb
 class RefinementViewer:
-    "Browse a fold's test predictions sorted by Delta Dice (refined − coarse), with coarse / refined / GT overlays."
-    def __init__(self, model:UltraRefiner, samples:list, encoder_runtime:str|None=None):   # see `PromptExplorer`
+    """Browse predictions sorted by Delta Dice (refined − coarse), with coarse / refined / GT overlays; scans without ground
+    truth are sorted by how much the refiner changed the coarse mask (IoU of the two, least first)."""
+    def __init__(self, model:UltraRefiner|FoldEnsemble,  # a fold's pipeline, an ensemble, or `segment.bundled_model()`
+                 samples:list,                          # [(name, grey, gt or None)]: `dataset_samples`, `scan_samples`, `phantom_samples`
+                 encoder_runtime:str|None=None):        # see `PromptExplorer`
         import ipywidgets as W
         from ultrarefiner.models.export import ensure_runtime
         self.model = model.eval(); S = model.transunet.config.img_size; rows = []
-        self.encoder_runtime = ensure_runtime(model.refiner.sam.image_encoder, encoder_runtime)
-        for name, img, gt in samples:
+        c0 = model.transunet; shared = getattr(c0, 'shares_encoder', False)   # the encoder the forward pass runs
+        self.encoder_runtime = ensure_runtime(c0.features if shared else model.refiner.sam.image_encoder, encoder_runtime)
+        for name, img, gt in samples:                  # the scan letterboxed into SAM's frame, as inference and segment do
             x = F.interpolate(torch.from_numpy(img).float().div(255)[None, None], size=(S, S), mode='bilinear', align_corners=False)
-            g = F.interpolate(torch.from_numpy(gt.astype(np.uint8))[None, None].float(), size=(S, S), mode='nearest')[0] > 0.5
-            with torch.no_grad(): o = model(x)
+            xs, fr = sam_preprocess(img, model.refiner.sam_type, model.refiner.img_size)
+            with torch.no_grad(): o = model(x, xs[None], sam_frame=torch.tensor([fr]))
             c, r = o['coarse_prob'] > 0.5, o['refined_logits'][:, 0] > 0
-            dc, dr = float(dice_score(c, g)[0]), float(dice_score(r, g)[0])
-            rows.append(dict(name=name, image=x[0, 0].numpy(), gt=g[0].numpy(), coarse=c[0].numpy(), refined=r[0].numpy(),
-                             dice_coarse=dc, dice_refined=dr, delta=dr - dc, empty=bool(o['empty'][0])))
+            row = dict(name=name, image=x[0, 0].numpy(), coarse=c[0].numpy(), refined=r[0].numpy(), empty=bool(o['empty'][0]),
+                       agreement=float(iou_score(r, c)[0]) if (r | c).any() else 1.0, gt=None, dice_coarse=None, dice_refined=None)
+            if gt is not None:
+                g = F.interpolate(torch.from_numpy(gt.astype(np.uint8))[None, None].float(), size=(S, S), mode='nearest')[0] > 0.5
+                row.update(gt=g[0].numpy(), dice_coarse=float(dice_score(c, g)[0]), dice_refined=float(dice_score(r, g)[0]))
+            rows.append(row)
+        self.by = 'Delta Dice' if all(r['gt'] is not None for r in rows) else 'refined-vs-coarse IoU'
+        for r in rows: r['delta'] = r['dice_refined'] - r['dice_coarse'] if self.by == 'Delta Dice' else r['agreement']
         self.rows = sorted(rows, key=lambda r: r['delta'])
         self.index = W.IntSlider(value=1, min=1, max=max(len(self.rows), 1), description='rank')   # 1-based: the slider reads what the label says
         self.image = W.Image(format='png'); self.info = W.HTML(); self.renders = 0
@@ -320,10 +334,14 @@ class RefinementViewer:
         fig, axs = plt.subplots(len(rows), 3, figsize=(10, 3.4 * len(rows)), squeeze=False)
         for i, r in enumerate(rows):
             for j, (k, col) in enumerate((('gt', 'y'), ('coarse', 'c'), ('refined', 'r'))):
-                axs[i, j].imshow(r['image'], cmap='gray'); axs[i, j].contour(r[k], levels=[0.5], colors=col)
-                if k != 'gt': axs[i, j].contour(r['gt'], levels=[0.5], colors='y', linestyles='dotted')
-                t = {'gt': f"{r['name']}: GT", 'coarse': f"coarse Dice {r['dice_coarse']:.3f}", 'refined': f"refined Dice {r['dice_refined']:.3f} (Δ {r['delta']:+.3f})"
-                     + (' · empty coarse → empty' if r.get('empty') else '')}[k]
+                axs[i, j].imshow(r['image'], cmap='gray')
+                if r[k] is not None: axs[i, j].contour(r[k], levels=[0.5], colors=col)
+                if k != 'gt' and r['gt'] is not None: axs[i, j].contour(r['gt'], levels=[0.5], colors='y', linestyles='dotted')
+                if r['gt'] is None: t = {'gt': f"{r['name']}: no ground truth", 'coarse': 'coarse',
+                                         'refined': f"refined · IoU with coarse {r['agreement']:.3f}"}[k]
+                else: t = {'gt': f"{r['name']}: GT", 'coarse': f"coarse Dice {r['dice_coarse']:.3f}",
+                           'refined': f"refined Dice {r['dice_refined']:.3f} (Δ {r['delta']:+.3f})"}[k]
+                t += ' · empty coarse → empty' if k == 'refined' and r.get('empty') else ''
                 axs[i, j].set_title(t, fontsize=9); axs[i, j].axis('off')
         fig.tight_layout(); return fig
 
@@ -331,7 +349,8 @@ class RefinementViewer:
         import matplotlib.pyplot as plt
         fig = self.figure(); buf = io.BytesIO(); fig.savefig(buf, format='png', dpi=70); plt.close(fig)
         self.image.value = buf.getvalue(); r = self.rows[self.index.value - 1]
-        self.info.value = f"rank {self.index.value}/{len(self.rows)} by Delta Dice: <b>{r['name']}</b> Δ {r['delta']:+.3f}"
+        self.info.value = f"rank {self.index.value}/{len(self.rows)} by {self.by}: <b>{r['name']}</b> " + \
+                          (f"Δ {r['delta']:+.3f}" if self.by == 'Delta Dice' else f"IoU {r['delta']:.3f}")
         self.renders += 1
 
     def widget(self):

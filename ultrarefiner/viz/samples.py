@@ -7,9 +7,10 @@ from __future__ import annotations
 import io
 from pathlib import Path
 import numpy as np
+from ..data.files import to_grey
 
 # %% auto 0
-__all__ = ['phantom_samples', 'dataset_samples', 'synthetic_coarse', 'image_from_bytes']
+__all__ = ['phantom_samples', 'dataset_samples', 'scan_samples', 'synthetic_coarse', 'image_from_bytes']
 
 # %% ../../nbs/12_samples.ipynb
 def phantom_samples(n:int=6, size:int=128, seed:int=0) -> list:
@@ -22,6 +23,8 @@ def phantom_samples(n:int=6, size:int=128, seed:int=0) -> list:
         out.append((f'{lab} phantom {i}', img, np.any(ms, 0)))
     return out
 
+
+# %% ../../nbs/12_samples.ipynb
 def dataset_samples(root:str|Path, part:str='test', limit:int|None=50) -> list:
     "[(name, grey, gt)] from a processed dataset (default: its test split)."
     from ultrarefiner.data.files import read_image, read_mask
@@ -29,10 +32,33 @@ def dataset_samples(root:str|Path, part:str='test', limit:int|None=50) -> list:
     from ultrarefiner.data.datasets import locate_processed
     root = Path(root); out = []
     for n in split_names(root, part)[:limit]:
-        img = read_image(locate_processed(root, n, 'images')); img = img if img.ndim == 2 else img.mean(-1).astype(np.uint8)
+        img = to_grey(read_image(locate_processed(root, n, 'images')))
         out.append((n, img, read_mask(locate_processed(root, n, 'masks'))))
     return out
 
+
+# %% ../../nbs/12_samples.ipynb
+def scan_samples(path:str|Path,           # a scan file, or a folder of them (PNG, JPEG, BMP, TIFF, DICOM)
+                 limit:int|None=50) -> list: # at most this many frames
+    "[(name, grey, gt or None)] of your scans (`segment.load_scans`: DICOM frames as name_frameNNN); unreadable files are an error naming them."
+    from ultrarefiner.data.files import mask_of, read_masks
+    from ultrarefiner.errors import DataError
+    from ultrarefiner.inference.segment import list_scans, load_scans
+    path = Path(path)
+    if not path.exists(): raise DataError(f"{path}: not found. Give a scan file or a folder of scans.")
+    files = list_scans(path) if path.is_dir() else [path]
+    if path.is_file() and mask_of(path.stem): raise DataError(f"{path}: this is a mask file (…_mask); give its scan.")
+    frames, skipped = load_scans(files)
+    if skipped: raise DataError('Cannot read ' + '; '.join(f"{f} ({why})" for f, why in skipped))
+    out = []
+    for fr in frames[:limit]:
+        src = Path(fr['source']); masks = sorted(p for p in src.parent.glob(f"{src.stem}_mask*") if mask_of(p.stem) == src.stem)
+        gt = read_masks(masks) if masks and fr['frame'] is None else None
+        if gt is not None and gt.shape != fr['image'].shape[:2]: gt = None              # never stretch a mask onto its scan
+        out.append((fr['name'], to_grey(fr['image']), gt))
+    return out
+
+# %% ../../nbs/12_samples.ipynb
 def synthetic_coarse(gt:np.ndarray, # (H,W) bool ground truth
                      seed:int=0) -> np.ndarray: # (H,W) float32 coarse probability
     "A plausible coarse mask from another model: the lesion grown, shifted and blurred, plus a small spurious blob."
@@ -44,10 +70,13 @@ def synthetic_coarse(gt:np.ndarray, # (H,W) bool ground truth
     blob = ((yy - cy) ** 2 + (xx - cx) ** 2 < (0.04 * max(H, W)) ** 2) & ~binary_dilation(gt, iterations=int(0.1 * max(H, W)) + 1)
     return np.clip(gaussian_filter(np.maximum(m, 0.8 * blob), 0.02 * max(H, W)) * 1.1, 0, 1).astype(np.float32)
 
+
+# %% ../../nbs/12_samples.ipynb
 def image_from_bytes(data:bytes, name:str='upload.png') -> np.ndarray:
     "Grey uint8 pixels of an uploaded image file, read as every command reads a file (`files.read_image`: EXIF, 16-bit, palette)."
     import tempfile
     from ultrarefiner.data.files import read_image
     with tempfile.TemporaryDirectory() as d:
         p = Path(d)/(Path(name).name or 'upload.png'); p.write_bytes(data); img = read_image(p)
-    return img if img.ndim == 2 else (img @ np.array([0.299, 0.587, 0.114])).astype(np.uint8)
+    return to_grey(img)
+
