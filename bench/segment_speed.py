@@ -33,6 +33,12 @@ with tempfile.TemporaryDirectory() as d:
     s = json.loads((d/'seg/segment.json').read_text())
     nf_wall, _ = timed(['segment', '--image_dir', 'scans', '--output_dir', 'noflip', '--tta', 'none'], d)
     s1 = json.loads((d/'noflip/segment.json').read_text())
+    from ultrarefiner.runtime import cpu_has_native_bf16
+    bf = {}
+    if cpu_has_native_bf16():                                                       # the encoder in bf16 (OpenVINO), with and without flip
+        for tta in ('flip', 'none'):
+            w, _ = timed(['segment', '--image_dir', 'scans', '--output_dir', f'bf16_{tta}', '--tta', tta, '--encoder_precision', 'bf16'], d)
+            bf[tta] = (w, json.loads((d/f'bf16_{tta}/segment.json').read_text())['timing'])
     (d/'coarse').mkdir()
     for f in (d/'seg').glob('*_coarse.png'): shutil.copy(f, d/'coarse'/f.name)
     ref_wall, ref_rss = timed(['refine', '--image_dir', 'scans', '--coarse_dir', 'coarse', '--output_dir', 'ref'], d)
@@ -42,6 +48,8 @@ with tempfile.TemporaryDirectory() as d:
     print(f"| segment, in-process (after imports and weights): images/s | {t['frames_per_second']:.2f} |")
     print(f"| segment: encoder share of the in-process time ({s['encoder_runtime']}, {'with' if s['tta'] == 'flip' else 'no'} flip) | {t['encoder_share']:.0%} |")
     print(f"| segment --tta none (one encoder pass an image): whole process / in-process, images/s | {n / nf_wall:.2f} / {s1['timing']['frames_per_second']:.2f} |")
+    for tta, (w, tb) in bf.items():
+        print(f"| segment --encoder_precision bf16 --tta {tta}: whole process / in-process, images/s (encoder share) | {n / w:.2f} / {tb['frames_per_second']:.2f} ({tb['encoder_share']:.0%}) |")
     print(f"| refine, same images and model (its own coarse masks in): whole process, images/s | {n / ref_wall:.2f} |")
     print(f"| peak memory: segment / refine (MiB, the larger of the processes so far) | {seg_rss:.0f} / {ref_rss:.0f} |")
     print(f"| time to the first mask, a fresh process on a warm machine: whole process / after imports (s) | {first_wall:.1f} / {first_in:.1f} |")

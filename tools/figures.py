@@ -1,6 +1,8 @@
 #!/usr/bin/env python
 """`python tools/figures.py` (after `make demo`): the landing page's picture, nbs/images/pipeline.png — one test phantom
-through the demo's fold-0 model: image → coarse mask → prompts → refined mask (ground truth outlined in the last panel)."""
+through the demo's fold-0 model: image → coarse mask → prompts → refined mask (ground truth outlined in the last panel).
+`python tools/figures.py segment`: nbs/images/segment.png — what `ultrarefiner segment` writes for three phantom scans
+with the bundled weights (overlay, probability map, uncertainty map, the lesions.csv numbers); needs no training."""
 import sys
 from pathlib import Path
 import numpy as np
@@ -56,5 +58,38 @@ def main(ckpt_root='checkpoints', data=ROOT / 'data/processed/PHANTOM', out=ROOT
     print(f'wrote {out} ({name}: coarse {dc:.3f} → refined {dr:.3f})')
 
 
+def segment_figure(out=ROOT / 'nbs/images/segment.png', n=3, seed=7):
+    "Phantom scans (never a dataset image) → `segment_folder` with the bundled weights → one row per scan of its outputs."
+    import csv, tempfile
+    import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
+    from ultrarefiner.data.files import read_image
+    from ultrarefiner.inference.segment import segment_folder
+    from ultrarefiner.viz.samples import phantom_samples
+    out = Path(out).resolve()
+    with tempfile.TemporaryDirectory() as d:
+        scans, res = Path(d)/'scans', Path(d)/'out'; scans.mkdir()
+        for i, (_, img, _) in enumerate(phantom_samples(n, size=320, seed=seed)):
+            Image.fromarray(img).save(scans/f'scan_{i}.png')
+        segment_folder(scans, res, verbose=False)
+        rows = list(csv.DictReader(open(res/'lesions.csv')))
+        fig, axs = plt.subplots(n, 3, figsize=(10, 3.3 * n), squeeze=False)
+        for i in range(n):
+            name = f'scan_{i}'; lesions = [r for r in rows if r['image'] == name and r.get('area_px') not in (None, '', '0')]
+            pics = [read_image(res/f'{name}_overlay.png'), np.array(Image.open(res/f'{name}_prob.png')) / 65535,
+                    np.array(Image.open(res/f'{name}_uncertainty.png')) / 65535]
+            axs[i, 0].imshow(pics[0]); axs[i, 1].imshow(pics[1], cmap='magma', vmin=0, vmax=1)
+            axs[i, 2].imshow(pics[2], cmap='viridis', vmin=0, vmax=1)
+            what = '; '.join(f"{int(float(r['area_px']))} px, mean p {float(r['mean_probability']):.2f}" for r in lesions) or 'no lesion found'
+            axs[i, 0].set_title(f'{name}_overlay.png — {what}', fontsize=8)
+            axs[i, 1].set_title(f'{name}_prob.png (coarse probability)', fontsize=8)
+            axs[i, 2].set_title(f'{name}_uncertainty.png (fold × flip spread)', fontsize=8)
+            for a in axs[i]: a.set_xticks([]); a.set_yticks([])
+        fig.suptitle('ultrarefiner segment --image_dir scans/ --output_dir out/ — bundled weights on synthetic phantoms '
+                     '(refined mask red, coarse outline cyan)', fontsize=9)
+        fig.tight_layout(); fig.savefig(out, dpi=90); plt.close(fig)
+    print(f'wrote {out}')
+
+
 if __name__ == '__main__':
-    main(*sys.argv[1:])
+    if sys.argv[1:2] == ['segment']: segment_figure(*sys.argv[2:])
+    else: main(*sys.argv[1:])

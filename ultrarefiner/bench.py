@@ -15,7 +15,7 @@ from .runtime import autocast, get_device, precision_name
 __all__ = ['MODES', 'RUNTIME_MODES', 'measure', 'run_bench']
 
 # %% ../nbs/14_bench.ipynb
-MODES = ('encoder', 'p2_recompute', 'p2_cached', 'pipeline', 'naive', 'p3_step', 'shared')
+MODES = ('encoder', 'p2_recompute', 'p2_cached', 'pipeline', 'naive', 'p1_step', 'p3_step', 'shared')
 RUNTIME_MODES = ('encoder', 'pipeline', 'shared')   # the modes whose frozen encoder pass an encoder runtime takes
 
 def _sync(dev):
@@ -82,7 +82,7 @@ def measure(mode:str, preset:str=LIBRARY_PRESET, batch:int=4, iters:int=3, devic
         raise ValueError(f"mode 'shared' is the shared-encoder pipeline of LiteMedSAM: use --preset lite (got {preset!r}).")
     if runtime != 'torch' and mode not in RUNTIME_MODES:
         raise ValueError(f"an encoder runtime applies to the modes {RUNTIME_MODES}, not {mode!r}.")
-    from ultrarefiner.losses import bce_dice_loss, iou_mse_loss, pipeline_loss
+    from ultrarefiner.losses import bce_dice_loss, coarse_loss, iou_mse_loss, pipeline_loss
     from ultrarefiner.models.sam import EmbeddingCache, encode_chunked
     torch.manual_seed(0); dev = get_device(device); pr = get_preset(preset); P = pr['img_size']
     model = build_ultrarefiner(preset).to(dev).eval()
@@ -112,13 +112,26 @@ def measure(mode:str, preset:str=LIBRARY_PRESET, batch:int=4, iters:int=3, devic
     if mode == 'p3_step':                                # phase 3: TransUNet + prompts + SAM decoder trained, encoder frozen
         y = torch.from_numpy(np.indices((P, P)).sum(0) % 7 < 3).long().to(dev)[None].repeat(batch, 1, 1)
         opt3 = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
+    if mode == 'p1_step':                                # phase 1: the coarse model alone (`lite`: its decoder on cached TinyViT maps,
+        c = model.transunet; r1 = pr.recipe(1)          # random maps of the cached shapes here; a TransUNet on the image)
+        y1 = torch.from_numpy(np.indices((P, P)).sum(0) % 7 < 3).long().to(dev)[None].repeat(batch, 1, 1)
+        opt1 = torch.optim.AdamW([p for p in c.parameters() if p.requires_grad], lr=r1['lr'])
+        if getattr(c, 'shares_encoder', False):
+            cfg, S = c.decoder.config, ref.img_size
+            maps = (torch.randn(batch, cfg['emb_ch'], S // 4, S // 4, device=dev), torch.randn(batch, cfg['skip_ch'], S // 2, S // 2, device=dev))
+            if channels_last: maps = tuple(m.contiguous(memory_format=torch.channels_last) for m in maps)
+            fwd1 = lambda: c.decode(maps, None, P)
+        else: fwd1 = lambda: coarse_logits(c, x)
+    def p1_step():
+        model.train(); loss = coarse_loss(fwd1(), y1, r1['loss'])
+        opt1.zero_grad(); loss.backward(); opt1.step()
     def p3_step():
         model.train(); o = model(x)
         loss = pipeline_loss(o, y, pr.coarse_loss_weight, pr.refined_loss_weight, pr.coarse_loss_terms, pr.refined_iou_weight)[0]
         opt3.zero_grad(); loss.backward(); opt3.step()
     if mode == 'naive': naive = _naive_loop(model, x, dev, lite=pr['sam'] == 'lite')
     def run():
-        with torch.no_grad() if mode not in ('p2_recompute', 'p2_cached', 'p3_step') else torch.enable_grad(), ctx():
+        with torch.no_grad() if mode not in ('p2_recompute', 'p2_cached', 'p1_step', 'p3_step') else torch.enable_grad(), ctx():
             if mode == 'encoder':
                 with torch.no_grad(): encode_chunked(sam.image_encoder, img)   # the encoder path the pipeline uses
             elif mode == 'p2_recompute':
@@ -130,6 +143,8 @@ def measure(mode:str, preset:str=LIBRARY_PRESET, batch:int=4, iters:int=3, devic
                 model(x)
             elif mode == 'shared':
                 shared(x, img, sam_frame=frame)
+            elif mode == 'p1_step':
+                p1_step()
             elif mode == 'p3_step':
                 p3_step()
             elif mode == 'naive':

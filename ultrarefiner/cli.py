@@ -14,7 +14,7 @@ from . import __version__
 __all__ = ['BENCH_MODES', 'build_parser', 'main']
 
 # %% ../nbs/13_cli.ipynb
-BENCH_MODES = ('encoder', 'p2_recompute', 'p2_cached', 'pipeline', 'naive', 'p3_step', 'shared')   # = bench.MODES (kept equal by a test)
+BENCH_MODES = ('encoder', 'p2_recompute', 'p2_cached', 'pipeline', 'naive', 'p1_step', 'p3_step', 'shared')   # = bench.MODES (kept equal by a test)
 
 def _number(kind, low:float, inclusive:bool=True, what:str='positive', high:float|None=None):
     "An argparse type: `kind` parsed, then checked ≥ low (or > low) and < high; the error names the rule."

@@ -33,6 +33,8 @@ def _alive(pid:int) -> bool:
     except (PermissionError, OSError): return True
     return True
 
+
+# %% ../nbs/00d_io.ipynb
 def clean_stale_temps(folder:str|Path, name:str) -> list:
     "Remove temp siblings `.{name}.*.tmp` left by killed writers (their process is gone); returns what was removed."
     folder = Path(folder); gone = []

@@ -92,6 +92,8 @@ class _PromptState:
         st.update(prompts=o['prompts'], scale=k, candidates=(o['all_low_res'][0] > 0).numpy(), candidate_iou=o['all_iou'][0].tolist(),
                   refined=(o['masks'][0, 0] > 0).numpy(), iou=float(o['iou'][0]), empty=bool(o['empty'][0]),
                   gate=None if o.get('gate') is None else GATE_CHOICES[int(o['gate'][0])])   # what the model's gate took
+        r, c0 = torch.from_numpy(st['refined'])[None], (p[:1] > 0.5)
+        st['agreement'] = float(iou_score(r, c0)[0]) if bool((r | c0).any()) else 1.0          # how much SAM changed the coarse mask
         if gt is not None:
             g = torch.from_numpy(gt.astype(np.uint8))[None, None].float()
             g = F.interpolate(g, size=(S, S), mode='nearest')[0, 0] > 0.5
@@ -155,7 +157,11 @@ class _PromptFigures:
 
     def metrics_html(self) -> str:
         st = self.state
-        if 'dice_coarse' not in st: return f"<b>{st['name']}</b>: {st.get('error', 'no ground truth')}"
+        if 'error' in st: return f"<b>{st['name']}</b>: {st['error']}"
+        if 'dice_coarse' not in st:                     # your scan: no Dice, but what SAM did to the coarse mask
+            return (f"<b>{st['name']}</b> — no ground truth; refined vs coarse IoU <b>{st['agreement']:.3f}</b>, SAM IoU prediction "
+                    f"{st['iou']:.2f}" + (f" · the gate took the <b>{st['gate']}</b> mask" if st.get('gate') else '')
+                    + f"<br><small>image encoder: {self.encoder_runtime}</small>")
         d = st['dice_refined'] - st['dice_coarse']
         dr = st['dice_refined']
         contrib = ', '.join(f"{k} " + ('—' if v is None else f"{dr - v:+.3f}") for k, v in st.get('without', {}).items())
