@@ -20,6 +20,8 @@ def repo_root() -> Path:
         if (p/'settings.ini').exists() and (p/'nbs').exists(): return p
     return Path.cwd()
 
+
+# %% ../nbs/00c_paths.ipynb
 def shared_data_dir() -> Path:
     "Folder of the shared real datasets (`../shared/data` beside the repo, or `$ULTRAREFINER_SHARED/data`)."
     env = os.environ.get('ULTRAREFINER_SHARED')

@@ -25,9 +25,43 @@ from ..models.export import ensure_runtime
 from .images import coarse_input
 
 # %% auto 0
-__all__ = ['DICOM_EXTS', 'DICOM_HANDLERS', 'WEIGHTS', 'LESION_COLUMNS', 'is_dicom', 'dicom_spacing', 'read_dicom',
-           'write_test_dicom', 'list_scans', 'load_scans', 'bundled_card', 'bundled_model', 'folds_model',
-           'segment_folder', 'export_bundle', 'model_card_md']
+__all__ = ['DICOM_EXTS', 'DICOM_HANDLERS', 'WEIGHTS', 'LESION_COLUMNS', 'write_test_dicom', 'is_dicom', 'dicom_spacing',
+           'read_dicom', 'list_scans', 'load_scans', 'bundled_card', 'bundled_model', 'folds_model', 'segment_folder',
+           'export_bundle', 'model_card_md']
+
+# %% ../../nbs/11a_segment.ipynb
+def write_test_dicom(path:str|Path, frames:np.ndarray,      # (F,H,W) grey or (F,H,W,3) RGB uint8; F = 1: a single frame
+                     spacing_cm:tuple|None=None,           # (dy, dx) of an ultrasound region calibration, in cm
+                     pixel_spacing:tuple|None=None,        # (dy, dx) PixelSpacing, in mm
+                     photometric:str|None=None) -> Path:   # 'RGB', 'YBR_FULL', 'MONOCHROME1'; default: RGB or MONOCHROME2
+    "An uncompressed ultrasound DICOM of the given frames (for tests and examples: the kit ships no patient data)."
+    import pydicom
+    from pydicom.dataset import FileDataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, UltrasoundMultiFrameImageStorage, UltrasoundImageStorage, generate_uid
+    frames = np.asarray(frames, np.uint8); multi, colour = len(frames) > 1, frames.ndim == 4
+    meta = FileMetaDataset(); meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.MediaStorageSOPClassUID = UltrasoundMultiFrameImageStorage if multi else UltrasoundImageStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds = FileDataset(str(path), {}, file_meta=meta, preamble=b'\0' * 128)
+    ds.SOPClassUID, ds.SOPInstanceUID, ds.Modality = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID, 'US'
+    pi = photometric or ('RGB' if colour else 'MONOCHROME2')
+    data = frames
+    if pi == 'YBR_FULL':
+        from pydicom.pixels import convert_color_space
+        data = np.stack([convert_color_space(f, 'RGB', 'YBR_FULL') for f in frames])
+    if pi == 'MONOCHROME1': data = 255 - frames
+    ds.Rows, ds.Columns = frames.shape[1:3]; ds.SamplesPerPixel = 3 if colour else 1; ds.PhotometricInterpretation = pi
+    if colour: ds.PlanarConfiguration = 0
+    ds.BitsAllocated = ds.BitsStored = 8; ds.HighBit = 7; ds.PixelRepresentation = 0
+    if multi: ds.NumberOfFrames = len(frames)
+    if pixel_spacing: ds.PixelSpacing = [f"{v:g}" for v in pixel_spacing]
+    if spacing_cm:
+        r = pydicom.Dataset(); r.PhysicalUnitsXDirection = r.PhysicalUnitsYDirection = 3
+        r.PhysicalDeltaY, r.PhysicalDeltaX = float(spacing_cm[0]), float(spacing_cm[1])
+        r.RegionLocationMinX0 = r.RegionLocationMinY0 = 0; r.RegionLocationMaxX1, r.RegionLocationMaxY1 = frames.shape[2] - 1, frames.shape[1] - 1
+        ds.SequenceOfUltrasoundRegions = [r]
+    ds.PixelData = np.ascontiguousarray(data if multi else data[0]).tobytes()
+    ds.save_as(str(path), enforce_file_format=True); return Path(path)
 
 # %% ../../nbs/11a_segment.ipynb
 DICOM_EXTS = ('.dcm', '.dicom')
@@ -75,40 +109,6 @@ def read_dicom(path:str|Path) -> list:
     return [(k if n > 1 else None, image_from_pixels(f), sp) for k, f in enumerate(a)]
 
 # %% ../../nbs/11a_segment.ipynb
-def write_test_dicom(path:str|Path, frames:np.ndarray,      # (F,H,W) grey or (F,H,W,3) RGB uint8; F = 1: a single frame
-                     spacing_cm:tuple|None=None,           # (dy, dx) of an ultrasound region calibration, in cm
-                     pixel_spacing:tuple|None=None,        # (dy, dx) PixelSpacing, in mm
-                     photometric:str|None=None) -> Path:   # 'RGB', 'YBR_FULL', 'MONOCHROME1'; default: RGB or MONOCHROME2
-    "An uncompressed ultrasound DICOM of the given frames (for tests and examples: the kit ships no patient data)."
-    import pydicom
-    from pydicom.dataset import FileDataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, UltrasoundMultiFrameImageStorage, UltrasoundImageStorage, generate_uid
-    frames = np.asarray(frames, np.uint8); multi, colour = len(frames) > 1, frames.ndim == 4
-    meta = FileMetaDataset(); meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    meta.MediaStorageSOPClassUID = UltrasoundMultiFrameImageStorage if multi else UltrasoundImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    ds = FileDataset(str(path), {}, file_meta=meta, preamble=b'\0' * 128)
-    ds.SOPClassUID, ds.SOPInstanceUID, ds.Modality = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID, 'US'
-    pi = photometric or ('RGB' if colour else 'MONOCHROME2')
-    data = frames
-    if pi == 'YBR_FULL':
-        from pydicom.pixels import convert_color_space
-        data = np.stack([convert_color_space(f, 'RGB', 'YBR_FULL') for f in frames])
-    if pi == 'MONOCHROME1': data = 255 - frames
-    ds.Rows, ds.Columns = frames.shape[1:3]; ds.SamplesPerPixel = 3 if colour else 1; ds.PhotometricInterpretation = pi
-    if colour: ds.PlanarConfiguration = 0
-    ds.BitsAllocated = ds.BitsStored = 8; ds.HighBit = 7; ds.PixelRepresentation = 0
-    if multi: ds.NumberOfFrames = len(frames)
-    if pixel_spacing: ds.PixelSpacing = [f"{v:g}" for v in pixel_spacing]
-    if spacing_cm:
-        r = pydicom.Dataset(); r.PhysicalUnitsXDirection = r.PhysicalUnitsYDirection = 3
-        r.PhysicalDeltaY, r.PhysicalDeltaX = float(spacing_cm[0]), float(spacing_cm[1])
-        r.RegionLocationMinX0 = r.RegionLocationMinY0 = 0; r.RegionLocationMaxX1, r.RegionLocationMaxY1 = frames.shape[2] - 1, frames.shape[1] - 1
-        ds.SequenceOfUltrasoundRegions = [r]
-    ds.PixelData = np.ascontiguousarray(data if multi else data[0]).tobytes()
-    ds.save_as(str(path), enforce_file_format=True); return Path(path)
-
-# %% ../../nbs/11a_segment.ipynb
 def list_scans(image_dir:str|Path) -> list:
     "The scans of a folder: images that are not mask files, and DICOM files."
     d = Path(image_dir)
@@ -123,7 +123,8 @@ def load_scans(files:Sequence) -> tuple:
     "([{'name', 'source', 'frame', 'image', 'spacing'}], [(file, why it was skipped)]) of the files, every readable frame."
     stems = [Path(f).stem.lower() for f in files]; frames, skipped = [], []
     for f in map(Path, files):
-        base = f"{f.stem}_{f.suffix.lstrip('.').lower()}" if stems.count(f.stem.lower()) > 1 else f.stem
+        ext = f.suffix.lstrip('.').lower() or ('dcm' if is_dicom(f) else 'file')     # an extension-less DICOM: stem_dcm
+        base = f"{f.stem}_{ext}" if stems.count(f.stem.lower()) > 1 else f.stem
         try: got = read_dicom(f) if is_dicom(f) else [(None, read_image(f), None)]
         except DataError as e: skipped.append((str(f), str(e))); continue
         for k, im, sp in got:
