@@ -14,6 +14,7 @@ from PIL import Image
 from ..errors import DataError, UltraRefinerError
 from ..io import atomic_dir, atomic_write_bytes, atomic_write_text, check_output_dir, file_sha1
 from ..runtime import get_device
+from ..paths import repo_root
 from ..data.layouts import IMG_EXTS
 from ..data.files import image_doubt, image_from_pixels, mask_of, overlay, png_bytes, read_image, read_masks
 from ..data.transforms import sam_preprocess
@@ -132,7 +133,7 @@ def load_scans(files:Sequence) -> tuple:
     return frames, skipped
 
 # %% ../../nbs/11a_segment.ipynb
-WEIGHTS = Path(__file__).resolve().parent.parent/'weights' if '__file__' in globals() else Path('ultrarefiner/weights')
+WEIGHTS = Path(__file__).resolve().parent.parent/'weights' if '__file__' in globals() else repo_root()/'ultrarefiner'/'weights'
 
 def bundled_card(weights:str|Path|None=None) -> dict:
     "The bundled model's card.json (what was trained, how, and its test-split scores)."
