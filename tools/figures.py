@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """`python tools/figures.py` (after `make demo`): the landing page's picture, nbs/images/pipeline.png — one test phantom
 through the demo's fold-0 model: image → coarse mask → prompts → refined mask (ground truth outlined in the last panel).
-`python tools/figures.py segment`: nbs/images/segment.png — what `ultrarefiner segment` writes for three phantom scans
+`python tools/figures.py segment`: nbs/images/segment.png — what `ultrarefiner segment` writes for a phantom scan
 with the bundled weights (overlay, probability map, uncertainty map, the lesions.csv numbers); needs no training."""
 import sys
 from pathlib import Path
@@ -58,8 +58,8 @@ def main(ckpt_root='checkpoints', data=ROOT / 'data/processed/PHANTOM', out=ROOT
     print(f'wrote {out} ({name}: coarse {dc:.3f} → refined {dr:.3f})')
 
 
-def segment_figure(out=ROOT / 'nbs/images/segment.png', n=3, seed=7):
-    "Phantom scans (never a dataset image) → `segment_folder` with the bundled weights → one row per scan of its outputs."
+def segment_figure(out=ROOT / 'nbs/images/segment.png', n=1, seed=7):
+    "Phantom scans (never a dataset image) → `segment_folder` with the bundled weights → one row per scan: overlay, probability, uncertainty."
     import csv, tempfile
     import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
     from ultrarefiner.data.files import read_image
@@ -72,7 +72,7 @@ def segment_figure(out=ROOT / 'nbs/images/segment.png', n=3, seed=7):
             Image.fromarray(img).save(scans/f'scan_{i}.png')
         segment_folder(scans, res, verbose=False)
         rows = list(csv.DictReader(open(res/'lesions.csv')))
-        fig, axs = plt.subplots(n, 3, figsize=(10, 3.3 * n), squeeze=False)
+        fig, axs = plt.subplots(n, 3, figsize=(13, 2.7 * n), squeeze=False)   # one wide row: the landing page's first screen
         for i in range(n):
             name = f'scan_{i}'; lesions = [r for r in rows if r['image'] == name and r.get('area_px') not in (None, '', '0')]
             pics = [read_image(res/f'{name}_overlay.png'), np.array(Image.open(res/f'{name}_prob.png')) / 65535,
@@ -84,8 +84,6 @@ def segment_figure(out=ROOT / 'nbs/images/segment.png', n=3, seed=7):
             axs[i, 1].set_title(f'{name}_prob.png (coarse probability)', fontsize=8)
             axs[i, 2].set_title(f'{name}_uncertainty.png (fold × flip spread)', fontsize=8)
             for a in axs[i]: a.set_xticks([]); a.set_yticks([])
-        fig.suptitle('ultrarefiner segment --image_dir scans/ --output_dir out/ — bundled weights on synthetic phantoms '
-                     '(refined mask red, coarse outline cyan)', fontsize=9)
         fig.tight_layout(); fig.savefig(out, dpi=90); plt.close(fig)
     print(f'wrote {out}')
 

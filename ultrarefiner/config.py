@@ -109,7 +109,7 @@ PRESETS = {
                         "a box with a 5 % margin and no mask prompt (chosen on the out-of-fold masks; zero-shot on the test split "
                         "the 5-fold ensemble gains +0.010 from it, against −0.001 for box + mask), re-searched by phase 2 per fold, a gate that may "
                         "decline SAM's mask, and box jitter at the OOF boxes' measured spread (issue 32); training steps in bf16 autocast with "
-                        "channels_last weights on a CPU with native bf16 (decoder step, batch 8: 0.47 s fp32 → 0.22 s; BENCHMARKS.md); " + _CPU),
+                        "channels_last weights on a CPU with native bf16 (decoder step, batch 8: 0.62 s fp32 → 0.23 s; BENCHMARKS.md); " + _CPU),
     'lite-transunet':  Preset('lite-transunet', transunet='small', img_size=128, sam='lite', sam_img_size=256, epochs=(40, 8, 4), batch_size=(8, 8, 8),
                     sam_finetune_lr=1e-5, transunet_lr=1e-5, sam_lr=1e-5, coarse_loss_terms=(0.5, 0.5), refined_iou_weight=1.0,
                     refiner=_LITE_PROMPTS,
