@@ -11,7 +11,7 @@ OUT=${OUT:-bench_runs/busi_kit}
 export ULTRAREFINER_CACHE=${ULTRAREFINER_CACHE:-$OUT/cache}
 source "$(dirname "$0")/common.sh"
 step() { local t=$(date +%s); "$@"; echo "STEP $(( $(date +%s) - t )) s: $*"; }
-PRECISION=${PRECISION:-$($BIN/python -c "from ultrarefiner.runtime import cpu_has_native_bf16 as f; print('bf16' if f() else 'fp32')")}
+PRECISION=${PRECISION:-$($BIN/python -c "import ultrarefiner.runtime as r; print('bf16' if r.cpu_has_native_bf16() else 'fp32')")}
 echo "encoder precision: $PRECISION"
 EPOCHS=()
 if [ $# -gt 0 ]; then EPOCHS=(--epochs "$@"); fi
