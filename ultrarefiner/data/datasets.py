@@ -12,8 +12,8 @@ from .files import mask_probability, read_image, read_mask, to_grey
 from .splits import load_splits, split_names
 
 # %% auto 0
-__all__ = ['locate_processed', 'resize_mask', 'ProcessedImages', 'TransUNetDataset', 'SAMDataset', 'check_predictions',
-           'PairedDataset', 'repeat_factors', 'balanced_concat', 'JointAugment']
+__all__ = ['locate_processed', 'resize_mask', 'ProcessedImages', 'JointAugment', 'TransUNetDataset', 'SAMDataset',
+           'check_predictions', 'PairedDataset', 'repeat_factors', 'balanced_concat']
 
 # %% ../../nbs/01b_datasets.ipynb
 def locate_processed(root:Path, name:str, kind:str) -> Path:
@@ -69,6 +69,29 @@ def _sam_item(img:np.ndarray, sam_type:str, size:int) -> dict:
     from ultrarefiner.data.transforms import sam_preprocess
     x, hw = sam_preprocess(img, sam_type, size)
     return {'image_sam': x, 'sam_frame': torch.tensor(hw)}
+
+# %% ../../nbs/01b_datasets.ipynb
+class JointAugment:
+    "Same random rotation (±max_deg) and horizontal flip for image (C,H,W), mask (H,W) and optional prediction (1,h,w)."
+    def __init__(self, max_deg:float=20.0, p_flip:float=0.5, generator=None):
+        self.max_deg, self.p_flip, self.generator = max_deg, p_flip, generator
+    def params(self):
+        import torch
+        u = torch.rand(2, generator=self.generator)
+        return float((u[0] * 2 - 1) * self.max_deg), bool(u[1] < self.p_flip)
+    def __call__(self, image, mask, pred=None):
+        import torchvision.transforms.functional as TF
+        from torchvision.transforms import InterpolationMode as IM
+        angle, flip = self.params()
+        out = []
+        for t, nearest in ((image, False), (mask, True), (pred, False)):
+            if t is None: continue
+            t2 = t[None] if t.ndim == 2 else t
+            if flip: t2 = t2.flip(-1)
+            t2 = TF.rotate(t2 if not nearest else t2.float(), angle, interpolation=IM.NEAREST if nearest else IM.BILINEAR)
+            if nearest: t2 = t2.to(t.dtype)
+            out.append(t2[0] if t.ndim == 2 else t2)
+        return tuple(out)
 
 # %% ../../nbs/01b_datasets.ipynb
 class TransUNetDataset(ProcessedImages):
@@ -165,26 +188,3 @@ def balanced_concat(parts:Sequence, balance:float=0.5):
     from torch.utils.data import ConcatDataset
     if len(parts) == 1: return parts[0]
     return ConcatDataset([p for p, r in zip(parts, repeat_factors([len(p) for p in parts], balance)) for _ in range(r)])
-
-# %% ../../nbs/01b_datasets.ipynb
-class JointAugment:
-    "Same random rotation (±max_deg) and horizontal flip for image (C,H,W), mask (H,W) and optional prediction (1,h,w)."
-    def __init__(self, max_deg:float=20.0, p_flip:float=0.5, generator=None):
-        self.max_deg, self.p_flip, self.generator = max_deg, p_flip, generator
-    def params(self):
-        import torch
-        u = torch.rand(2, generator=self.generator)
-        return float((u[0] * 2 - 1) * self.max_deg), bool(u[1] < self.p_flip)
-    def __call__(self, image, mask, pred=None):
-        import torchvision.transforms.functional as TF
-        from torchvision.transforms import InterpolationMode as IM
-        angle, flip = self.params()
-        out = []
-        for t, nearest in ((image, False), (mask, True), (pred, False)):
-            if t is None: continue
-            t2 = t[None] if t.ndim == 2 else t
-            if flip: t2 = t2.flip(-1)
-            t2 = TF.rotate(t2 if not nearest else t2.float(), angle, interpolation=IM.NEAREST if nearest else IM.BILINEAR)
-            if nearest: t2 = t2.to(t.dtype)
-            out.append(t2[0] if t.ndim == 2 else t2)
-        return tuple(out)
