@@ -54,7 +54,9 @@ def scan_samples(path:str|Path,           # a scan file, or a folder of them (PN
     for fr in frames[:limit]:
         src = Path(fr['source']); masks = sorted(p for p in src.parent.glob(f"{src.stem}_mask*") if mask_of(p.stem) == src.stem)
         gt = read_masks(masks) if masks and fr['frame'] is None else None
-        if gt is not None and gt.shape != fr['image'].shape[:2]: gt = None              # never stretch a mask onto its scan
+        if gt is not None and gt.shape != fr['image'].shape[:2]:                       # never stretch a mask onto its scan
+            raise DataError(f"{masks[0]}: mask is {gt.shape[1]}×{gt.shape[0]} but its scan {src} is {fr['image'].shape[1]}×"
+                            f"{fr['image'].shape[0]}. Re-export the mask at the scan's size, or move it away.")
         out.append((fr['name'], to_grey(fr['image']), gt))
     return out
 
