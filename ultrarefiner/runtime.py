@@ -11,7 +11,8 @@ from .config import get_preset
 from .errors import UltraRefinerError
 
 # %% auto 0
-__all__ = ['seed_everything', 'get_device', 'cpu_has_native_bf16', 'amp_dtype', 'precision_name', 'autocast']
+__all__ = ['seed_everything', 'get_device', 'cpu_has_native_bf16', 'amp_dtype', 'precision_name', 'autocast', 'memory_budget',
+           'nbytes', 'MemoryMemo']
 
 # %% ../nbs/00b_runtime.ipynb
 def seed_everything(seed:int=42, # seed for python, numpy and torch
@@ -77,3 +78,47 @@ def autocast(device, amp:bool=True, preset:str|None=None):
     import torch
     dt = amp_dtype(device, amp, preset); t = torch.device(device).type
     return torch.autocast(t if t in ('cuda', 'cpu') else 'cpu', dtype=dt or torch.bfloat16, enabled=dt is not None)
+
+# %% ../nbs/00b_runtime.ipynb
+def memory_budget() -> int:
+    "Bytes one process may keep in `MemoryMemo`s: `ULTRAREFINER_MEMORY_GB` (0: off), default 30 % of physical RAM."
+    env = os.environ.get('ULTRAREFINER_MEMORY_GB')
+    if env is not None:
+        try: gb = float(env)
+        except ValueError: raise UltraRefinerError(f"ULTRAREFINER_MEMORY_GB={env!r} is not a number of GB; set e.g. 4, or 0 to keep nothing in memory.") from None
+        return max(0, int(gb * 2**30))
+    try: return int(0.3 * os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES'))
+    except (ValueError, OSError, AttributeError): return 0          # not a POSIX system: keep nothing
+
+def nbytes(obj) -> int:
+    "Bytes held by the tensors / arrays in `obj` (nested tuples, lists, dicts); other values count 0."
+    if hasattr(obj, 'nbytes'): return int(obj.nbytes)
+    if isinstance(obj, dict): return sum(nbytes(v) for v in obj.values())
+    if isinstance(obj, (tuple, list)): return sum(nbytes(v) for v in obj)
+    return 0
+
+class MemoryMemo:
+    """A size-bounded in-memory store, shared budget per process (`memory_budget`): `put` keeps a value while the budget
+    allows, `get` returns it (None when absent). Nothing is kept in a DataLoader worker (it is gone after the epoch)."""
+    used = 0                                                        # bytes held by every memo of this process
+    def __init__(self): self._d, self._bytes = {}, 0
+    def __len__(self): return len(self._d)
+    def get(self, key): return self._d.get(key)
+    def put(self, key, value) -> bool:
+        "Keep `value` under `key` if the budget allows; True when it is kept."
+        if key in self._d: return True
+        try:
+            import torch.utils.data as tud
+            if tud.get_worker_info() is not None: return False
+        except ImportError: pass
+        n = nbytes(value)
+        if MemoryMemo.used + n > memory_budget(): return False
+        self._d[key] = value; self._bytes += n; MemoryMemo.used += n; return True
+    def clear(self):
+        "Drop every value and give its bytes back to the budget."
+        MemoryMemo.used -= self._bytes; self._d.clear(); self._bytes = 0
+    def __del__(self):
+        try: self.clear()
+        except Exception: pass
+    def __getstate__(self): return {}                               # a copy (a DataLoader worker, a pickle) starts empty
+    def __setstate__(self, state): self._d, self._bytes = {}, 0

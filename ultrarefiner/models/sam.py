@@ -16,6 +16,7 @@ from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncode
 from segment_anything.modeling.image_encoder import Attention as SamAttention
 from ..errors import CheckpointError, UltraRefinerError
 from ..io import atomic_write_bytes, load_checkpoint
+from ..runtime import MemoryMemo
 from ..data.transforms import IMAGENET_MEAN, IMAGENET_STD, letterbox_size, sam_preprocess, sam_preprocess_tensor
 
 # %% auto 0
@@ -262,13 +263,15 @@ def encode_chunked(encoder:nn.Module, images:torch.Tensor, chunk:int|None=None) 
 class EmbeddingCache:
     """The one on-disk cache of a frozen encoder's outputs: `{root}/{encoder_key}/{image hash}.pt`. An encoder with several
     outputs (it names them in `output_names`, e.g. LiteMedSAM's `TinyViTFeatures`: embedding + first-stage map) is cached
-    whole, so one entry serves the coarse decoder and the refiner; `hits` / `misses` count what was read and what was encoded."""
+    whole, so one entry serves the coarse decoder and the refiner; `hits` / `misses` count what was read and what was encoded.
+    Entries read or written stay in memory (`runtime.MemoryMemo`, within `ULTRAREFINER_MEMORY_GB`): later epochs skip the disk."""
     def __init__(self, root:str|Path, encoder:nn.Module, dtype:torch.dtype=torch.float32,
                  prepare=None):  # called once, before the first image must be encoded (e.g. export the encoder to OpenVINO)
         self.root, self.encoder, self.dtype, self.prepare = Path(root), encoder, dtype, prepare
         self.names = tuple(getattr(encoder, 'output_names', ()) or ())
         self.hits = self.misses = 0
         self._checked = set()                  # entries (path, size, mtime) already read whole and finite in this process
+        self._memory = MemoryMemo()            # (encoder key, image key) → the entry as stored
     @staticmethod
     def image_key(img:torch.Tensor) -> str:
         t = img.detach().float().cpu().contiguous()
@@ -292,10 +295,13 @@ class EmbeddingCache:
         keys = [self.image_key(im) for im in images]
         out, todo = [None] * len(keys), []
         for i, k in enumerate(keys):
-            f = folder/f'{k}.pt'
-            got = self._read(f) if f.exists() else None
+            got = self._memory.get((folder.name, k))
+            if got is None:
+                f = folder/f'{k}.pt'
+                got = self._read(f) if f.exists() else None
+                if got is not None: got = got if self.names else (got,); self._memory.put((folder.name, k), got)
             if got is None: todo.append(i)
-            else: out[i] = got if self.names else (got,); self.hits += 1
+            else: out[i] = got; self.hits += 1
         if todo:
             self.misses += len(todo)
             if self.prepare is not None: prepare, self.prepare = self.prepare, None; prepare()   # a warm cache never pays for it
@@ -309,6 +315,7 @@ class EmbeddingCache:
                 out[i] = tuple(t[j].detach().to('cpu', self.dtype) for t in new)
                 obj = dict(zip(self.names, (t.clone() for t in out[i]))) if self.names else out[i][0].clone()
                 buf = io.BytesIO(); torch.save(obj, buf); atomic_write_bytes(folder/f'{keys[i]}.pt', buf.getvalue())
+                self._memory.put((folder.name, keys[i]), out[i])
         maps = tuple(torch.stack([o[m].float() for o in out]).to(images.device) for m in range(len(out[0])))   # fp32 first: CPU autocast refuses fp16
         return maps if self.names else maps[0]
 
