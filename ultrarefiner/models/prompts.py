@@ -12,7 +12,7 @@ import numpy as np
 
 # %% auto 0
 __all__ = ['NEG_MODES', 'MIN_AREA', 'soft_argmax', 'positive_point', 'hard_box', 'soft_box', 'box_region', 'negative_point',
-           'expand_box', 'clip_box', 'largest_component', 'Prompts', 'PromptGenerator', 'coarse_is_empty']
+           'clip_box', 'expand_box', 'largest_component', 'Prompts', 'PromptGenerator', 'coarse_is_empty']
 
 # %% ../../nbs/04_prompts.ipynb
 def _grid(H:int, W:int, like:torch.Tensor):
@@ -31,6 +31,8 @@ def soft_argmax(w:torch.Tensor,    # (B,H,W) non-negative weights
     y = ((w.sum(2) * ys).sum(1) + eps * cy) / (mass + eps)
     return torch.stack([x, y], -1)
 
+
+# %% ../../nbs/04_prompts.ipynb
 def positive_point(p:torch.Tensor, temperature:float=1.0) -> torch.Tensor:
     "(B,2) soft-argmax of p^(1/temperature)."
     w = p.clamp(0, 1)
@@ -51,6 +53,8 @@ def hard_box(p:torch.Tensor, threshold:float=0.5) -> torch.Tensor:
         x0, x1 = edges(cols, W); y0, y1 = edges(rows, H)
         return torch.stack([x0, y0, x1, y1], -1)
 
+
+# %% ../../nbs/04_prompts.ipynb
 def _soft_edges(prof:torch.Tensor, threshold:float, tau:float) -> tuple:
     n = prof.shape[1]
     s = torch.sigmoid((prof - threshold) / tau)
@@ -68,6 +72,8 @@ def soft_box(p:torch.Tensor, threshold:float=0.5, tau:float=0.05) -> torch.Tenso
     y0, y1 = _soft_edges(p.amax(2), threshold, tau)
     return torch.stack([x0, y0, x1, y1], -1)
 
+
+# %% ../../nbs/04_prompts.ipynb
 def box_region(box:torch.Tensor, H:int, W:int, tau:float=1.0) -> torch.Tensor:
     "(B,H,W) soft indicator of the box interior (differentiable in the corners)."
     xs, ys = _grid(H, W, box)
@@ -103,6 +109,11 @@ def negative_point(p:torch.Tensor,      # (B,H,W) coarse foreground probability
     return soft_argmax(w)
 
 # %% ../../nbs/04_prompts.ipynb
+def clip_box(box:torch.Tensor, H:int, W:int) -> torch.Tensor:
+    "(B,4) x0,y0,x1,y1 clipped to the H×W frame (a grown or jittered box never leaves it)."
+    return torch.stack([box[:, 0].clamp(0, W - 1), box[:, 1].clamp(0, H - 1), box[:, 2].clamp(0, W - 1), box[:, 3].clamp(0, H - 1)], -1)
+
+# %% ../../nbs/04_prompts.ipynb
 def expand_box(box:torch.Tensor,    # (B,4) x0,y0,x1,y1 (inclusive pixel indices)
                margin:float,        # fraction of the box's width (height) added on the left and right (top and bottom)
                H:int, W:int,        # the frame the box lives in
@@ -114,9 +125,6 @@ def expand_box(box:torch.Tensor,    # (B,4) x0,y0,x1,y1 (inclusive pixel indices
     dx, dy = margin * (x1 - x0 + 1), margin * (y1 - y0 + 1)
     return clip_box(torch.stack([x0 - dx, y0 - dy, x1 + dx, y1 + dy], -1), H, W)
 
-def clip_box(box:torch.Tensor, H:int, W:int) -> torch.Tensor:
-    "(B,4) x0,y0,x1,y1 clipped to the H×W frame (a grown or jittered box never leaves it)."
-    return torch.stack([box[:, 0].clamp(0, W - 1), box[:, 1].clamp(0, H - 1), box[:, 2].clamp(0, W - 1), box[:, 3].clamp(0, H - 1)], -1)
 
 # %% ../../nbs/04_prompts.ipynb
 def largest_component(p:torch.Tensor,      # (B,H,W) coarse foreground probability
