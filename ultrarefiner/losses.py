@@ -22,12 +22,16 @@ def multiclass_dice_loss(logits:torch.Tensor, # (B,C,H,W) class logits
     inter = (p * t).sum(dims); den = (p * p).sum(dims) + (t * t).sum(dims)
     return (1 - (2 * inter + smooth) / (den + smooth)).mean()
 
+
+# %% ../nbs/07_losses.ipynb
 def ce_dice_loss(logits:torch.Tensor, # (B,2,H,W) TransUNet logits
                  target:torch.Tensor, # (B,H,W) labels in {0,1}
                  ce_weight:float=0.5, dice_weight:float=0.5) -> torch.Tensor:
     "Phase-1 loss: 0.5 · cross-entropy + 0.5 · multi-class soft Dice."
     return ce_weight * F.cross_entropy(logits.float(), target.long()) + dice_weight * multiclass_dice_loss(logits, target)
 
+
+# %% ../nbs/07_losses.ipynb
 def binary_dice_loss(logits:torch.Tensor, # (B,1,H,W) or (B,H,W) mask logits
                      target:torch.Tensor, # same shape (or (B,H,W)), values in {0,1}
                      smooth:float=1.0) -> torch.Tensor:
@@ -35,11 +39,15 @@ def binary_dice_loss(logits:torch.Tensor, # (B,1,H,W) or (B,H,W) mask logits
     p = torch.sigmoid(logits.float()).flatten(1); t = target.float().reshape(p.shape)
     return (1 - (2 * (p * t).sum(1) + smooth) / (p.sum(1) + t.sum(1) + smooth)).mean()
 
+
+# %% ../nbs/07_losses.ipynb
 def bce_dice_loss(logits:torch.Tensor, target:torch.Tensor, bce_weight:float=1.0, dice_weight:float=1.0) -> torch.Tensor:
     "BCE-with-logits + soft Dice for binary (SAM) mask logits."
     t = target.float().reshape(logits.shape)
     return bce_weight * F.binary_cross_entropy_with_logits(logits.float(), t) + dice_weight * binary_dice_loss(logits, t)
 
+
+# %% ../nbs/07_losses.ipynb
 def iou_mse_loss(iou_pred:torch.Tensor, # (B,) or (B,1) SAM IoU prediction for the chosen mask
                  logits:torch.Tensor,   # (B,1,H,W) or (B,H,W) chosen mask logits
                  target:torch.Tensor,   # matching binary target
@@ -50,6 +58,7 @@ def iou_mse_loss(iou_pred:torch.Tensor, # (B,) or (B,1) SAM IoU prediction for t
         inter = (p & t).sum(1).float(); union = (p | t).sum(1).float()
         iou = torch.where(union > 0, inter / union.clamp_min(1), torch.ones_like(union))
     return F.mse_loss(iou_pred.reshape(-1).float(), iou)
+
 
 # %% ../nbs/07_losses.ipynb
 COARSE_LOSSES = ('ce_dice', 'bce_dice')

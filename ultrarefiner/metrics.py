@@ -32,6 +32,8 @@ def confusion(pred, target) -> tuple:
     tp = (p & t).sum(d).double(); fp = (p & ~t).sum(d).double(); fn = (~p & t).sum(d).double(); tn = (~p & ~t).sum(d).double()
     return tp, fp, fn, tn
 
+
+# %% ../nbs/08_metrics.ipynb
 def _ratio(num, den, both_empty):
     return torch.where(den > 0, num / den.clamp_min(1), both_empty.double())
 
@@ -39,27 +41,38 @@ def dice_score(pred, target) -> torch.Tensor:
     "2TP / (2TP + FP + FN) per image."
     tp, fp, fn, _ = confusion(pred, target); return _ratio(2 * tp, 2 * tp + fp + fn, (tp + fp + fn) == 0)
 
+
+# %% ../nbs/08_metrics.ipynb
 def iou_score(pred, target) -> torch.Tensor:
     "TP / (TP + FP + FN) per image."
     tp, fp, fn, _ = confusion(pred, target); return _ratio(tp, tp + fp + fn, (tp + fp + fn) == 0)
 
+
+# %% ../nbs/08_metrics.ipynb
 def precision_score(pred, target) -> torch.Tensor:
     "TP / (TP + FP) per image."
     tp, fp, fn, _ = confusion(pred, target); return _ratio(tp, tp + fp, (tp + fp + fn) == 0)
 
+
+# %% ../nbs/08_metrics.ipynb
 def recall_score(pred, target) -> torch.Tensor:
     "TP / (TP + FN) per image."
     tp, fp, fn, _ = confusion(pred, target); return _ratio(tp, tp + fn, (tp + fp + fn) == 0)
 
+
+# %% ../nbs/08_metrics.ipynb
 def accuracy_score(pred, target) -> torch.Tensor:
     "(TP + TN) / N per image."
     tp, fp, fn, tn = confusion(pred, target); return (tp + tn) / (tp + fp + fn + tn)
 
+
+# %% ../nbs/08_metrics.ipynb
 def segmentation_metrics(pred, target) -> dict:
     "All five metrics per image: name → (B,) tensor."
     tp, fp, fn, tn = confusion(pred, target); e = (tp + fp + fn) == 0
     return {'dice': _ratio(2 * tp, 2 * tp + fp + fn, e), 'iou': _ratio(tp, tp + fp + fn, e),
             'precision': _ratio(tp, tp + fp, e), 'recall': _ratio(tp, tp + fn, e), 'accuracy': (tp + tn) / (tp + fp + fn + tn)}
+
 
 # %% ../nbs/08_metrics.ipynb
 class MetricTracker:
