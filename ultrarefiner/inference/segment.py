@@ -317,6 +317,9 @@ def export_bundle(tag:str,                          # the run's datasets: BUSI+B
 def model_card_md(card:dict) -> str:
     "MODEL_CARD.md of a bundle: what it is, the data and licences, how it was made, its test-split scores, intended use."
     rows = '\n'.join(f"| {d} | {t['n']} | {t['coarse']:.4f} | {t['refined']:.4f} |" for d, t in card['test'].items())
+    worse = [d for d, t in card['test'].items() if t['refined'] < t['coarse']]
+    if worse: rows += (f"\n\nOn {' and '.join(worse)} the refined masks score *below* the coarse ones: with these weights, prefer "
+                       f"`{{name}}_coarse.png` there.")
     return f"""# UltraRefiner bundled model
 
 **What:** {card['model']}; preset `{card['preset']}`; {card['size_bytes'] / 1e6:.1f} MB in all (fp16).
@@ -325,7 +328,7 @@ Files and SHA-1: {', '.join(f'`{n}` {s[:12]}' for n, s in card['files'].items())
 **Trained by the kit:** `{card['command'] or 'see runs'}` on the train splits of {card['trained_on'].replace('+', ' and ')}
 (each dataset's own patient-grouped splits; the test splits were never seen). Runs: {', '.join(f"fold {r['fold']}" for r in card['runs'])}.
 
-**Test splits** (`segment --gt_dir`, Dice at each image's own size, test-time flip {card['test'] and next(iter(card['test'].values()))['tta']}):
+**Test splits** (`segment --gt_dir`, Dice at each image's own size, {'with' if card['test'] and next(iter(card['test'].values()))['tta'] == 'flip' else 'without'} test-time flip):
 
 | dataset | images | coarse Dice | refined Dice |
 |---|---:|---:|---:|
