@@ -59,11 +59,14 @@ TRANSUNET_CONFIGS = {
                             layers=2, heads=2, mlp_dim=128, dropout=0.0, decoder_channels=(32, 16, 8, 8), head_channels=64),
 }
 
+
+# %% ../../nbs/03_transunet.ipynb
 def get_transunet_config(name:str, **overrides) -> TransUNetConfig:
     "A registry config, optionally with fields replaced (e.g. `img_size=160`)."
     if name not in TRANSUNET_CONFIGS:
         raise ValueError(f"Unknown TransUNet config {name!r}; choose one of {sorted(TRANSUNET_CONFIGS)}.")
     return replace(TRANSUNET_CONFIGS[name], **overrides)
+
 
 # %% ../../nbs/03_transunet.ipynb
 class StdConv2d(nn.Conv2d):
@@ -73,6 +76,8 @@ class StdConv2d(nn.Conv2d):
         v, m = torch.var_mean(w, dim=(1, 2, 3), keepdim=True, unbiased=False)
         return F.conv2d(x, (w - m) / torch.sqrt(v + 1e-5), self.bias, self.stride, self.padding, self.dilation, self.groups)
 
+
+# %% ../../nbs/03_transunet.ipynb
 class Bottleneck(nn.Module):
     "ResNet bottleneck unit: 1×1 → 3×3 (stride) → 1×1, GroupNorm after each conv, projection shortcut when shapes change."
     def __init__(self, cin:int, cout:int, cmid:int, stride:int=1, groups:int=32):
@@ -89,6 +94,8 @@ class Bottleneck(nn.Module):
         y = self.relu(self.gn2(self.conv2(y)))
         return self.relu(res + self.gn3(self.conv3(y)))
 
+
+# %% ../../nbs/03_transunet.ipynb
 class ResNetV2(nn.Module):
     "Root (7×7/2 conv + GN + ReLU, 3×3/2 max-pool) and three stages; returns the /16 features and the skips (/8, /4, /2)."
     def __init__(self, units:tuple=(3, 4, 9), width:int=64, groups:int=32):
@@ -111,6 +118,7 @@ class ResNetV2(nn.Module):
             if i < 2: skips.append(x)                            # /4 (4w), /8 (8w)
         return x, skips[::-1]
 
+
 # %% ../../nbs/03_transunet.ipynb
 class Attention(nn.Module):
     "Multi-head self-attention with separate query/key/value/out projections (Google-ViT layout)."
@@ -125,6 +133,8 @@ class Attention(nn.Module):
         y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.drop if self.training else 0.0)
         return self.out(y.transpose(1, 2).reshape(B, N, C))
 
+
+# %% ../../nbs/03_transunet.ipynb
 class EncoderBlock(nn.Module):
     "Pre-norm transformer block: x + Attn(LN(x)), then x + MLP(LN(x))."
     def __init__(self, c:TransUNetConfig):
@@ -136,6 +146,7 @@ class EncoderBlock(nn.Module):
     def forward(self, x):
         x = x + self.attn(self.attention_norm(x))
         return x + self.drop(self.fc2(self.drop(F.gelu(self.fc1(self.ffn_norm(x))))))
+
 
 # %% ../../nbs/03_transunet.ipynb
 class ConvBNReLU(nn.Sequential):
