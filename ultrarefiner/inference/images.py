@@ -78,6 +78,8 @@ def sam_input(image:np.ndarray, refiner:SAMRefiner) -> tuple:
     x, hw = sam_preprocess(image, refiner.sam_type, refiner.img_size)
     return x, hw
 
+
+# %% ../../nbs/11_infer.ipynb
 def coarse_input(img:np.ndarray, S:int) -> torch.Tensor:
     "(S,S) float in [0,1]: an image as read (grey or RGB), grey and resized to the coarse frame — for `inference` and `segment`."
     grey = to_grey(img)
@@ -86,10 +88,13 @@ def coarse_input(img:np.ndarray, S:int) -> torch.Tensor:
 def _load_grey(f, S):
     img = read_image(f); return img, img.shape[:2], coarse_input(img, S)
 
+
+# %% ../../nbs/11_infer.ipynb
 def _output_stems(files:Sequence[Path]) -> list:
     "Output name per input: its stem, or stem_ext when two inputs share a stem (scan.png, scan.jpg) — never one file for two."
     stems = [f.stem.lower() for f in files]
     return [f"{f.stem}_{f.suffix.lstrip('.').lower()}" if stems.count(f.stem.lower()) > 1 else f.stem for f in files]
+
 
 # %% ../../nbs/11_infer.ipynb
 @torch.no_grad()
