@@ -99,6 +99,74 @@ def _common(s):
     _run_options(s)
 
 # %% ../nbs/13_cli.ipynb
+def _more_parsers(sub):
+    s = sub.add_parser('inference', help='masks at original size, overlays and prompts.json for images')
+    s.add_argument('--mode', default='full', choices=['full', 'transunet'])
+    s.add_argument('--preset', default=None, choices=sorted(PRESETS), help="default: the checkpoint's")
+    s.add_argument('--model_checkpoint', default=None); s.add_argument('--transunet_checkpoint', default=None)
+    s.add_argument('--sam_checkpoint', default=None); s.add_argument('--image_path', default=None); s.add_argument('--image_dir', default=None)
+    s.add_argument('--dataset', default=None, help='with --folds: the dataset whose fold checkpoints (under --ckpt_root) to ensemble')
+    s.add_argument('--folds', nargs='+', type=_fold_or_all, default=None, help='fold indices or all: a fold ensemble (mean coarse probability '
+                   'before prompting) instead of one checkpoint')
+    s.add_argument('--ckpt_root', default='checkpoints'); s.add_argument('--data_root', default='data', help="for --folds all: the dataset's splits.json")
+    s.add_argument('--tta', default='none', choices=['none', 'flip'], help='with --folds: also the horizontally mirrored image')
+    s.add_argument('--output_dir', default='runs/inference'); s.add_argument('--device', default=None, help='cuda, cpu (default: the best available)')
+    s.add_argument('--batch_size', type=int, default=8, help='images per forward pass')
+    s.add_argument('--box_mode', default=None, choices=['soft', 'hard'], help="default: the checkpoint's")
+    s.add_argument('--amp', action='store_true', help='bf16 autocast (CUDA, or a CPU with native bf16); default fp32')
+    s.add_argument('--dry_run', action='store_true', help='print the resolved checkpoint, preset and models as JSON')
+    _encoder_flags(s)
+    s.set_defaults(func=COMMANDS['inference'])
+    s = sub.add_parser('segment', help='segment a folder of scans (PNG, JPEG, DICOM) with the bundled weights or your folds: masks, '
+                       'probability and uncertainty maps, overlays, lesions.csv', formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    s.add_argument('--image_dir', required=True, help='folder of scans'); s.add_argument('--output_dir', required=True)
+    s.add_argument('--checkpoint', default=None, help='your run instead of the bundled weights: a folder of fold_k folders '
+                   '(e.g. checkpoints/ultra_refiner/BUSI)')
+    s.add_argument('--tta', default='flip', choices=['none', 'flip'], help='test-time horizontal flip of the coarse models')
+    s.add_argument('--gt_dir', default=None, help='ground-truth masks named like the scans: Dice per image in segment.json')
+    s.add_argument('--batch_size', type=int, default=4); s.add_argument('--device', default=None); _encoder_flags(s)
+    s.set_defaults(func=COMMANDS['segment'])
+    s = sub.add_parser('bundle', help="a run's folds as the shipped weights: fp16 coarse decoders, card.json (with segment's "
+                       "test-split Dice per dataset) and MODEL_CARD.md", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    s.add_argument('--trained_on', required=True, help='the run: BUSI+BUSBRA'); s.add_argument('--folds', nargs='+', type=int, required=True)
+    s.add_argument('--ckpt_root', default='checkpoints'); s.add_argument('--data_root', default='data')
+    s.add_argument('--out', default=None, help="default: the installed package's weights folder")
+    s.set_defaults(func=COMMANDS['bundle'])
+    s = sub.add_parser('refine', help="refine any model's masks with LiteMedSAM (bundled, zero-shot) or a phase-2 checkpoint",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    s.add_argument('--image_dir', required=True, help='images (PNG, JPEG, BMP, TIFF)')
+    s.add_argument('--coarse_dir', required=True, help='coarse masks named like the images: binary/probability PNG or .npy in [0,1]')
+    s.add_argument('--output_dir', required=True, help='refined masks, overlays, prompts.json (never an input folder)')
+    s.add_argument('--gt_dir', default=None, help='ground-truth masks: also print and write the Coarse / Refined / Delta table')
+    s.add_argument('--checkpoint', default=None, help='phase-2/3 checkpoint or LiteMedSAM weights — none: the bundled LiteMedSAM')
+    s.add_argument('--preset', default=None, choices=sorted(PRESETS), help="default: the checkpoint's (plain LiteMedSAM weights: lite)")
+    s.add_argument('--prompts', nargs='+', default=None, help='any of: point neg_point box mask — none: the checkpoint\'s settings, else box')
+    s.add_argument('--box_mode', default=None, choices=['hard', 'soft']); s.add_argument('--neg_mode', default=None, choices=['far', 'seed'])
+    s.add_argument('--mask_scale', type=float, default=None, help='mask prompt (2p − 1)·scale')
+    s.add_argument('--component', default=None, choices=['all', 'largest'], help='prompts from the largest connected component only')
+    s.add_argument('--rounds', type=int, default=1,
+                   help='iterative refinement: the refined mask becomes the next round\'s mask prompt and box (one decoder pass a round)')
+    s.add_argument('--boxes', default=None,
+                   help="your boxes, CSV image,x0,y0,x1,y1 or JSON {image: [x0,y0,x1,y1]} in image pixels: those images are refined "
+                        "from them zero-shot (an empty coarse mask included)")
+    s.add_argument('--stretch_coarse', action='store_true',
+                   help="resize coarse masks of another aspect than their image onto it (default: an error naming both sizes)")
+    s.add_argument('--batch_size', type=int, default=4); s.add_argument('--device', default=None)
+    _encoder_flags(s)
+    s.set_defaults(func=COMMANDS['refine'])
+    s = sub.add_parser('bench', help='throughput ratios: cached vs recomputed encoder, pipeline vs naive SamPredictor loop, overhead, memory')
+    s.add_argument('--preset', default=LIBRARY_PRESET, choices=sorted(PRESETS)); s.add_argument('--batch', '--batch_size', type=int, default=4)
+    s.add_argument('--iters', type=int, default=3); s.add_argument('--device', default=None)
+    s.add_argument('--amp', action='store_true', help='bf16 autocast (CUDA, or a CPU with native bf16; see core.amp_dtype)')
+    s.add_argument('--channels_last', action='store_true', help="TransUNet's CNN in channels_last memory format")
+    s.add_argument('--modes', nargs='*', default=None, choices=BENCH_MODES, help='any of the choices (default: all)')
+    s.add_argument('--runtimes', nargs='*', default=None, metavar='RUNTIME[:PRECISION]',
+                   help="also time the encoder modes on these encoder runtimes, e.g. onnx openvino openvino:bf16 openvino:int8")
+    s.add_argument('--out', default='runs/bench/bench.json')
+    s.set_defaults(func=COMMANDS['bench'])
+
+
+# %% ../nbs/13_cli.ipynb
 def build_parser() -> argparse.ArgumentParser:
     "The `ultrarefiner` argument parser."
     p = argparse.ArgumentParser(prog='ultrarefiner', description='UltraRefiner: TransUNet → differentiable prompts → SAM refinement.')
@@ -197,72 +265,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 # %% ../nbs/13_cli.ipynb
-def _more_parsers(sub):
-    s = sub.add_parser('inference', help='masks at original size, overlays and prompts.json for images')
-    s.add_argument('--mode', default='full', choices=['full', 'transunet'])
-    s.add_argument('--preset', default=None, choices=sorted(PRESETS), help="default: the checkpoint's")
-    s.add_argument('--model_checkpoint', default=None); s.add_argument('--transunet_checkpoint', default=None)
-    s.add_argument('--sam_checkpoint', default=None); s.add_argument('--image_path', default=None); s.add_argument('--image_dir', default=None)
-    s.add_argument('--dataset', default=None, help='with --folds: the dataset whose fold checkpoints (under --ckpt_root) to ensemble')
-    s.add_argument('--folds', nargs='+', type=_fold_or_all, default=None, help='fold indices or all: a fold ensemble (mean coarse probability '
-                   'before prompting) instead of one checkpoint')
-    s.add_argument('--ckpt_root', default='checkpoints'); s.add_argument('--data_root', default='data', help="for --folds all: the dataset's splits.json")
-    s.add_argument('--tta', default='none', choices=['none', 'flip'], help='with --folds: also the horizontally mirrored image')
-    s.add_argument('--output_dir', default='runs/inference'); s.add_argument('--device', default=None, help='cuda, cpu (default: the best available)')
-    s.add_argument('--batch_size', type=int, default=8, help='images per forward pass')
-    s.add_argument('--box_mode', default=None, choices=['soft', 'hard'], help="default: the checkpoint's")
-    s.add_argument('--amp', action='store_true', help='bf16 autocast (CUDA, or a CPU with native bf16); default fp32')
-    s.add_argument('--dry_run', action='store_true', help='print the resolved checkpoint, preset and models as JSON')
-    _encoder_flags(s)
-    s.set_defaults(func=COMMANDS['inference'])
-    s = sub.add_parser('segment', help='segment a folder of scans (PNG, JPEG, DICOM) with the bundled weights or your folds: masks, '
-                       'probability and uncertainty maps, overlays, lesions.csv', formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    s.add_argument('--image_dir', required=True, help='folder of scans'); s.add_argument('--output_dir', required=True)
-    s.add_argument('--checkpoint', default=None, help='your run instead of the bundled weights: a folder of fold_k folders '
-                   '(e.g. checkpoints/ultra_refiner/BUSI)')
-    s.add_argument('--tta', default='flip', choices=['none', 'flip'], help='test-time horizontal flip of the coarse models')
-    s.add_argument('--gt_dir', default=None, help='ground-truth masks named like the scans: Dice per image in segment.json')
-    s.add_argument('--batch_size', type=int, default=4); s.add_argument('--device', default=None); _encoder_flags(s)
-    s.set_defaults(func=COMMANDS['segment'])
-    s = sub.add_parser('bundle', help="a run's folds as the shipped weights: fp16 coarse decoders, card.json (with segment's "
-                       "test-split Dice per dataset) and MODEL_CARD.md", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    s.add_argument('--trained_on', required=True, help='the run: BUSI+BUSBRA'); s.add_argument('--folds', nargs='+', type=int, required=True)
-    s.add_argument('--ckpt_root', default='checkpoints'); s.add_argument('--data_root', default='data')
-    s.add_argument('--out', default=None, help="default: the installed package's weights folder")
-    s.set_defaults(func=COMMANDS['bundle'])
-    s = sub.add_parser('refine', help="refine any model's masks with LiteMedSAM (bundled, zero-shot) or a phase-2 checkpoint",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    s.add_argument('--image_dir', required=True, help='images (PNG, JPEG, BMP, TIFF)')
-    s.add_argument('--coarse_dir', required=True, help='coarse masks named like the images: binary/probability PNG or .npy in [0,1]')
-    s.add_argument('--output_dir', required=True, help='refined masks, overlays, prompts.json (never an input folder)')
-    s.add_argument('--gt_dir', default=None, help='ground-truth masks: also print and write the Coarse / Refined / Delta table')
-    s.add_argument('--checkpoint', default=None, help='phase-2/3 checkpoint or LiteMedSAM weights — none: the bundled LiteMedSAM')
-    s.add_argument('--preset', default=None, choices=sorted(PRESETS), help="default: the checkpoint's (plain LiteMedSAM weights: lite)")
-    s.add_argument('--prompts', nargs='+', default=None, help='any of: point neg_point box mask — none: the checkpoint\'s settings, else box')
-    s.add_argument('--box_mode', default=None, choices=['hard', 'soft']); s.add_argument('--neg_mode', default=None, choices=['far', 'seed'])
-    s.add_argument('--mask_scale', type=float, default=None, help='mask prompt (2p − 1)·scale')
-    s.add_argument('--component', default=None, choices=['all', 'largest'], help='prompts from the largest connected component only')
-    s.add_argument('--rounds', type=int, default=1,
-                   help='iterative refinement: the refined mask becomes the next round\'s mask prompt and box (one decoder pass a round)')
-    s.add_argument('--boxes', default=None,
-                   help="your boxes, CSV image,x0,y0,x1,y1 or JSON {image: [x0,y0,x1,y1]} in image pixels: those images are refined "
-                        "from them zero-shot (an empty coarse mask included)")
-    s.add_argument('--stretch_coarse', action='store_true',
-                   help="resize coarse masks of another aspect than their image onto it (default: an error naming both sizes)")
-    s.add_argument('--batch_size', type=int, default=4); s.add_argument('--device', default=None)
-    _encoder_flags(s)
-    s.set_defaults(func=COMMANDS['refine'])
-    s = sub.add_parser('bench', help='throughput ratios: cached vs recomputed encoder, pipeline vs naive SamPredictor loop, overhead, memory')
-    s.add_argument('--preset', default=LIBRARY_PRESET, choices=sorted(PRESETS)); s.add_argument('--batch', '--batch_size', type=int, default=4)
-    s.add_argument('--iters', type=int, default=3); s.add_argument('--device', default=None)
-    s.add_argument('--amp', action='store_true', help='bf16 autocast (CUDA, or a CPU with native bf16; see core.amp_dtype)')
-    s.add_argument('--channels_last', action='store_true', help="TransUNet's CNN in channels_last memory format")
-    s.add_argument('--modes', nargs='*', default=None, choices=BENCH_MODES, help='any of the choices (default: all)')
-    s.add_argument('--runtimes', nargs='*', default=None, metavar='RUNTIME[:PRECISION]',
-                   help="also time the encoder modes on these encoder runtimes, e.g. onnx openvino openvino:bf16 openvino:int8")
-    s.add_argument('--out', default='runs/bench/bench.json')
-    s.set_defaults(func=COMMANDS['bench'])
-
 def main(argv:list|None=None) -> int:
     "Entry point of the `ultrarefiner` console script."
     a = build_parser().parse_args(argv)
