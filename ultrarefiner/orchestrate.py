@@ -193,6 +193,8 @@ def _execute(ph:str, jobs_list:list, jobs:int, log) -> list:
     for i, (_, par, _, _) in enumerate(jobs_list):          # one GPU per parallel fold when several exist
         if ngpu > 1 and par.get('options', {}).get('device') is None: par['options'] = dict(par['options'], device=f'cuda:{i % ngpu}')
     os.environ.setdefault('OMP_NUM_THREADS', str(max(1, (os.cpu_count() or 1) // jobs)))   # no CPU oversubscription
+    from ultrarefiner.runtime import memory_budget                 # nor memory: each parallel fold keeps its share in memory
+    os.environ.setdefault('ULTRAREFINER_MEMORY_GB', f'{memory_budget() / 2**30 / jobs:.3f}')
     done = []
     with ThreadPoolExecutor(jobs) as ex:
         futs = [ex.submit(execute, j) for j in jobs_list]

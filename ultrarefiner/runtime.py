@@ -81,14 +81,16 @@ def autocast(device, amp:bool=True, preset:str|None=None):
 
 # %% ../nbs/00b_runtime.ipynb
 def memory_budget() -> int:
-    "Bytes one process may keep in `MemoryMemo`s: `ULTRAREFINER_MEMORY_GB` (0: off), default 30 % of physical RAM."
+    """Bytes one process may keep in `MemoryMemo`s: `ULTRAREFINER_MEMORY_GB` (0: off), default 30 % of physical RAM shared
+    by the processes `torchrun` starts on this machine (`LOCAL_WORLD_SIZE`); `run-folds --jobs N` gives each fold 1/N."""
     env = os.environ.get('ULTRAREFINER_MEMORY_GB')
     if env is not None:
         try: gb = float(env)
         except ValueError: raise UltraRefinerError(f"ULTRAREFINER_MEMORY_GB={env!r} is not a number of GB; set e.g. 4, or 0 to keep nothing in memory.") from None
         return max(0, int(gb * 2**30))
-    try: return int(0.3 * os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES'))
+    try: ram = os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')
     except (ValueError, OSError, AttributeError): return 0          # not a POSIX system: keep nothing
+    return int(0.3 * ram / max(1, int(os.environ.get('LOCAL_WORLD_SIZE') or 1)))
 
 def nbytes(obj) -> int:
     "Bytes held by the tensors / arrays in `obj` (nested tuples, lists, dicts); other values count 0."
