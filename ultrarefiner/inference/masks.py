@@ -185,6 +185,11 @@ def _say(out:Path, res:dict, tc:MetricTracker, tr:MetricTracker, sam_type:str):
     print(f"refine: wrote {n} refined masks, overlays and {out/'prompts.json'}")
 
 # %% ../../nbs/16_refine.ipynb
+def _resize_prob(a:np.ndarray, hw:tuple) -> np.ndarray:
+    import cv2
+    return cv2.resize(a.astype(np.float32), (hw[1], hw[0]), interpolation=cv2.INTER_LINEAR).clip(0, 1)
+
+# %% ../../nbs/16_refine.ipynb
 @torch.no_grad()
 def refine_folder(image_dir:str|Path, coarse_dir:str|Path, output_dir:str|Path,
                   gt_dir:str|Path|None=None,        # ground-truth masks: adds the Coarse / Refined / Delta table
@@ -248,11 +253,6 @@ def refine_folder(image_dir:str|Path, coarse_dir:str|Path, output_dir:str|Path,
         res = _write_report(tmp, records, _run_settings(refiner, frame, rounds, encoder), tc, tr, gt_dir, sam_type)
     if verbose: _say(out, res, tc, tr, sam_type)
     return {**res, 'output_dir': str(out)}
-
-# %% ../../nbs/16_refine.ipynb
-def _resize_prob(a:np.ndarray, hw:tuple) -> np.ndarray:
-    import cv2
-    return cv2.resize(a.astype(np.float32), (hw[1], hw[0]), interpolation=cv2.INTER_LINEAR).clip(0, 1)
 
 # %% ../../nbs/16_refine.ipynb
 def read_boxes(path:str|Path,   # CSV `image,x0,y0,x1,y1` or JSON {image: [x0, y0, x1, y1]}, in image pixels
