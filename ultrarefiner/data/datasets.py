@@ -56,7 +56,7 @@ class ProcessedImages:
         got = self._memo.get(name) if self.memo_pairs else None
         if got is not None: return got[0].copy(), got[1].copy()     # callers may change what they get
         got = self._read_pair(name)
-        if self.memo_pairs: self._memo.put(name, (got[0].copy(), got[1].copy()))
+        if self.memo_pairs and self._memo.put(name, got): return got[0].copy(), got[1].copy()   # kept: the caller gets copies
         return got
     def _read_pair(self, name):
         ip, mp = locate_processed(self.root, name, 'images'), locate_processed(self.root, name, 'masks')
@@ -118,7 +118,7 @@ class TransUNetDataset(ProcessedImages):
             x = torch.from_numpy(_resize(to_grey(img), self.img_size)).float().div_(255)[None]
             y = torch.from_numpy(_resize(mk, self.img_size, nearest=True).astype(np.uint8))
             got = (x, y, _sam_item(img, self.sam_type, self.sam_size) if self.sam_type else {})
-            self._memo.put(i, got)
+            if not self._memo.put(i, got): return x, y.long(), got[2]   # not kept: nothing to protect
         x, y, item = got
         return x.clone(), y.long(), {k: v.clone() for k, v in item.items()}   # callers may change what they get
     def __getitem__(self, i):
