@@ -21,8 +21,8 @@ from .splits import (read_splits_json, read_csv_rows, check_splits, make_splits,
 
 # %% auto 0
 __all__ = ['IMG_EXTS', 'BUSI_CLASSES', 'LAYOUTS', 'Unpaired', 'Record', 'scan_busi', 'scan_busbra', 'scan_train_val',
-           'scan_bus_uclm', 'scan_processed', 'detect_layout', 'scan', 'PrepareReport', 'report_table', 'print_report',
-           'prepare_dataset', 'prepare']
+           'scan_bus_uclm', 'scan_processed', 'detect_layout', 'scan', 'PrepareReport', 'prepare_dataset',
+           'report_table', 'print_report', 'prepare']
 
 # %% ../../nbs/01c_layouts.ipynb
 class Unpaired(str):
@@ -237,40 +237,6 @@ def _check_split_args(folds, test_frac):
         raise DataError(f"--test_frac must be between 0 and 1 (exclusive), got {test_frac!r}.")
 
 # %% ../../nbs/01c_layouts.ipynb
-def report_table(reps:list):
-    "A rich Table of counts per dataset, class and split (with per-fold val sizes)."
-    from rich.table import Table
-    t = Table(title='UltraRefiner prepare: counts per dataset, class and split')
-    for c in ('dataset', 'layout', 'class', 'train', 'test', 'total', 'fold val sizes'): t.add_column(c, justify='right' if c in ('train', 'test', 'total') else 'left')
-    for r in reps:
-        labels = sorted({l for l, _ in r.counts})
-        label_of = {row['name']: row['label'] or '-' for row in read_csv_rows(r.out/'manifest.csv')}
-        for l in labels:
-            tr, te = r.counts.get((l, 'train'), 0), r.counts.get((l, 'test'), 0)
-            fv = '/'.join(str(sum(label_of.get(n) == l for n in f['val'])) for f in r.splits['folds'])
-            t.add_row(r.dataset, r.layout, l, str(tr), str(te), str(tr + te), fv)
-        tr = sum(v for (l, s), v in r.counts.items() if s == 'train'); te = sum(v for (l, s), v in r.counts.items() if s == 'test')
-        t.add_row(r.dataset, r.layout, '[b]all', f'[b]{tr}', f'[b]{te}', f'[b]{tr + te}',
-                  '/'.join(str(len(f['val'])) for f in r.splits['folds']), end_section=True)
-    return t
-
-
-# %% ../../nbs/01c_layouts.ipynb
-def print_report(reps:list):
-    "Print the counts table, then read/kept/blank/merged/duplicate figures and warnings per dataset."
-    from rich.console import Console
-    con = Console(width=120)
-    con.print(report_table(reps))
-    for r in reps:
-        con.print(f"[b]{r.dataset}[/b] ({r.layout}): {r.n_read} images read = {r.n_kept} kept + {r.n_blank} blank masks "
-                  f"dropped + {len(r.skipped)} broken pairs skipped (each in {r.out/'excluded.csv'}); {r.n_merged} with merged multi-lesion masks, {len(r.duplicates)} exact-duplicate sets"
-                  f"{' (kept in one group)' if r.duplicates else ''}; splits {'reused from' if r.reused_splits else 'written to'} "
-                  f"{r.out/'splits.json'}", highlight=False)
-        for d in r.duplicates: con.print(f"  duplicate images: {', '.join(d)}", highlight=False)
-        for f, why in r.skipped: con.print(f"  [yellow]skipped[/yellow] {why}", highlight=False)
-        for w in r.warnings: con.print(f"  [yellow]warning[/yellow] {w}", highlight=False)
-
-# %% ../../nbs/01c_layouts.ipynb
 def _dataset_splits(final:Path, kept:list, layout:str, roots:list, seed, test_frac, folds, rep:PrepareReport, official=None) -> dict:
     "The dataset's splits: an existing splits.json reused (it must list exactly these images and agree with the flags), else made."
     nm = [r.name for r, *_ in kept]
@@ -378,6 +344,40 @@ def prepare_dataset(src:str|Path,         # raw dataset folder
         rep.counts[key] = rep.counts.get(key, 0) + 1
     rep.splits = splits
     return rep
+
+# %% ../../nbs/01c_layouts.ipynb
+def report_table(reps:list):
+    "A rich Table of counts per dataset, class and split (with per-fold val sizes)."
+    from rich.table import Table
+    t = Table(title='UltraRefiner prepare: counts per dataset, class and split')
+    for c in ('dataset', 'layout', 'class', 'train', 'test', 'total', 'fold val sizes'): t.add_column(c, justify='right' if c in ('train', 'test', 'total') else 'left')
+    for r in reps:
+        labels = sorted({l for l, _ in r.counts})
+        label_of = {row['name']: row['label'] or '-' for row in read_csv_rows(r.out/'manifest.csv')}
+        for l in labels:
+            tr, te = r.counts.get((l, 'train'), 0), r.counts.get((l, 'test'), 0)
+            fv = '/'.join(str(sum(label_of.get(n) == l for n in f['val'])) for f in r.splits['folds'])
+            t.add_row(r.dataset, r.layout, l, str(tr), str(te), str(tr + te), fv)
+        tr = sum(v for (l, s), v in r.counts.items() if s == 'train'); te = sum(v for (l, s), v in r.counts.items() if s == 'test')
+        t.add_row(r.dataset, r.layout, '[b]all', f'[b]{tr}', f'[b]{te}', f'[b]{tr + te}',
+                  '/'.join(str(len(f['val'])) for f in r.splits['folds']), end_section=True)
+    return t
+
+
+# %% ../../nbs/01c_layouts.ipynb
+def print_report(reps:list):
+    "Print the counts table, then read/kept/blank/merged/duplicate figures and warnings per dataset."
+    from rich.console import Console
+    con = Console(width=120)
+    con.print(report_table(reps))
+    for r in reps:
+        con.print(f"[b]{r.dataset}[/b] ({r.layout}): {r.n_read} images read = {r.n_kept} kept + {r.n_blank} blank masks "
+                  f"dropped + {len(r.skipped)} broken pairs skipped (each in {r.out/'excluded.csv'}); {r.n_merged} with merged multi-lesion masks, {len(r.duplicates)} exact-duplicate sets"
+                  f"{' (kept in one group)' if r.duplicates else ''}; splits {'reused from' if r.reused_splits else 'written to'} "
+                  f"{r.out/'splits.json'}", highlight=False)
+        for d in r.duplicates: con.print(f"  duplicate images: {', '.join(d)}", highlight=False)
+        for f, why in r.skipped: con.print(f"  [yellow]skipped[/yellow] {why}", highlight=False)
+        for w in r.warnings: con.print(f"  [yellow]warning[/yellow] {w}", highlight=False)
 
 # %% ../../nbs/01c_layouts.ipynb
 def prepare(data_root:str|Path,        # folder holding one raw folder per dataset

@@ -18,7 +18,7 @@ from ..errors import UltraRefinerError
 
 # %% auto 0
 __all__ = ['poly_schedule', 'cosine_schedule', 'get_rng_state', 'set_rng_state', 'dist_info', 'init_distributed', 'gathered_sum',
-           'shard', 'run_definition', 'definition_changes', 'Loop', 'fold_complete']
+           'shard', 'run_definition', 'definition_changes', 'fold_complete', 'Loop']
 
 # %% ../../nbs/09_train.ipynb
 def poly_schedule(optimizer, total_steps:int, power:float=0.9):
@@ -263,6 +263,13 @@ class _LoopEpochEnd:
 
 
 # %% ../../nbs/09_train.ipynb
+def fold_complete(out_dir:str|Path) -> bool:
+    "True when `out_dir/metrics.json` says training finished and best.pth exists."
+    f = Path(out_dir)/'metrics.json'
+    try: return json.loads(f.read_text()).get('complete', False) and (Path(out_dir)/'best.pth').exists()
+    except (OSError, json.JSONDecodeError): return False
+
+# %% ../../nbs/09_train.ipynb
 @dataclass
 class Loop(_LoopIO, _LoopSteps, _LoopEpochEnd):
     "Train / evaluate / checkpoint / resume for one model."
@@ -314,10 +321,3 @@ class Loop(_LoopIO, _LoopSteps, _LoopEpochEnd):
         if main and trained: self._write_metrics(r.history, r.best, True)   # a finished run is not relabelled by a no-op rerun
         _barrier()
         return {'best': r.best, 'history': r.history, 'complete': True}
-
-# %% ../../nbs/09_train.ipynb
-def fold_complete(out_dir:str|Path) -> bool:
-    "True when `out_dir/metrics.json` says training finished and best.pth exists."
-    f = Path(out_dir)/'metrics.json'
-    try: return json.loads(f.read_text()).get('complete', False) and (Path(out_dir)/'best.pth').exists()
-    except (OSError, json.JSONDecodeError): return False
