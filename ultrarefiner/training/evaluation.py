@@ -150,17 +150,6 @@ def fold_list(tag:str, folds:Sequence[int]|None, data_root:str='data') -> list:
     return list(range(len(load_splits(processed_root(data_root, tag.split('+')[0]))['folds']))) if folds is None else list(folds)
 
 # %% ../../nbs/10a_evaluation.ipynb
-def pooled_summary(parts:dict) -> dict:
-    "dataset → `evaluate` summary, gathered: each dataset's fold and ensemble Dice, and the image-weighted pool of them."
-    keys = [str(k) for k in next(iter(parts.values()))['folds']] + (['ensemble'] if all(s['ensemble'] for s in parts.values()) else [])
-    row = lambda s, k: s['ensemble'] if k == 'ensemble' else s['per_fold'][k]
-    per = {d: {'n': s['n_test'], **{k: {kind: row(s, k)[kind]['dice']['mean'] for kind in ('coarse', 'refined')} for k in keys}}
-           for d, s in parts.items()}
-    n = sum(p['n'] for p in per.values())
-    pooled = {k: {kind: sum(p['n'] * p[k][kind] for p in per.values()) / n for kind in ('coarse', 'refined')} for k in keys}
-    return {'datasets': per, 'pooled': {'n': n, **pooled}, 'tta': next(iter(parts.values()))['tta']}
-
-# %% ../../nbs/10a_evaluation.ipynb
 def _pooled_md(tag:str, s:dict) -> str:
     "summary.md of a joint run: a row per dataset and the pool, Dice of each fold and the ensemble (coarse → refined)."
     keys = [k for k in s['pooled'] if k != 'n']
@@ -171,6 +160,17 @@ def _pooled_md(tag:str, s:dict) -> str:
     for name, r in [*s['datasets'].items(), ('pooled', s['pooled'])]:
         md.append(f"| {name} | {r['n']} | " + ' | '.join(f"{r[k]['coarse']:.4f} → {r[k]['refined']:.4f}" for k in keys) + ' |')
     return '\n'.join(md) + '\n'
+
+# %% ../../nbs/10a_evaluation.ipynb
+def pooled_summary(parts:dict) -> dict:
+    "dataset → `evaluate` summary, gathered: each dataset's fold and ensemble Dice, and the image-weighted pool of them."
+    keys = [str(k) for k in next(iter(parts.values()))['folds']] + (['ensemble'] if all(s['ensemble'] for s in parts.values()) else [])
+    row = lambda s, k: s['ensemble'] if k == 'ensemble' else s['per_fold'][k]
+    per = {d: {'n': s['n_test'], **{k: {kind: row(s, k)[kind]['dice']['mean'] for kind in ('coarse', 'refined')} for k in keys}}
+           for d, s in parts.items()}
+    n = sum(p['n'] for p in per.values())
+    pooled = {k: {kind: sum(p['n'] * p[k][kind] for p in per.values()) / n for kind in ('coarse', 'refined')} for k in keys}
+    return {'datasets': per, 'pooled': {'n': n, **pooled}, 'tta': next(iter(parts.values()))['tta']}
 
 # %% ../../nbs/10a_evaluation.ipynb
 def evaluate(dataset:str, folds:Sequence[int]|None=None, data_root:str='data', preset:str|Preset|None=None,
