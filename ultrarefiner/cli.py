@@ -128,9 +128,14 @@ def _more_parsers(sub):
     s.set_defaults(func=COMMANDS['segment'])
     s = sub.add_parser('bundle', help="a run's folds as the shipped weights: fp16 coarse decoders, card.json (with segment's "
                        "test-split Dice per dataset) and MODEL_CARD.md", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    s.add_argument('--trained_on', required=True, help='the run: BUSI+BUSBRA'); s.add_argument('--folds', nargs='+', type=int, required=True)
+    s.add_argument('--trained_on', default=None, help='the run: BUSI+BUSBRA (required without --from)')
+    s.add_argument('--folds', nargs='+', type=int, default=None, help='its folds to ship (required without --from)')
     s.add_argument('--ckpt_root', default='checkpoints'); s.add_argument('--data_root', default='data')
     s.add_argument('--out', default=None, help="default: the installed package's weights folder")
+    s.add_argument('--from', dest='source', default=None, help="an existing bundle folder: its decoders (checked against its card), "
+                   "the gate refitted and the test splits rescored into --out (the run's checkpoints not needed)")
+    s.add_argument('--no_gate', action='store_true', help="no gate: the refined mask is always SAM's (default: a gate fitted on the "
+                   "bundled folds' held-out validation images decides per image between SAM's mask, the coarse mask and a blend)")
     s.set_defaults(func=COMMANDS['bundle'])
     s = sub.add_parser('refine', help="refine any model's masks with LiteMedSAM (bundled, zero-shot) or a phase-2 checkpoint",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)

@@ -20,6 +20,7 @@ from ..data.files import image_doubt, image_from_pixels, mask_of, overlay, png_b
 from ..data.transforms import sam_preprocess
 from ..checkpoint import load_ensemble, load_transunet, stored_preset, read_checkpoint
 from ..metrics import dice_score
+from ..models.gate import GATE_CHOICES
 from ..models.refiner import FoldEnsemble, SAMRefiner
 from ..models.sam import build_sam
 from ..models.export import ensure_runtime
@@ -267,6 +268,8 @@ def segment_folder(image_dir:str|Path, output_dir:str|Path,
             if gt_dir is not None and any('refined_dice' in r for r in records):
                 sc = [r for r in records if 'refined_dice' in r]
                 summary['dice'] = {'n': len(sc), 'coarse': float(np.mean([r['coarse_dice'] for r in sc])), 'refined': float(np.mean([r['refined_dice'] for r in sc]))}
+            chosen = [r['gate'] for r in records if r['gate'] is not None]
+            if chosen: summary['gate'] = {GATE_CHOICES[c]: chosen.count(c) for c in sorted(set(chosen))}   # what the gate took, per frame
             atomic_write_text(tmp/'segment.json', json.dumps(summary, indent=1))
     finally: pre.remove(); post.remove()
     if verbose:
@@ -286,6 +289,12 @@ def model_card_md(card:dict) -> str:
     worse = [d for d, t in card['test'].items() if t['refined'] < t['coarse']]
     if worse: rows += (f"\n\nOn {' and '.join(worse)} the refined masks score *below* the coarse ones: with these weights, prefer "
                        f"`{{name}}_coarse.png` there.")
+    g = card.get('gate')
+    if g: rows += (f"\n\n**The refined mask is the gate's choice per image** — SAM's mask, the coarse mask or a blend of the two "
+                   f"(`gate` in `segment.json`); the gate ({card['refiner']['gate']['rule']} rule) was fitted on "
+                   f"{' and '.join(f'{n} {d}' for d, n in g['fitted_on'].items())} validation images of the bundled fold(s), held out from "
+                   f"their decoders (held-out Dice: {g['summary']}). On the test splits it took "
+                   + '; '.join(f"{d}: " + ', '.join(f'{k} ×{n}' for k, n in t['gate'].items()) for d, t in card['test'].items() if t.get('gate')) + ".")
     return f"""# UltraRefiner bundled model
 
 **What:** {card['model']}; preset `{card['preset']}`; {card['size_bytes'] / 1e6:.1f} MB in all (fp16).
@@ -310,16 +319,11 @@ medical images*, Nature Communications 15, 654 (2024); weights from `medsam-lite
 """
 
 # %% ../../nbs/11a_segment.ipynb
-def export_bundle(tag:str,                          # the run's datasets: BUSI+BUSBRA
-                  folds:Sequence[int], ckpt_root:str='checkpoints', data_root:str='data',
-                  out:str|Path|None=None,           # default: the package's weights folder
-                  command:str='', verbose:bool=True) -> dict:
-    "Write the listed folds' coarse decoders (fp16), card.json and MODEL_CARD.md (see above); returns the card."
+def _bundle_decoders(tag:str, folds:Sequence[int], ckpt_root, out:Path) -> tuple:
+    "Each listed fold's coarse decoder (phase 3, else phase 1) written to `out` in fp16: ({file: sha1}, [run record per fold])."
     from ultrarefiner.checkpoint import find_fold_checkpoint, fold_dir
-    from ultrarefiner.config import get_preset
     from ultrarefiner.io import save_checkpoint
-    from ultrarefiner.paths import Paths, tag_parts
-    out = Path(out or WEIGHTS); out.mkdir(parents=True, exist_ok=True); files, runs = {}, []
+    files, runs = {}, []
     for k in folds:
         p3 = fold_dir('ultra_refiner', tag, k, ckpt_root)/'best.pth'
         ck = p3 if p3.exists() else find_fold_checkpoint('transunet', tag, k, ckpt_root)
@@ -329,16 +333,40 @@ def export_bundle(tag:str,                          # the run's datasets: BUSI+B
         name = f'coarse_fold{k}.pth'
         save_checkpoint({'model': {n: v.half() if v.is_floating_point() else v for n, v in sd.items()}, 'config': keep}, out/name)
         files[name] = file_sha1(out/name); runs.append({'fold': k, 'checkpoint': str(ck), **keep})
+    return files, runs
+
+def export_bundle(tag:str|None,                     # the run's datasets: BUSI+BUSBRA (None with `source`: the source's)
+                  folds:Sequence[int]|None, ckpt_root:str='checkpoints', data_root:str='data',
+                  out:str|Path|None=None,           # default: the package's weights folder
+                  command:str='', verbose:bool=True,
+                  source:str|Path|None=None,        # an existing bundle whose decoders (checked against its card) are taken instead
+                  fit_gate=None) -> dict:           # fit_gate(out) → gate record (`tuning.fit_bundle_gate`), called before scoring
+    "Write the listed folds' coarse decoders (fp16), card.json and MODEL_CARD.md (see above); returns the card."
+    import shutil, tempfile
+    from ultrarefiner.paths import Paths, tag_parts
+    out = Path(out or WEIGHTS)
+    if source is not None:
+        src = Path(source); old = bundled_card(src); bundled_model(src, flip=False)   # the source's files are what its card says
+        if src.resolve() == out.resolve(): raise UltraRefinerError(f"--from {src} is the output folder: write the new bundle elsewhere, then replace it.")
+        out.mkdir(parents=True, exist_ok=True)
+        for n in old['files']: shutil.copyfile(src/n, out/n)
+        files, runs, tag = dict(old['files']), list(old['runs']), old['trained_on']
+        command = command or old.get('command', '')
+    else:
+        out.mkdir(parents=True, exist_ok=True); files, runs = _bundle_decoders(tag, folds, ckpt_root, out)
     pr = stored_preset(read_checkpoint(out/next(iter(files)))[1])
-    card = {'model': f"lite coarse decoders of {tag} folds {list(folds)} + bundled LiteMedSAM (zero-shot)", 'preset': pr.name,
+    card = {'model': f"lite coarse decoders of {tag} folds {[r['fold'] for r in runs]} + bundled LiteMedSAM (zero-shot)", 'preset': pr.name,
             'refiner': dict(pr.refiner), 'files': files, 'trained_on': tag, 'runs': runs, 'command': command,
             'size_bytes': sum((out/n).stat().st_size for n in files), 'test': {}}
     atomic_write_text(out/'card.json', json.dumps(card, indent=1))
-    import tempfile
+    if fit_gate is not None:                          # the refiner may decline: fitted on held-out images, stored in the card
+        g = fit_gate(out)
+        if g: card['refiner']['gate'] = g.pop('gate'); card['gate'] = g; atomic_write_text(out/'card.json', json.dumps(card, indent=1))
     for d in tag_parts(tag):                          # segment itself on each dataset's test split: the card's numbers
         root = Paths(data_root).processed(d)
         with tempfile.TemporaryDirectory() as t:
             s = segment_folder(root/'test'/'images', Path(t)/'out', model=bundled_model(out), gt_dir=root/'test'/'masks', verbose=verbose)
         card['test'][d] = {**s['dice'], 'tta': s['tta']}
+        if s.get('gate'): card['test'][d]['gate'] = s['gate']
     atomic_write_text(out/'card.json', json.dumps(card, indent=1)); atomic_write_text(out/'MODEL_CARD.md', model_card_md(card))
     return card

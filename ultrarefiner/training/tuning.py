@@ -5,10 +5,12 @@
 # %% ../../nbs/10b_tuning.ipynb 2
 from __future__ import annotations
 import itertools
+from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
+from ..errors import UltraRefinerError
 from ..metrics import dice_score
 from ..models.gate import GATE_CHOICES, RefineGate, fit_gate, gate_features
 from ..models.prompts import hard_box
@@ -16,7 +18,7 @@ from ..models.refiner import SAMRefiner
 
 # %% auto 0
 __all__ = ['BLENDS', 'held_out_batches', 'outcomes', 'box_errors', 'box_error_summary', 'search_prompts', 'pipeline_outcomes',
-           'gate_from_outcomes', 'fit_refiner_gate', 'gate_summary']
+           'gate_from_outcomes', 'fit_refiner_gate', 'gate_summary', 'fit_bundle_gate']
 
 # %% ../../nbs/10b_tuning.ipynb
 @torch.no_grad()
@@ -140,3 +142,37 @@ def gate_summary(gate:RefineGate) -> str:
     ch = r.get('learned_choices') or {}
     return (f"gate: {gate.rule} (blend w = {gate.blend:g}); held-out Dice on {r.get('n', '?')} images — {cand}; "
             f"oracle {r.get('oracle_dice', float('nan')):.4f}; learned rule took " + ', '.join(f"{k} ×{n}" for k, n in ch.items()))
+
+# %% ../../nbs/10b_tuning.ipynb
+def fit_bundle_gate(weights:str|Path,             # a bundle folder (card.json + coarse_fold{k}.pth)
+                    data_root:str='data',         # the processed datasets the bundle's run trained on
+                    ckpt_root:str='checkpoints',  # whose feature cache to read ($ULTRAREFINER_CACHE wins)
+                    device:str|None=None, encoder_runtime:str|None=None, encoder_precision:str='fp32',
+                    verbose:bool=True) -> dict:
+    "{'gate': RefineGate dict, 'fitted_on': {dataset: n images}, 'summary': line} fitted on the bundle's held-out validation images."
+    from ultrarefiner.checkpoint import load_transunet
+    from ultrarefiner.data.datasets import TransUNetDataset
+    from ultrarefiner.data.splits import split_names, splits_digest
+    from ultrarefiner.inference.segment import bundled_card, bundled_model
+    from ultrarefiner.models.export import ensure_runtime
+    from ultrarefiner.models.refiner import FoldEnsemble
+    from ultrarefiner.paths import Paths, tag_parts
+    from ultrarefiner.runtime import get_device
+    w = Path(weights); card = bundled_card(w); base = bundled_model(w); dev = get_device(device)   # the files checked against the card
+    ref = SAMRefiner(base.refiner.sam, **{**card['refiner'], 'gate': None}).to(dev).eval(); outs, used = [], {}
+    for run in card['runs']:
+        k = run['fold']; c = load_transunet(None, w/f'coarse_fold{k}.pth', sam=ref.sam).to(dev).eval()
+        c.attach_cache(Paths(ckpt_root=ckpt_root).cache(), prepare=lambda: ensure_runtime(c.features, encoder_runtime, encoder_precision, dev))
+        for d in tag_parts(card['trained_on']):
+            root = Paths(data_root).processed(d); want = run.get('splits'); want = want.get(d) if isinstance(want, dict) else want
+            if not (root/'splits.json').exists() or splits_digest(root, k) != want:
+                raise UltraRefinerError(f"{root}/splits.json is not the split fold {k} of the bundle in {w} trained on (digest {want}): its "
+                                        f"validation images would not be held out. Prepare {d} as the run did (`ultrarefiner prepare "
+                                        f"--datasets {d}`, same seed and folds), or pass --no_gate.")
+            names = split_names(root, 'val', k); used[d] = used.get(d, 0) + len(names)
+            ds = TransUNetDataset(root, names, c.config.img_size, sam_type='lite', sam_size=ref.img_size)
+            outs.append(pipeline_outcomes(FoldEnsemble([c], [ref], flip=True).to(dev), ds))
+    out = {k: np.concatenate([o[k] for o in outs]) for k in ('features', 'dice')}
+    gate = gate_from_outcomes({**out, 'names': [n for o in outs for n in o['names']], 'blends': outs[0]['blends']})
+    if verbose: print(gate_summary(gate), flush=True)
+    return {'gate': gate.to_dict(), 'fitted_on': used, 'summary': gate_summary(gate)}
