@@ -33,3 +33,15 @@ def test_benchmarks_quote_the_card():
 def test_bundled_model_builds():
     m = bundled_model()
     assert len(m.coarse_models) == len(bundled_card()['files']) and m.flip
+
+
+def test_gate_is_the_cards():
+    "A gate in the card is the one the bundled refiner applies, fitted on held-out validation images, and the card says what it chose."
+    card = bundled_card(); g = card['refiner'].get('gate')
+    m = bundled_model()
+    if g is None:
+        assert m.refiner.gate is None and 'gate' not in card; return
+    assert m.refiner.gate is not None and m.refiner.gate.to_dict() == g
+    assert card['gate']['fitted_on'] and all(n > 0 for n in card['gate']['fitted_on'].values())
+    for d, t in card['test'].items(): assert sum(t['gate'].values()) == t['n'], (d, t)
+    assert 'gate' in (WEIGHTS / 'MODEL_CARD.md').read_text()
