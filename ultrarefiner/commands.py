@@ -31,6 +31,7 @@ def default_preset() -> str:
     import torch
     return 'full' if torch.cuda.is_available() else 'lite'
 
+# %% ../nbs/13b_commands.ipynb
 def pick_preset(preset:str|None=None, vit_name:str|None=None, img_size:int|None=None, sam_model_type:str|None=None,
                 stored:str|None=None) -> str:
     "The preset named by `--preset` or implied by the seed's model flags (conflicts are an error); else `stored`, else `default_preset()`."

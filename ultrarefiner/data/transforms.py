@@ -20,6 +20,7 @@ def letterbox_size(H:int, W:int, S:int) -> tuple:
     s = S / max(H, W)
     return max(1, int(H * s + 0.5)), max(1, int(W * s + 0.5))
 
+# %% ../../nbs/01d_transforms.ipynb
 def sam_preprocess(image:np.ndarray,  # (H,W) grey or (H,W,3) RGB pixels, any numeric dtype (uint8: 0–255)
                    sam_type:str,      # the SAM type that will see it ('lite' or a segment-anything type)
                    size:int,          # SAM's input size S

@@ -130,6 +130,7 @@ def gate_from_outcomes(out:dict, groups=None) -> RefineGate:
     gate.report['blend_dice'] = {f'{w:g}': float(d[:, 2 + i].mean()) for i, w in enumerate(blends)}
     return gate
 
+# %% ../../nbs/10b_tuning.ipynb
 def fit_refiner_gate(refiner:SAMRefiner, batches:list, blends=BLENDS, groups=None) -> RefineGate:
     "The gate for `refiner` fitted on held-out batches (`held_out_batches`)."
     return gate_from_outcomes(outcomes(refiner, batches, blends), groups)
