@@ -293,7 +293,7 @@ def model_card_md(card:dict) -> str:
     if g: rows += (f"\n\n**The refined mask is the gate's choice per image** — SAM's mask, the coarse mask or a blend of the two "
                    f"(`gate` in `segment.json`); the gate ({card['refiner']['gate']['rule']} rule) was fitted on "
                    f"{' and '.join(f'{n} {d}' for d, n in g['fitted_on'].items())} validation images of the bundled fold(s), held out from "
-                   f"their decoders (held-out Dice: {g['summary']}). On the test splits it took "
+                   f"their decoders ({g['summary'].split('; ', 1)[-1]}; `{g.get('command') or card['command']}`). On the test splits it took "
                    + '; '.join(f"{d}: " + ', '.join(f'{k} ×{n}' for k, n in t['gate'].items()) for d, t in card['test'].items() if t.get('gate')) + ".")
     return f"""# UltraRefiner bundled model
 
@@ -351,9 +351,9 @@ def export_bundle(tag:str|None,                     # the run's datasets: BUSI+B
         out.mkdir(parents=True, exist_ok=True)
         for n in old['files']: shutil.copyfile(src/n, out/n)
         files, runs, tag = dict(old['files']), list(old['runs']), old['trained_on']
-        command = command or old.get('command', '')
+        command, rebuilt = old.get('command', ''), command      # the card keeps the command that trained and bundled the decoders
     else:
-        out.mkdir(parents=True, exist_ok=True); files, runs = _bundle_decoders(tag, folds, ckpt_root, out)
+        out.mkdir(parents=True, exist_ok=True); files, runs = _bundle_decoders(tag, folds, ckpt_root, out); rebuilt = None
     pr = stored_preset(read_checkpoint(out/next(iter(files)))[1])
     card = {'model': f"lite coarse decoders of {tag} folds {[r['fold'] for r in runs]} + bundled LiteMedSAM (zero-shot)", 'preset': pr.name,
             'refiner': dict(pr.refiner), 'files': files, 'trained_on': tag, 'runs': runs, 'command': command,
@@ -361,7 +361,9 @@ def export_bundle(tag:str|None,                     # the run's datasets: BUSI+B
     atomic_write_text(out/'card.json', json.dumps(card, indent=1))
     if fit_gate is not None:                          # the refiner may decline: fitted on held-out images, stored in the card
         g = fit_gate(out)
-        if g: card['refiner']['gate'] = g.pop('gate'); card['gate'] = g; atomic_write_text(out/'card.json', json.dumps(card, indent=1))
+        if g:
+            card['refiner']['gate'] = g.pop('gate'); card['gate'] = {**g, 'command': rebuilt or command}
+            atomic_write_text(out/'card.json', json.dumps(card, indent=1))
     for d in tag_parts(tag):                          # segment itself on each dataset's test split: the card's numbers
         root = Paths(data_root).processed(d)
         with tempfile.TemporaryDirectory() as t:
