@@ -365,10 +365,10 @@ def report_table(reps:list):
 
 
 # %% ../../nbs/01c_layouts.ipynb
-def print_report(reps:list):
+def print_report(reps:list, file=None):   # file: a text stream to write to instead of the terminal / notebook
     "Print the counts table, then read/kept/blank/merged/duplicate figures and warnings per dataset."
     from rich.console import Console
-    con = Console(width=120)
+    con = Console(width=120, **({'file': file, 'force_jupyter': False} if file is not None else {}))
     con.print(report_table(reps))
     for r in reps:
         con.print(f"[b]{r.dataset}[/b] ({r.layout}): {r.n_read} images read = {r.n_kept} kept + {r.n_blank} blank masks "
