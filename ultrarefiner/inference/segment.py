@@ -136,20 +136,22 @@ def load_scans(files:Sequence) -> tuple:
 # %% ../../nbs/11a_segment.ipynb
 WEIGHTS = Path(__file__).resolve().parent.parent/'weights' if '__file__' in globals() else repo_root()/'ultrarefiner'/'weights'
 
-def bundled_card(weights:str|Path|None=None) -> dict:
+def bundled_card(weights:str|Path|None=None,
+                 verify:bool=False) -> dict:   # also check every listed file against its SHA-1
     "The bundled model's card.json (what was trained, how, and its test-split scores)."
-    p = Path(weights or WEIGHTS)/'card.json'
+    w = Path(weights or WEIGHTS); p = w/'card.json'
     if not p.is_file(): raise UltraRefinerError(f"{p} not found: this installation has no bundled weights. Reinstall ultrarefiner, "
                                                 f"or pass --checkpoint with your own fold folders.")
-    return json.loads(p.read_text())
+    card = json.loads(p.read_text())
+    for name, sha in card['files'].items() if verify else ():
+        if not (w/name).is_file() or file_sha1(w/name) != sha:
+            raise UltraRefinerError(f"{w/name} is missing or differs from its card (sha1 {sha}): the installation is damaged; reinstall ultrarefiner.")
+    return card
 
 # %% ../../nbs/11a_segment.ipynb
 def bundled_model(weights:str|Path|None=None, flip:bool=True) -> FoldEnsemble:
     "The bundled fold ensemble (see above), its files checked against the card."
-    w = Path(weights or WEIGHTS); card = bundled_card(w)
-    for name, sha in card['files'].items():
-        if not (w/name).is_file() or file_sha1(w/name) != sha:
-            raise UltraRefinerError(f"{w/name} is missing or differs from its card (sha1 {sha}): the installation is damaged; reinstall ultrarefiner.")
+    w = Path(weights or WEIGHTS); card = bundled_card(w, verify=True)
     sam = build_sam('lite').eval(); refiner = SAMRefiner(sam, **card['refiner']).eval()
     coarse = [load_transunet(None, w/name, sam=sam).eval() for name in card['files']]
     return FoldEnsemble(coarse, [refiner], flip=flip, sources=[f"bundled {n}" for n in card['files']] + ['bundled LiteMedSAM (zero-shot)']).eval()
@@ -346,7 +348,7 @@ def export_bundle(tag:str|None,                     # the run's datasets: BUSI+B
     from ultrarefiner.paths import Paths, tag_parts
     out = Path(out or WEIGHTS)
     if source is not None:
-        src = Path(source); old = bundled_card(src); bundled_model(src, flip=False)   # the source's files are what its card says
+        src = Path(source); old = bundled_card(src, verify=True)        # the source's files are what its card says
         if src.resolve() == out.resolve(): raise UltraRefinerError(f"--from {src} is the output folder: write the new bundle elsewhere, then replace it.")
         out.mkdir(parents=True, exist_ok=True)
         for n in old['files']: shutil.copyfile(src/n, out/n)
@@ -364,10 +366,11 @@ def export_bundle(tag:str|None,                     # the run's datasets: BUSI+B
         if g:
             card['refiner']['gate'] = g.pop('gate'); card['gate'] = {**g, 'command': rebuilt or command}
             atomic_write_text(out/'card.json', json.dumps(card, indent=1))
+    model = bundled_model(out)                        # the bundle as written, gate included: built once for every test split
     for d in tag_parts(tag):                          # segment itself on each dataset's test split: the card's numbers
         root = Paths(data_root).processed(d)
         with tempfile.TemporaryDirectory() as t:
-            s = segment_folder(root/'test'/'images', Path(t)/'out', model=bundled_model(out), gt_dir=root/'test'/'masks', verbose=verbose)
+            s = segment_folder(root/'test'/'images', Path(t)/'out', model=model, gt_dir=root/'test'/'masks', verbose=verbose)
         card['test'][d] = {**s['dice'], 'tta': s['tta']}
         if s.get('gate'): card['test'][d]['gate'] = s['gate']
     atomic_write_text(out/'card.json', json.dumps(card, indent=1)); atomic_write_text(out/'MODEL_CARD.md', model_card_md(card))

@@ -151,7 +151,6 @@ def fit_bundle_gate(weights:str|Path,             # a bundle folder (card.json +
                     device:str|None=None, encoder_runtime:str|None=None, encoder_precision:str='fp32',
                     verbose:bool=True) -> dict:
     "{'gate': RefineGate dict, 'fitted_on': {dataset: n images}, 'summary': line} fitted on the bundle's held-out validation images."
-    from ultrarefiner.checkpoint import load_transunet
     from ultrarefiner.data.datasets import TransUNetDataset
     from ultrarefiner.data.splits import split_names, splits_digest
     from ultrarefiner.inference.segment import bundled_card, bundled_model
@@ -161,8 +160,8 @@ def fit_bundle_gate(weights:str|Path,             # a bundle folder (card.json +
     from ultrarefiner.runtime import get_device
     w = Path(weights); card = bundled_card(w); base = bundled_model(w); dev = get_device(device)   # the files checked against the card
     ref = SAMRefiner(base.refiner.sam, **{**card['refiner'], 'gate': None}).to(dev).eval(); outs, used = [], {}
-    for run in card['runs']:
-        k = run['fold']; c = load_transunet(None, w/f'coarse_fold{k}.pth', sam=ref.sam).to(dev).eval()
+    for run, c in zip(card['runs'], base.coarse_models):   # the card lists runs and files in the same (fold) order
+        k = run['fold']; c = c.to(dev).eval()
         c.attach_cache(Paths(ckpt_root=ckpt_root).cache(), prepare=lambda: ensure_runtime(c.features, encoder_runtime, encoder_precision, dev))
         for d in tag_parts(card['trained_on']):
             root = Paths(data_root).processed(d); want = run.get('splits'); want = want.get(d) if isinstance(want, dict) else want
