@@ -124,6 +124,7 @@ def _more_parsers(sub):
                    '(e.g. checkpoints/ultra_refiner/BUSI)')
     s.add_argument('--tta', default='flip', choices=['none', 'flip'], help='test-time horizontal flip of the coarse models')
     s.add_argument('--gt_dir', default=None, help='ground-truth masks named like the scans: Dice per image in segment.json')
+    s.add_argument('--recursive', action='store_true', help="also the subfolders' scans (one folder per patient); the outputs mirror the folders")
     s.add_argument('--batch_size', type=int, default=4); s.add_argument('--device', default=None); _encoder_flags(s)
     s.set_defaults(func=COMMANDS['segment'])
     s = sub.add_parser('bundle', help="a run's folds as the shipped weights: fp16 coarse decoders, card.json (with segment's "

@@ -214,7 +214,7 @@ def _cmd_cross_dataset(a):
 # %% ../nbs/13b_commands.ipynb
 def _cmd_segment(a):
     from ultrarefiner.inference.segment import segment_folder
-    segment_folder(a.image_dir, a.output_dir, checkpoint=a.checkpoint, tta=a.tta == 'flip', gt_dir=a.gt_dir, batch_size=a.batch_size,
+    segment_folder(a.image_dir, a.output_dir, checkpoint=a.checkpoint, tta=a.tta == 'flip', gt_dir=a.gt_dir, batch_size=a.batch_size, recursive=a.recursive,
                    device=a.device, encoder_runtime=a.encoder_runtime, encoder_precision=a.encoder_precision)
 
 def _cmd_bundle(a):

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/11a_segment.ipynb 2
 from __future__ import annotations
-import csv, io, json, time
+import csv, io, itertools, json, time
 from pathlib import Path
 from typing import Sequence
 import numpy as np
@@ -28,8 +28,8 @@ from .images import coarse_input
 
 # %% auto 0
 __all__ = ['DICOM_EXTS', 'DICOM_HANDLERS', 'WEIGHTS', 'LESION_COLUMNS', 'write_test_dicom', 'is_dicom', 'dicom_spacing',
-           'read_dicom', 'list_scans', 'load_scans', 'bundled_card', 'bundled_model', 'folds_model', 'segment_folder',
-           'model_card_md', 'export_bundle']
+           'read_dicom', 'list_scans', 'nested_scans', 'scan_names', 'iter_scans', 'load_scans', 'bundled_card',
+           'bundled_model', 'folds_model', 'segment_folder', 'model_card_md', 'export_bundle']
 
 # %% ../../nbs/11a_segment.ipynb
 def write_test_dicom(path:str|Path, frames:np.ndarray,      # (F,H,W) grey or (F,H,W,3) RGB uint8; F = 1: a single frame
@@ -111,27 +111,50 @@ def read_dicom(path:str|Path) -> list:
     return [(k if n > 1 else None, image_from_pixels(f), sp) for k, f in enumerate(a)]
 
 # %% ../../nbs/11a_segment.ipynb
-def list_scans(image_dir:str|Path) -> list:
-    "The scans of a folder: images that are not mask files, and DICOM files."
+def _is_scan(p:Path) -> bool:
+    return p.is_file() and not p.name.startswith('.') and ((p.suffix.lower() in IMG_EXTS and not mask_of(p.stem)) or is_dicom(p))
+
+def list_scans(image_dir:str|Path,
+               recursive:bool=False) -> list:   # also the subfolders' scans (one folder per patient or study)
+    "The scans of a folder: images that are not mask files, and DICOM files (hidden files and folders left out)."
     d = Path(image_dir)
     if not d.is_dir(): raise UltraRefinerError(f"{d}: folder not found." + (" It is a file: give its folder." if d.is_file() else ""))
-    files = sorted(p for p in d.iterdir() if p.is_file() and not p.name.startswith('.') and
-                   ((p.suffix.lower() in IMG_EXTS and not mask_of(p.stem)) or is_dicom(p)))
-    if not files: raise UltraRefinerError(f"{d}: no scans ({', '.join(IMG_EXTS + DICOM_EXTS)}) found.")
+    visible = lambda p: not any(s.startswith('.') for s in p.relative_to(d).parts)
+    files = sorted(p for p in (d.rglob('*') if recursive else d.iterdir()) if visible(p) and _is_scan(p))
+    if not files:
+        nested = not recursive and any(visible(p) and _is_scan(p) for p in d.rglob('*'))
+        raise UltraRefinerError(f"{d}: no scans ({', '.join(IMG_EXTS + DICOM_EXTS)}) found."
+                                + (" Its subfolders hold some: pass --recursive (recursive=True)." if nested else ""))
     return files
 
+def nested_scans(image_dir:str|Path) -> int:
+    "How many scans lie in subfolders of `image_dir` (what a run without `recursive` leaves out, and says so)."
+    d = Path(image_dir)
+    return sum(1 for p in d.rglob('*') if p.parent != d and not any(s.startswith('.') for s in p.relative_to(d).parts) and _is_scan(p))
+
+
 # %% ../../nbs/11a_segment.ipynb
-def load_scans(files:Sequence) -> tuple:
-    "([{'name', 'source', 'frame', 'image', 'spacing'}], [(file, why it was skipped)]) of the files, every readable frame."
-    stems = [Path(f).stem.lower() for f in files]; frames, skipped = [], []
-    for f in map(Path, files):
-        ext = f.suffix.lstrip('.').lower() or ('dcm' if is_dicom(f) else 'file')     # an extension-less DICOM: stem_dcm
-        base = f"{f.stem}_{ext}" if stems.count(f.stem.lower()) > 1 else f.stem
+def scan_names(files:Sequence, root:str|Path|None=None) -> list:
+    "The output name of each file: its stem (with `root`: its path below root, posix), stem_ext where two names differ only in the extension."
+    rel = [Path(f).relative_to(root) if root is not None else Path(Path(f).name) for f in files]
+    base = [(r.parent/r.stem).as_posix() for r in rel]; low = [b.lower() for b in base]
+    ext = lambda f: Path(f).suffix.lstrip('.').lower() or ('dcm' if is_dicom(f) else 'file')     # an extension-less DICOM: stem_dcm
+    return [f"{b}_{ext(f)}" if low.count(b.lower()) > 1 else b for f, b in zip(files, base)]
+
+def iter_scans(files:Sequence, skipped:list, root:str|Path|None=None,
+               on_file=None):                   # called after each file is read (a progress bar's update)
+    "Every readable frame of the files as {'name', 'source', 'frame', 'image', 'spacing'}, read one file at a time; unreadable files go to `skipped` as (file, why)."
+    for f, base in zip(map(Path, files), scan_names(files, root)):
         try: got = read_dicom(f) if is_dicom(f) else [(None, read_image(f), None)]
-        except DataError as e: skipped.append((str(f), str(e))); continue
+        except DataError as e: got = (); skipped.append((str(f), str(e)))
+        if on_file: on_file(1)
         for k, im, sp in got:
-            frames.append({'name': base if k is None else f"{base}_frame{k:03d}", 'source': str(f), 'frame': k, 'image': im, 'spacing': sp})
-    return frames, skipped
+            yield {'name': base if k is None else f"{base}_frame{k:03d}", 'source': str(f), 'frame': k, 'image': im, 'spacing': sp}
+
+def load_scans(files:Sequence, root:str|Path|None=None) -> tuple:
+    "([frame, …], [(file, why it was skipped)]) of the files: `iter_scans` as lists."
+    skipped = []; frames = list(iter_scans(files, skipped, root)); return frames, skipped
+
 
 # %% ../../nbs/11a_segment.ipynb
 WEIGHTS = Path(__file__).resolve().parent.parent/'weights' if '__file__' in globals() else repo_root()/'ultrarefiner'/'weights'
@@ -189,7 +212,9 @@ def _u16(a:np.ndarray) -> bytes: return png_bytes(np.round(np.clip(a, 0, 1) * 65
 def _gt_of(gt_dir, name:str):
     "The ground-truth mask files of a frame (x.png, x_mask.png, x_mask_N.png) in `gt_dir`, or None."
     if gt_dir is None: return None
-    fs = [p for p in Path(gt_dir).iterdir() if p.is_file() and p.suffix.lower() in IMG_EXTS and (p.stem == name or mask_of(p.stem) == name)]
+    g, leaf = Path(gt_dir)/Path(name).parent, Path(name).name          # a recursive run's patient7/img3: gt_dir/patient7/img3_mask.png
+    if not g.is_dir(): return None
+    fs = [p for p in g.iterdir() if p.is_file() and p.suffix.lower() in IMG_EXTS and (p.stem == leaf or mask_of(p.stem) == leaf)]
     return sorted(fs) or None
 
 # %% ../../nbs/11a_segment.ipynb
@@ -200,6 +225,7 @@ def segment_folder(image_dir:str|Path, output_dir:str|Path,
                    tta:bool=True,                    # test-time horizontal flip of the coarse models
                    gt_dir:str|Path|None=None,        # ground-truth masks named like the scans: Dice per image in the records
                    batch_size:int=4, device:str|None=None, encoder_runtime:str|None=None, encoder_precision:str='fp32',
+                   recursive:bool=False,             # also the subfolders' scans; outputs mirror the folders (patient7/img3_coarse.png)
                    verbose:bool=True) -> dict:
     """Segment every scan of `image_dir` (see above) into `output_dir`: {name}_coarse.png, _refined.png, _prob.png and
     _uncertainty.png (16-bit, 0–1 → 0–65535), _overlay.png, lesions.csv and segment.json (settings, per-frame records,
@@ -207,7 +233,7 @@ def segment_folder(image_dir:str|Path, output_dir:str|Path,
     t0 = time.perf_counter(); out = Path(output_dir)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise UltraRefinerError(f"batch_size must be a positive integer, got {batch_size!r}.")
-    files = list_scans(image_dir)
+    files = list_scans(image_dir, recursive); left_out = 0 if recursive else nested_scans(image_dir)
     if out.resolve() == Path(image_dir).resolve(): raise UltraRefinerError(f"--output_dir {out} is the scans' folder. Choose another folder.")
     check_output_dir(out, 'segment', legacy=('lesions.csv',))
     dev = get_device(device)
@@ -220,15 +246,14 @@ def segment_folder(image_dir:str|Path, output_dir:str|Path,
     enc_time = [0.0]; h0 = [0.0]
     pre = c0.features.register_forward_pre_hook(lambda *a: h0.__setitem__(0, time.perf_counter()))
     post = c0.features.register_forward_hook(lambda *a: enc_time.__setitem__(0, enc_time[0] + time.perf_counter() - h0[0]))
-    frames, skipped = load_scans(files); records, rows, first = [], [], None
+    skipped, records, rows, first, bar = [], [], [], None, None
+    if verbose:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=len(files), desc='segment', unit='file')
+    stream = iter_scans(files, skipped, image_dir if recursive else None, on_file=bar.update if bar else None)   # one file in memory at a time
     try:
         with atomic_dir(out, 'segment', legacy=('lesions.csv',)) as tmp:
-            batches = range(0, len(frames), batch_size)
-            if verbose:
-                from tqdm.auto import tqdm
-                batches = tqdm(batches, desc='segment', unit='batch')
-            for i0 in batches:
-                chunk = frames[i0:i0 + batch_size]
+            while chunk := list(itertools.islice(stream, batch_size)):
                 x = torch.stack([coarse_input(f['image'], P) for f in chunk])[:, None]
                 xs, fr = zip(*(sam_preprocess(f['image'], 'lite', S) for f in chunk))
                 o = model(x.to(dev), torch.stack(xs).to(dev), sam_frame=torch.tensor(fr))
@@ -239,7 +264,7 @@ def segment_folder(image_dir:str|Path, output_dir:str|Path,
                     up = lambda t: F.interpolate(t[None, None].float(), size=(H, W), mode='bilinear', align_corners=False)[0, 0].numpy()
                     prob, u = up(o['coarse_prob'][j].cpu()), up(unc[j])
                     ref = up(o['refined_logits'][j, 0].cpu()) > 0; coarse = prob > 0.5; empty = bool(o['empty'][j])
-                    n = f['name']
+                    n = f['name']; (tmp/n).parent.mkdir(parents=True, exist_ok=True)
                     for suffix, data in (('coarse', png_bytes(coarse.astype(np.uint8) * 255)), ('refined', png_bytes(ref.astype(np.uint8) * 255)),
                                          ('prob', _u16(prob)), ('uncertainty', _u16(u)),
                                          ('overlay', png_bytes(overlay(im, ref, outlines=[(coarse, (0, 230, 255))])))):
@@ -266,14 +291,17 @@ def segment_folder(image_dir:str|Path, output_dir:str|Path,
             summary = {'n': len(records), 'skipped': [{'file': a, 'why': b} for a, b in skipped], 'model': model.sources,
                        'tta': 'flip' if model.flip else 'none', 'encoder_runtime': runtime,
                        'uncertainty': 'std of the members (folds × flips) ×2' if len(model.coarse_models) * (2 if model.flip else 1) > 1 else 'binary entropy',
-                       'timing': timing, 'warnings': [x for r in records for x in r['warnings']], 'images': records}
+                       'timing': timing, 'images': records,
+                       'warnings': [x for r in records for x in r['warnings']] + ([f"{image_dir}: {left_out} scans in subfolders were not read (pass --recursive)"] if left_out else [])}
             if gt_dir is not None and any('refined_dice' in r for r in records):
                 sc = [r for r in records if 'refined_dice' in r]
                 summary['dice'] = {'n': len(sc), 'coarse': float(np.mean([r['coarse_dice'] for r in sc])), 'refined': float(np.mean([r['refined_dice'] for r in sc]))}
             chosen = [r['gate'] for r in records if r['gate'] is not None]
             if chosen: summary['gate'] = {GATE_CHOICES[c]: chosen.count(c) for c in sorted(set(chosen))}   # what the gate took, per frame
             atomic_write_text(tmp/'segment.json', json.dumps(summary, indent=1))
-    finally: pre.remove(); post.remove()
+    finally:
+        pre.remove(); post.remove()
+        if bar is not None: bar.close()
     if verbose:
         for a, b in skipped: print(f"segment: skipped {a}: {b}")
         for x in summary['warnings']: print(f"segment: warning: {x}")
