@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from ..errors import DataError, UltraRefinerError
-from ..io import atomic_dir, atomic_write_bytes, atomic_write_text, check_output_dir, file_sha1
+from ..io import MARKER, atomic_dir, atomic_write_bytes, atomic_write_text, check_output_dir, file_sha1
 from ..runtime import get_device
 from ..paths import repo_root
 from ..data.layouts import IMG_EXTS
@@ -114,15 +114,23 @@ def read_dicom(path:str|Path) -> list:
 def _is_scan(p:Path) -> bool:
     return p.is_file() and not p.name.startswith('.') and ((p.suffix.lower() in IMG_EXTS and not mask_of(p.stem)) or is_dicom(p))
 
+def _readable(p:Path, d:Path) -> bool:
+    "Not hidden below `d`, and not inside a folder the kit wrote (its marker file): a rerun never segments its own outputs."
+    if any(s.startswith('.') for s in p.relative_to(d).parts): return False
+    q = p.parent
+    while q != d and q != q.parent:
+        if (q/MARKER).exists(): return False
+        q = q.parent
+    return True
+
 def list_scans(image_dir:str|Path,
                recursive:bool=False) -> list:   # also the subfolders' scans (one folder per patient or study)
     "The scans of a folder: images that are not mask files, and DICOM files (hidden files and folders left out)."
     d = Path(image_dir)
     if not d.is_dir(): raise UltraRefinerError(f"{d}: folder not found." + (" It is a file: give its folder." if d.is_file() else ""))
-    visible = lambda p: not any(s.startswith('.') for s in p.relative_to(d).parts)
-    files = sorted(p for p in (d.rglob('*') if recursive else d.iterdir()) if visible(p) and _is_scan(p))
+    files = sorted(p for p in (d.rglob('*') if recursive else d.iterdir()) if _readable(p, d) and _is_scan(p))
     if not files:
-        nested = not recursive and any(visible(p) and _is_scan(p) for p in d.rglob('*'))
+        nested = not recursive and any(_readable(p, d) and _is_scan(p) for p in d.rglob('*'))
         raise UltraRefinerError(f"{d}: no scans ({', '.join(IMG_EXTS + DICOM_EXTS)}) found."
                                 + (" Its subfolders hold some: pass --recursive (recursive=True)." if nested else ""))
     return files
@@ -130,7 +138,7 @@ def list_scans(image_dir:str|Path,
 def nested_scans(image_dir:str|Path) -> int:
     "How many scans lie in subfolders of `image_dir` (what a run without `recursive` leaves out, and says so)."
     d = Path(image_dir)
-    return sum(1 for p in d.rglob('*') if p.parent != d and not any(s.startswith('.') for s in p.relative_to(d).parts) and _is_scan(p))
+    return sum(1 for p in d.rglob('*') if p.parent != d and _readable(p, d) and _is_scan(p))
 
 
 # %% ../../nbs/11a_segment.ipynb
