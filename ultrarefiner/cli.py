@@ -284,4 +284,7 @@ def main(argv:list|None=None) -> int:
         print(f"ultrarefiner {a.command}: error: {where}: {e.strerror or e}. Check the path, its permissions and the free disk space.",
               file=sys.stderr)
         return 2
+    except KeyboardInterrupt:                  # Ctrl-C: what the command kept (a run's last.pth, segment's finished frames) it has said
+        print(f"ultrarefiner {a.command}: interrupted.", file=sys.stderr)
+        return 130
     return 0

@@ -91,18 +91,34 @@ def check_output_dir(final:str|Path, owner:str, legacy:Sequence[str]=()) -> None
                             f"or move those files away.")
 
 # %% ../nbs/00d_io.ipynb
+def _claim(tmp:Path) -> None:
+    "Record this process as the writer of a resumable temp folder; refuse one a live process is writing."
+    w = tmp/'.writer'
+    try: pid = int(w.read_text())
+    except (OSError, ValueError): pid = None
+    if pid and pid != os.getpid() and _alive(pid):
+        raise UltraRefinerError(f"{tmp} is being written by process {pid} (the same command, still running). Wait for it, or stop it first.")
+    w.write_text(str(os.getpid()))
+
 @contextlib.contextmanager
 def atomic_dir(final:str|Path,       # folder that appears only if the block succeeds
                owner:str|None=None,     # the command writing it: `check_output_dir` first, and the marker written inside
-               legacy:Sequence[str]=()  # files that mark an older run of `owner` (made before markers existed)
+               legacy:Sequence[str]=(), # files that mark an older run of `owner` (made before markers existed)
+               resume:str|None=None     # a key of the run's settings: the temp folder survives a failure, the next run with this key goes on in it
               ) -> Iterator[Path]:
-    "Yield a temp folder beside `final`; on success it replaces `final`, on error it is removed and `final` kept."
+    "Yield a temp folder beside `final`; on success it replaces `final`, on error it is removed (kept, with `resume`) and `final` kept."
     final = Path(final)
     if owner: check_output_dir(final, owner, legacy)
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
         clean_stale_temps(final.parent, final.name)
-        tmp = final.parent/_tmp_name(final.name); tmp.mkdir()
+        if resume is None: tmp = final.parent/_tmp_name(final.name); tmp.mkdir()
+        else:
+            tmp = final.parent/f".{final.name}.partial-{resume[:16]}"
+            for other in final.parent.glob(f'.{glob.escape(final.name)}.partial-*'):      # another settings' leftovers: of no use now
+                if other != tmp:
+                    _claim(other); shutil.rmtree(other, ignore_errors=True)
+            tmp.mkdir(exist_ok=True); _claim(tmp)
     except OSError as e:
         raise UltraRefinerError(f"Could not create {final}: {e.strerror or e} ({e.filename or final.parent}). "
                                 f"Choose another output folder (--out), or fix its permissions.") from e
@@ -110,13 +126,17 @@ def atomic_dir(final:str|Path,       # folder that appears only if the block suc
         yield tmp
         if owner: (tmp/MARKER).write_text(json.dumps({'written_by': owner, 'finished': time.strftime('%Y-%m-%dT%H:%M:%S')}) + '\n')
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True); raise
+        if resume is None: shutil.rmtree(tmp, ignore_errors=True)
+        else: (tmp/'.writer').unlink(missing_ok=True)
+        raise
+    (tmp/'.writer').unlink(missing_ok=True)
     old = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.old")
     if final.exists(): os.replace(final, old)
     with contextlib.suppress(OSError): os.chmod(tmp, 0o777 & ~_umask())     # a normal folder's mode, not 0700
     os.replace(tmp, final)
     shutil.rmtree(old, ignore_errors=True)
     _fsync_dir(final.parent)
+
 
 # %% ../nbs/00d_io.ipynb
 def save_checkpoint(obj, path:str|Path) -> Path:

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/11a_segment.ipynb 2
 from __future__ import annotations
-import csv, io, itertools, json, time
+import contextlib, csv, hashlib, io, itertools, json, time
 from pathlib import Path
 from typing import Sequence
 import numpy as np
@@ -22,14 +22,14 @@ from ..checkpoint import load_ensemble, load_transunet, stored_preset, read_chec
 from ..metrics import dice_score
 from ..models.gate import GATE_CHOICES
 from ..models.refiner import FoldEnsemble, SAMRefiner
-from ..models.sam import build_sam
+from ..models.sam import build_sam, encoder_fingerprint
 from ..models.export import ensure_runtime
 from .images import coarse_input
 
 # %% auto 0
-__all__ = ['DICOM_EXTS', 'DICOM_HANDLERS', 'WEIGHTS', 'LESION_COLUMNS', 'write_test_dicom', 'is_dicom', 'dicom_spacing',
-           'read_dicom', 'list_scans', 'nested_scans', 'scan_names', 'iter_scans', 'load_scans', 'bundled_card',
-           'bundled_model', 'folds_model', 'segment_folder', 'model_card_md', 'export_bundle']
+__all__ = ['DICOM_EXTS', 'DICOM_HANDLERS', 'WEIGHTS', 'LESION_COLUMNS', 'OUTPUTS', 'write_test_dicom', 'is_dicom',
+           'dicom_spacing', 'read_dicom', 'list_scans', 'nested_scans', 'scan_names', 'iter_scans', 'load_scans',
+           'bundled_card', 'bundled_model', 'folds_model', 'segment_folder', 'model_card_md', 'export_bundle']
 
 # %% ../../nbs/11a_segment.ipynb
 def write_test_dicom(path:str|Path, frames:np.ndarray,      # (F,H,W) grey or (F,H,W,3) RGB uint8; F = 1: a single frame
@@ -237,7 +237,8 @@ def segment_folder(image_dir:str|Path, output_dir:str|Path,
                    verbose:bool=True) -> dict:
     """Segment every scan of `image_dir` (see above) into `output_dir`: {name}_coarse.png, _refined.png, _prob.png and
     _uncertainty.png (16-bit, 0–1 → 0–65535), _overlay.png, lesions.csv and segment.json (settings, per-frame records,
-    skipped files and why, warnings, timings). The folder appears whole at the end (a rerun replaces it)."""
+    skipped files and why, warnings, timings). The folder appears whole at the end (a rerun replaces it); a killed or failed run keeps its finished frames beside it, and the same
+    command run again goes on from there (other settings or a changed scan: redone)."""
     t0 = time.perf_counter(); out = Path(output_dir)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise UltraRefinerError(f"batch_size must be a positive integer, got {batch_size!r}.")
@@ -254,49 +255,69 @@ def segment_folder(image_dir:str|Path, output_dir:str|Path,
     enc_time = [0.0]; h0 = [0.0]
     pre = c0.features.register_forward_pre_hook(lambda *a: h0.__setitem__(0, time.perf_counter()))
     post = c0.features.register_forward_hook(lambda *a: enc_time.__setitem__(0, enc_time[0] + time.perf_counter() - h0[0]))
-    skipped, records, rows, first, bar = [], [], [], None, None
+    skipped, finished, first, bar, resumed = [], [], None, None, 0
     if verbose:
         from tqdm.auto import tqdm
         bar = tqdm(total=len(files), desc='segment', unit='file')
     stream = iter_scans(files, skipped, image_dir if recursive else None, on_file=bar.update if bar else None)   # one file in memory at a time
+    key = hashlib.sha1(json.dumps({'model': encoder_fingerprint(model), 'tta': model.flip, 'runtime': runtime, 'precision': encoder_precision,
+                                   'scans': str(Path(image_dir).resolve()), 'recursive': recursive,
+                                   'gt': str(Path(gt_dir).resolve()) if gt_dir else None}, sort_keys=True).encode()).hexdigest()
     try:
-        with atomic_dir(out, 'segment', legacy=('lesions.csv',)) as tmp:
-            while chunk := list(itertools.islice(stream, batch_size)):
-                x = torch.stack([coarse_input(f['image'], P) for f in chunk])[:, None]
-                xs, fr = zip(*(sam_preprocess(f['image'], 'lite', S) for f in chunk))
-                o = model(x.to(dev), torch.stack(xs).to(dev), sam_frame=torch.tensor(fr))
-                mem = o['coarse_members'].float().cpu()
-                unc = mem.std(0, unbiased=False) * 2 if len(mem) > 1 else _entropy(o['coarse_prob'].float().cpu())
-                for j, f in enumerate(chunk):
-                    im = f['image']; H, W = im.shape[:2]
-                    up = lambda t: F.interpolate(t[None, None].float(), size=(H, W), mode='bilinear', align_corners=False)[0, 0].numpy()
-                    prob, u = up(o['coarse_prob'][j].cpu()), up(unc[j])
-                    ref = up(o['refined_logits'][j, 0].cpu()) > 0; coarse = prob > 0.5; empty = bool(o['empty'][j])
-                    n = f['name']; (tmp/n).parent.mkdir(parents=True, exist_ok=True)
-                    for suffix, data in (('coarse', png_bytes(coarse.astype(np.uint8) * 255)), ('refined', png_bytes(ref.astype(np.uint8) * 255)),
-                                         ('prob', _u16(prob)), ('uncertainty', _u16(u)),
-                                         ('overlay', png_bytes(overlay(im, ref, outlines=[(coarse, (0, 230, 255))])))):
-                        atomic_write_bytes(tmp/f'{n}_{suffix}.png', data)
-                    if first is None: first = time.perf_counter() - t0
-                    region = coarse | ref
-                    rec = {'name': n, 'source': f['source'], 'frame': f['frame'], 'size': [W, H], 'spacing_mm': f['spacing'],
-                           'coarse_empty': empty, 'coarse_fraction': float(coarse.mean()), 'refined_fraction': float(ref.mean()),
-                           'uncertainty_mean': float(u[region].mean()) if region.any() else float(u.mean()),
-                           'gate': None if o.get('gate') is None else int(o['gate'][j]),
-                           'warnings': [f"{f['source']}: {w}" for w in [image_doubt(im)] if w]}
-                    g = _gt_of(gt_dir, n)
-                    if g is not None:
-                        gt = torch.from_numpy(read_masks(g))[None]
-                        rec.update(coarse_dice=float(dice_score(torch.from_numpy(coarse)[None], gt)[0]),
-                                   refined_dice=float(dice_score(torch.from_numpy(ref)[None], gt)[0]))
-                    records.append(rec); rows += _lesion_rows(n, f['source'], ref, coarse, prob, f['spacing'], empty)
+        with atomic_dir(out, 'segment', legacy=('lesions.csv',), resume=key) as tmp:   # a killed run's frames are kept: a rerun goes on
+            prog = tmp/'.progress.jsonl'; done = {}
+            for line in (prog.read_text().splitlines() if prog.exists() else []):
+                with contextlib.suppress(ValueError, KeyError, TypeError): r = json.loads(line); done[r['record']['name']] = r   # a torn last line: redone
+            def todo():
+                nonlocal resumed
+                for i, f in enumerate(stream):
+                    d = done.get(f['name'])
+                    if d and d['stamp'] == _stamp(f['source']) and all((tmp/f"{f['name']}_{x}.png").is_file() for x in OUTPUTS):
+                        finished.append((i, d['record'], d['rows'])); resumed += 1       # finished by an earlier run, the scan unchanged
+                    else: yield i, f
+            pending = todo()
+            with open(prog, 'a', encoding='utf-8') as log:
+                while chunk := list(itertools.islice(pending, batch_size)):
+                    x = torch.stack([coarse_input(f['image'], P) for _, f in chunk])[:, None]
+                    xs, fr = zip(*(sam_preprocess(f['image'], 'lite', S) for _, f in chunk))
+                    o = model(x.to(dev), torch.stack(xs).to(dev), sam_frame=torch.tensor(fr))
+                    mem = o['coarse_members'].float().cpu()
+                    unc = mem.std(0, unbiased=False) * 2 if len(mem) > 1 else _entropy(o['coarse_prob'].float().cpu())
+                    for j, (i, f) in enumerate(chunk):
+                        im = f['image']; H, W = im.shape[:2]
+                        up = lambda t: F.interpolate(t[None, None].float(), size=(H, W), mode='bilinear', align_corners=False)[0, 0].numpy()
+                        prob, u = up(o['coarse_prob'][j].cpu()), up(unc[j])
+                        ref = up(o['refined_logits'][j, 0].cpu()) > 0; coarse = prob > 0.5; empty = bool(o['empty'][j])
+                        n = f['name']; (tmp/n).parent.mkdir(parents=True, exist_ok=True)
+                        for suffix, data in (('coarse', png_bytes(coarse.astype(np.uint8) * 255)), ('refined', png_bytes(ref.astype(np.uint8) * 255)),
+                                             ('prob', _u16(prob)), ('uncertainty', _u16(u)),
+                                             ('overlay', png_bytes(overlay(im, ref, outlines=[(coarse, (0, 230, 255))])))):
+                            atomic_write_bytes(tmp/f'{n}_{suffix}.png', data)
+                        if first is None: first = time.perf_counter() - t0
+                        region = coarse | ref
+                        rec = {'name': n, 'source': f['source'], 'frame': f['frame'], 'size': [W, H], 'spacing_mm': f['spacing'],
+                               'coarse_empty': empty, 'coarse_fraction': float(coarse.mean()), 'refined_fraction': float(ref.mean()),
+                               'uncertainty_mean': float(u[region].mean()) if region.any() else float(u.mean()),
+                               'gate': None if o.get('gate') is None else int(o['gate'][j]),
+                               'warnings': [f"{f['source']}: {w}" for w in [image_doubt(im)] if w]}
+                        g = _gt_of(gt_dir, n)
+                        if g is not None:
+                            gt = torch.from_numpy(read_masks(g))[None]
+                            rec.update(coarse_dice=float(dice_score(torch.from_numpy(coarse)[None], gt)[0]),
+                                       refined_dice=float(dice_score(torch.from_numpy(ref)[None], gt)[0]))
+                        lr = _lesion_rows(n, f['source'], ref, coarse, prob, f['spacing'], empty)
+                        rec, lr = json.loads(json.dumps([rec, lr], default=float))          # as the log stores them: one form, resumed or not
+                        finished.append((i, rec, lr))
+                        log.write(json.dumps({'record': rec, 'rows': lr, 'stamp': _stamp(f['source'])}) + '\n'); log.flush()
+            prog.unlink()
+            finished.sort(key=lambda t: t[0]); records = [r for _, r, _ in finished]; rows = [x for *_, lr in finished for x in lr]
             buf = io.StringIO(); w = csv.DictWriter(buf, LESION_COLUMNS, lineterminator='\n'); w.writeheader(); w.writerows(rows)
             atomic_write_text(tmp/'lesions.csv', buf.getvalue())
             total = time.perf_counter() - t0
-            timing = {'seconds': round(total, 3), 'frames_per_second': round(len(records) / total, 3) if total else None,
+            timing = {'seconds': round(total, 3), 'frames_per_second': round((len(records) - resumed) / total, 3) if total else None,
                       'encoder_seconds': round(enc_time[0], 3), 'encoder_share': round(enc_time[0] / total, 3) if total else None,
                       'first_mask_seconds': None if first is None else round(first, 3)}
-            summary = {'n': len(records), 'skipped': [{'file': a, 'why': b} for a, b in skipped], 'model': model.sources,
+            summary = {'n': len(records), 'resumed': resumed, 'skipped': [{'file': a, 'why': b} for a, b in skipped], 'model': model.sources,
                        'tta': 'flip' if model.flip else 'none', 'encoder_runtime': runtime,
                        'uncertainty': 'std of the members (folds × flips) ×2' if len(model.coarse_models) * (2 if model.flip else 1) > 1 else 'binary entropy',
                        'timing': timing, 'images': records,
@@ -307,15 +328,25 @@ def segment_folder(image_dir:str|Path, output_dir:str|Path,
             chosen = [r['gate'] for r in records if r['gate'] is not None]
             if chosen: summary['gate'] = {GATE_CHOICES[c]: chosen.count(c) for c in sorted(set(chosen))}   # what the gate took, per frame
             atomic_write_text(tmp/'segment.json', json.dumps(summary, indent=1))
+    except BaseException:
+        if bar is not None: bar.close()
+        if verbose and finished: print(f"segment: stopped; the {len(finished)} frames finished so far are kept beside {out}: rerun the same command to go on.")
+        raise
     finally:
         pre.remove(); post.remove()
         if bar is not None: bar.close()
     if verbose:
         for a, b in skipped: print(f"segment: skipped {a}: {b}")
         for x in summary['warnings']: print(f"segment: warning: {x}")
+        if resumed: print(f"segment: {resumed} frames were finished by an earlier, interrupted run of the same command (kept, not redone)")
         print(f"segment: {len(records)} frames from {len(files) - len(skipped)} of {len(files)} files → {out} "
               f"({timing['frames_per_second']} frames/s; encoder {timing['encoder_share']:.0%} of the time)")
     return summary
+
+OUTPUTS = ('coarse', 'refined', 'prob', 'uncertainty', 'overlay')     # the files of each frame: {name}_{output}.png
+
+def _stamp(source:str) -> list:
+    st = Path(source).stat(); return [st.st_size, st.st_mtime_ns]
 
 def _entropy(p:torch.Tensor) -> torch.Tensor:
     p = p.clamp(1e-6, 1 - 1e-6); return -(p * p.log2() + (1 - p) * (1 - p).log2())
