@@ -16,12 +16,12 @@ __all__ = ['BENCH_MODES', 'build_parser', 'main']
 # %% ../nbs/13_cli.ipynb
 BENCH_MODES = ('encoder', 'p2_recompute', 'p2_cached', 'pipeline', 'naive', 'p1_step', 'p3_step', 'shared')   # = bench.MODES (kept equal by a test)
 
-def _number(kind, low:float, inclusive:bool=True, what:str='positive', high:float|None=None):
-    "An argparse type: `kind` parsed, then checked ≥ low (or > low) and < high; the error names the rule."
+def _number(kind, low:float, inclusive:bool=True, what:str='positive', high:float|None=None, high_inclusive:bool=False):
+    "An argparse type: `kind` parsed, then checked ≥ low (or > low) and < high (or ≤ high); the error names the rule."
     def parse(text):
         try: v = kind(text)
         except ValueError: raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}")
-        if not (v >= low if inclusive else v > low) or (high is not None and not v < high) or v != v: raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
+        if not (v >= low if inclusive else v > low) or (high is not None and not (v <= high if high_inclusive else v < high)) or v != v: raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
         return v
     parse.__name__ = kind.__name__
     return parse
@@ -59,6 +59,7 @@ def _finish(s:argparse.ArgumentParser):
         if act.type is int: act.type = _NONNEG_INT if act.dest in _NONNEG else _POSITIVE_INT
         elif act.type is float: act.type = _NONNEG_FLOAT if act.dest in _NONNEG else _POSITIVE_FLOAT
         if act.dest == 'test_frac': act.type = _number(float, 0, False, what='between 0 and 1', high=1)
+        if act.dest == 'balance': act.type = _number(float, 0, what='between 0 and 1 (0 pools, 1 gives equal shares)', high=1, high_inclusive=True)
         if not act.help: act.help = _HELP.get(act.dest, act.dest.replace('_', ' '))
 
 # %% ../nbs/13_cli.ipynb
