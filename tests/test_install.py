@@ -37,7 +37,7 @@ def test_non_editable_install_runs_folds(tmp_path):
     assert nb['metadata']['papermill']['input_path'].startswith(str(site))
     assert (work / 'checkpoints/transunet/PHANTOM/fold_0/best.pth').exists()
     # segment out of the box: the bundled weights ship as package data, on a folder of phantoms (PNG and DICOM)
-    from ultrarefiner.inference.segment import write_test_dicom
+    from ultrarefiner.data.scans import write_test_dicom
     from ultrarefiner.data.phantom import make_phantom
     import numpy as np
     from PIL import Image

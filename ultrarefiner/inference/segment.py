@@ -11,12 +11,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from ..errors import DataError, UltraRefinerError
-from ..io import MARKER, atomic_dir, atomic_write_bytes, atomic_write_text, check_output_dir, file_sha1
+from ..errors import UltraRefinerError
+from ..io import atomic_dir, atomic_write_bytes, atomic_write_text, check_output_dir, file_sha1
 from ..runtime import get_device
 from ..paths import repo_root
 from ..data.layouts import IMG_EXTS
-from ..data.files import image_doubt, image_from_pixels, mask_of, overlay, png_bytes, read_image, read_masks
+from ..data.files import image_doubt, mask_of, overlay, png_bytes, read_masks
+from ..data.scans import iter_scans, list_scans, nested_scans
 from ..data.transforms import sam_preprocess
 from ..checkpoint import load_ensemble, load_transunet, stored_preset, read_checkpoint
 from ..metrics import dice_score
@@ -27,142 +28,8 @@ from ..models.export import ensure_runtime
 from .images import coarse_input
 
 # %% auto 0
-__all__ = ['DICOM_EXTS', 'DICOM_HANDLERS', 'WEIGHTS', 'LESION_COLUMNS', 'OUTPUTS', 'write_test_dicom', 'is_dicom',
-           'dicom_spacing', 'read_dicom', 'list_scans', 'nested_scans', 'scan_names', 'iter_scans', 'load_scans',
-           'bundled_card', 'bundled_model', 'folds_model', 'segment_folder', 'model_card_md', 'export_bundle']
-
-# %% ../../nbs/11a_segment.ipynb
-def write_test_dicom(path:str|Path, frames:np.ndarray,      # (F,H,W) grey or (F,H,W,3) RGB uint8; F = 1: a single frame
-                     spacing_cm:tuple|None=None,           # (dy, dx) of an ultrasound region calibration, in cm
-                     pixel_spacing:tuple|None=None,        # (dy, dx) PixelSpacing, in mm
-                     photometric:str|None=None) -> Path:   # 'RGB', 'YBR_FULL', 'MONOCHROME1'; default: RGB or MONOCHROME2
-    "An uncompressed ultrasound DICOM of the given frames (for tests and examples: the kit ships no patient data)."
-    import pydicom
-    from pydicom.dataset import FileDataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, UltrasoundMultiFrameImageStorage, UltrasoundImageStorage, generate_uid
-    frames = np.asarray(frames, np.uint8); multi, colour = len(frames) > 1, frames.ndim == 4
-    meta = FileMetaDataset(); meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    meta.MediaStorageSOPClassUID = UltrasoundMultiFrameImageStorage if multi else UltrasoundImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    ds = FileDataset(str(path), {}, file_meta=meta, preamble=b'\0' * 128)
-    ds.SOPClassUID, ds.SOPInstanceUID, ds.Modality = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID, 'US'
-    pi = photometric or ('RGB' if colour else 'MONOCHROME2')
-    data = frames
-    if pi == 'YBR_FULL':
-        from pydicom.pixels import convert_color_space
-        data = np.stack([convert_color_space(f, 'RGB', 'YBR_FULL') for f in frames])
-    if pi == 'MONOCHROME1': data = 255 - frames
-    ds.Rows, ds.Columns = frames.shape[1:3]; ds.SamplesPerPixel = 3 if colour else 1; ds.PhotometricInterpretation = pi
-    if colour: ds.PlanarConfiguration = 0
-    ds.BitsAllocated = ds.BitsStored = 8; ds.HighBit = 7; ds.PixelRepresentation = 0
-    if multi: ds.NumberOfFrames = len(frames)
-    if pixel_spacing: ds.PixelSpacing = [f"{v:g}" for v in pixel_spacing]
-    if spacing_cm:
-        r = pydicom.Dataset(); r.PhysicalUnitsXDirection = r.PhysicalUnitsYDirection = 3
-        r.PhysicalDeltaY, r.PhysicalDeltaX = float(spacing_cm[0]), float(spacing_cm[1])
-        r.RegionLocationMinX0 = r.RegionLocationMinY0 = 0; r.RegionLocationMaxX1, r.RegionLocationMaxY1 = frames.shape[2] - 1, frames.shape[1] - 1
-        ds.SequenceOfUltrasoundRegions = [r]
-    ds.PixelData = np.ascontiguousarray(data if multi else data[0]).tobytes()
-    ds.save_as(str(path), enforce_file_format=True); return Path(path)
-
-# %% ../../nbs/11a_segment.ipynb
-DICOM_EXTS = ('.dcm', '.dicom')
-DICOM_HANDLERS = "pip install pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg (JPEG, JPEG-LS, JPEG 2000), or pip install python-gdcm"
-
-def is_dicom(path:str|Path) -> bool:
-    "A .dcm/.dicom file, or a file without extension that starts with DICOM's preamble ('DICM' at byte 128)."
-    path = Path(path)
-    if path.suffix.lower() in DICOM_EXTS: return True
-    if path.suffix: return False
-    try:
-        with open(path, 'rb') as f: f.seek(128); return f.read(4) == b'DICM'
-    except OSError: return False
-
-# %% ../../nbs/11a_segment.ipynb
-def dicom_spacing(ds) -> tuple|None:
-    "(dy, dx) in mm of a DICOM's pixels: its ultrasound region calibration (cm) when given, else PixelSpacing; None when neither."
-    for r in ds.get('SequenceOfUltrasoundRegions', None) or []:
-        ux, uy, dx, dy = (r.get(k) for k in ('PhysicalUnitsXDirection', 'PhysicalUnitsYDirection', 'PhysicalDeltaX', 'PhysicalDeltaY'))
-        if ux == 3 and uy == 3 and dx and dy: return (abs(float(dy)) * 10.0, abs(float(dx)) * 10.0)   # units 3: cm
-    ps = ds.get('PixelSpacing', None)
-    return (float(ps[0]), float(ps[1])) if ps else None
-
-# %% ../../nbs/11a_segment.ipynb
-def read_dicom(path:str|Path) -> list:
-    "[(frame index or None, image as `read_image` returns it, (dy, dx) mm or None)] of a DICOM file, one per frame."
-    import pydicom
-    path = Path(path)
-    try: ds = pydicom.dcmread(path)
-    except Exception as e: raise DataError(f"{path}: not a readable DICOM file ({e}).") from e
-    if 'PixelData' not in ds: raise DataError(f"{path}: a DICOM without pixel data (a report or structured document?): nothing to segment.")
-    try: a = ds.pixel_array
-    except Exception as e:
-        ts = getattr(getattr(ds, 'file_meta', None), 'TransferSyntaxUID', None)
-        raise DataError(f"{path}: its pixels ({getattr(ts, 'name', ts) or 'unknown transfer syntax'}) cannot be decoded here ({e}). "
-                        f"Add a decoder: {DICOM_HANDLERS}.") from e
-    pi, n = str(ds.get('PhotometricInterpretation', 'MONOCHROME2')), int(ds.get('NumberOfFrames', 1) or 1)
-    if n == 1: a = a[None]
-    # YBR (most scanners' colour) arrives as RGB: pydicom ≥ 3 converts it in `pixel_array`
-    if a.dtype != np.uint8:                             # scale by the stored bit depth, not by each frame's own maximum
-        bits = int(ds.get('BitsStored', 16) or 16)
-        a = np.clip(np.round(a.astype(np.float64) * 255.0 / (2 ** bits - 1)), 0, 255).astype(np.uint8)
-    if pi == 'MONOCHROME1': a = 255 - a                  # 0 is white
-    sp = dicom_spacing(ds)
-    return [(k if n > 1 else None, image_from_pixels(f), sp) for k, f in enumerate(a)]
-
-# %% ../../nbs/11a_segment.ipynb
-def _is_scan(p:Path) -> bool:
-    return p.is_file() and not p.name.startswith('.') and ((p.suffix.lower() in IMG_EXTS and not mask_of(p.stem)) or is_dicom(p))
-
-def _readable(p:Path, d:Path) -> bool:
-    "Not hidden below `d`, and not inside a folder the kit wrote (its marker file): a rerun never segments its own outputs."
-    if any(s.startswith('.') for s in p.relative_to(d).parts): return False
-    q = p.parent
-    while q != d and q != q.parent:
-        if (q/MARKER).exists(): return False
-        q = q.parent
-    return True
-
-def list_scans(image_dir:str|Path,
-               recursive:bool=False) -> list:   # also the subfolders' scans (one folder per patient or study)
-    "The scans of a folder: images that are not mask files, and DICOM files (hidden files and folders left out)."
-    d = Path(image_dir)
-    if not d.is_dir(): raise UltraRefinerError(f"{d}: folder not found." + (" It is a file: give its folder." if d.is_file() else ""))
-    files = sorted(p for p in (d.rglob('*') if recursive else d.iterdir()) if _readable(p, d) and _is_scan(p))
-    if not files:
-        nested = not recursive and any(_readable(p, d) and _is_scan(p) for p in d.rglob('*'))
-        raise UltraRefinerError(f"{d}: no scans ({', '.join(IMG_EXTS + DICOM_EXTS)}) found."
-                                + (" Its subfolders hold some: pass --recursive (recursive=True)." if nested else ""))
-    return files
-
-def nested_scans(image_dir:str|Path) -> int:
-    "How many scans lie in subfolders of `image_dir` (what a run without `recursive` leaves out, and says so)."
-    d = Path(image_dir)
-    return sum(1 for p in d.rglob('*') if p.parent != d and _readable(p, d) and _is_scan(p))
-
-
-# %% ../../nbs/11a_segment.ipynb
-def scan_names(files:Sequence, root:str|Path|None=None) -> list:
-    "The output name of each file: its stem (with `root`: its path below root, posix), stem_ext where two names differ only in the extension."
-    rel = [Path(f).relative_to(root) if root is not None else Path(Path(f).name) for f in files]
-    base = [(r.parent/r.stem).as_posix() for r in rel]; low = [b.lower() for b in base]
-    ext = lambda f: Path(f).suffix.lstrip('.').lower() or ('dcm' if is_dicom(f) else 'file')     # an extension-less DICOM: stem_dcm
-    return [f"{b}_{ext(f)}" if low.count(b.lower()) > 1 else b for f, b in zip(files, base)]
-
-def iter_scans(files:Sequence, skipped:list, root:str|Path|None=None,
-               on_file=None):                   # called after each file is read (a progress bar's update)
-    "Every readable frame of the files as {'name', 'source', 'frame', 'image', 'spacing'}, read one file at a time; unreadable files go to `skipped` as (file, why)."
-    for f, base in zip(map(Path, files), scan_names(files, root)):
-        try: got = read_dicom(f) if is_dicom(f) else [(None, read_image(f), None)]
-        except DataError as e: got = (); skipped.append((str(f), str(e)))
-        if on_file: on_file(1)
-        for k, im, sp in got:
-            yield {'name': base if k is None else f"{base}_frame{k:03d}", 'source': str(f), 'frame': k, 'image': im, 'spacing': sp}
-
-def load_scans(files:Sequence, root:str|Path|None=None) -> tuple:
-    "([frame, …], [(file, why it was skipped)]) of the files: `iter_scans` as lists."
-    skipped = []; frames = list(iter_scans(files, skipped, root)); return frames, skipped
-
+__all__ = ['WEIGHTS', 'LESION_COLUMNS', 'OUTPUTS', 'bundled_card', 'bundled_model', 'folds_model', 'segment_folder',
+           'model_card_md', 'export_bundle']
 
 # %% ../../nbs/11a_segment.ipynb
 WEIGHTS = Path(__file__).resolve().parent.parent/'weights' if '__file__' in globals() else repo_root()/'ultrarefiner'/'weights'

@@ -40,10 +40,10 @@ def dataset_samples(root:str|Path, part:str='test', limit:int|None=50) -> list:
 # %% ../../nbs/12_samples.ipynb
 def scan_samples(path:str|Path,           # a scan file, or a folder of them (PNG, JPEG, BMP, TIFF, DICOM)
                  limit:int|None=50) -> list: # at most this many frames
-    "[(name, grey, gt or None)] of your scans (`segment.load_scans`: DICOM frames as name_frameNNN); unreadable files are an error naming them."
+    "[(name, grey, gt or None)] of your scans (`data.scans.load_scans`: DICOM frames as name_frameNNN); unreadable files are an error naming them."
     from ultrarefiner.data.files import mask_of, read_masks
     from ultrarefiner.errors import DataError
-    from ultrarefiner.inference.segment import list_scans, load_scans
+    from ultrarefiner.data.scans import list_scans, load_scans
     path = Path(path)
     if not path.exists(): raise DataError(f"{path}: not found. Give a scan file or a folder of scans.")
     files = list_scans(path) if path.is_dir() else [path]
