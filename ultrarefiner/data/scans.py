@@ -96,8 +96,9 @@ def read_dicom(path:str|Path) -> list:
     return [(k if n > 1 else None, image_from_pixels(f), sp) for k, f in enumerate(a)]
 
 # %% ../../nbs/01e_scans.ipynb
-def _is_scan(p:Path) -> bool:
-    return p.is_file() and not p.name.startswith('.') and ((p.suffix.lower() in IMG_EXTS and not mask_of(p.stem)) or is_dicom(p))
+def _is_scan(p:Path, dicom:bool=True, skip=None) -> bool:
+    return (p.is_file() and not p.name.startswith('.') and not (skip and skip(p.stem))
+            and ((p.suffix.lower() in IMG_EXTS and not mask_of(p.stem)) or (dicom and is_dicom(p))))
 
 def _readable(p:Path, d:Path) -> bool:
     "Not hidden below `d`, and not inside a folder the kit wrote (its marker file): a rerun never segments its own outputs."
@@ -109,14 +110,16 @@ def _readable(p:Path, d:Path) -> bool:
     return True
 
 def list_scans(image_dir:str|Path,
-               recursive:bool=False) -> list:   # also the subfolders' scans (one folder per patient or study)
+               recursive:bool=False,            # also the subfolders' scans (one folder per patient or study)
+               dicom:bool=True,                 # False: image files only (for the commands that read images)
+               skip=None) -> list:              # stem -> True for files a command must not take as scans (its own outputs)
     "The scans of a folder: images that are not mask files, and DICOM files (hidden files and folders left out)."
-    d = Path(image_dir)
+    d = Path(image_dir); ok = lambda p: _readable(p, d) and _is_scan(p, dicom, skip)
     if not d.is_dir(): raise UltraRefinerError(f"{d}: folder not found." + (" It is a file: give its folder." if d.is_file() else ""))
-    files = sorted(p for p in (d.rglob('*') if recursive else d.iterdir()) if _readable(p, d) and _is_scan(p))
+    files = sorted(p for p in (d.rglob('*') if recursive else d.iterdir()) if ok(p))
     if not files:
-        nested = not recursive and any(_readable(p, d) and _is_scan(p) for p in d.rglob('*'))
-        raise UltraRefinerError(f"{d}: no scans ({', '.join(IMG_EXTS + DICOM_EXTS)}) found."
+        nested = not recursive and any(ok(p) for p in d.rglob('*'))
+        raise UltraRefinerError(f"{d}: no {'scans' if dicom else 'images'} ({', '.join(IMG_EXTS + (DICOM_EXTS if dicom else ()))}) found."
                                 + (" Its subfolders hold some: pass --recursive (recursive=True)." if nested else ""))
     return files
 

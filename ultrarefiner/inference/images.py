@@ -4,7 +4,7 @@
 
 # %% ../../nbs/11_infer.ipynb 2
 from __future__ import annotations
-import io, json, re
+import io, json
 from pathlib import Path
 from typing import Sequence
 import numpy as np
@@ -14,9 +14,8 @@ from PIL import Image
 from ..errors import UltraRefinerError
 from ..io import atomic_dir, atomic_write_bytes, atomic_write_text, check_output_dir
 from ..runtime import autocast, get_device, precision_name
-from ..config import get_preset
-from ..data.layouts import IMG_EXTS
-from ..data.files import image_doubt, mask_of, overlay, png_bytes, read_image, to_grey
+from ..data.scans import list_scans
+from ..data.files import image_doubt, overlay, png_bytes, read_image, to_grey
 from ..checkpoint import load_sam, load_transunet, refiner_settings
 from ..data.transforms import sam_preprocess
 from ..models.refiner import FoldEnsemble, SAMRefiner, UltraRefiner
@@ -35,11 +34,8 @@ def list_images(image_path:str|None=None, image_dir:str|None=None) -> list:
         if not p.is_file(): raise UltraRefinerError(f"--image_path {p}: file not found.")
         return [p]
     d = Path(image_dir)
-    if not d.is_dir(): raise UltraRefinerError(f"{d}: folder not found." + (" It is a file: pass it as --image_path." if d.is_file() else ""))
-    files = sorted(p for p in d.iterdir() if p.is_file() and p.suffix.lower() in IMG_EXTS
-                   and not mask_of(p.stem) and not re.search(r'_overlay$', p.stem))   # masks (x_mask, x_mask_N), this command's outputs
-    if not files: raise UltraRefinerError(f"{d}: no images ({', '.join(IMG_EXTS)}) found.")
-    return files
+    if d.is_file(): raise UltraRefinerError(f"--image_dir {d} is a file: pass it as --image_path.")
+    return list_scans(d, dicom=False, skip=lambda s: s.endswith('_overlay'))    # not masks (x_mask, x_mask_N), not this command's outputs
 
 # %% ../../nbs/11_infer.ipynb
 def resolve_model_checkpoint(path:str|Path, kind:str) -> Path:

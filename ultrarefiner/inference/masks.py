@@ -16,6 +16,7 @@ from ..io import atomic_dir, atomic_write_bytes, atomic_write_text, check_output
 from ..runtime import get_device
 from ..config import get_preset
 from ..data.layouts import IMG_EXTS
+from ..data.scans import list_scans
 from ..data.files import image_doubt, image_size, mask_doubt, mask_of, mask_probability, overlay, png_bytes, pair_fit, read_image, read_masks
 from ..metrics import MetricTracker, delta_markdown, delta_table, dice_score
 from ..models.gate import GATE_CHOICES
@@ -71,9 +72,8 @@ def pair_inputs(image_dir:str|Path, coarse_dir:str|Path, gt_dir:str|Path|None=No
     "[{'image', 'coarse': [files], 'gt': [files] or None, 'out'}] for every image of `image_dir`; clear errors for missing or ambiguous partners."
     image_dir, coarse_dir = Path(image_dir), Path(coarse_dir)
     if not image_dir.is_dir(): raise UltraRefinerError(f"{image_dir}: image folder not found.")
-    images = sorted(p for p in image_dir.iterdir() if p.is_file() and p.suffix.lower() in IMG_EXTS
-                    and _key(p.stem) == p.stem.lower() and not p.stem.lower().endswith(_OUTPUT_TAGS))
-    if not images: raise UltraRefinerError(f"{image_dir}: no images ({', '.join(IMG_EXTS)}) found.")
+    images = list_scans(image_dir, dicom=False,                    # not mask-named files, not refine's own outputs
+                        skip=lambda s: _key(s) != s.lower() or s.lower().endswith(_OUTPUT_TAGS))
     stems = [p.stem.lower() for p in images]
     coarse = _index(coarse_dir, 'coarse-mask')
     gts = _index(Path(gt_dir), 'ground-truth') if gt_dir else None
