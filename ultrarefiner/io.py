@@ -11,7 +11,7 @@ from .errors import CheckpointError, UltraRefinerError
 
 # %% auto 0
 __all__ = ['MARKER', 'clean_stale_temps', 'atomic_write_bytes', 'atomic_write_text', 'check_output_dir', 'atomic_dir',
-           'save_checkpoint', 'load_checkpoint', 'file_sha1']
+           'file_stamp', 'ResumeLog', 'save_checkpoint', 'load_checkpoint', 'file_sha1']
 
 # %% ../nbs/00d_io.ipynb
 def _fsync_dir(d:Path):
@@ -136,6 +136,34 @@ def atomic_dir(final:str|Path,       # folder that appears only if the block suc
     os.replace(tmp, final)
     shutil.rmtree(old, ignore_errors=True)
     _fsync_dir(final.parent)
+
+
+# %% ../nbs/00d_io.ipynb
+def file_stamp(*paths) -> list:
+    "[size, mtime_ns] of each file: what tells a resumed run that an input changed."
+    return [[(st := Path(p).stat()).st_size, st.st_mtime_ns] for p in paths]
+
+class ResumeLog:
+    "The finished items of a resumable run (`atomic_dir(resume=…)`): one JSON line each, keyed, with a stamp of its inputs."
+    def __init__(self, folder:str|Path, name:str='.progress.jsonl'):
+        self.path, self.done = Path(folder)/name, {}
+        for line in (self.path.read_text(encoding='utf-8').splitlines() if self.path.exists() else []):
+            with contextlib.suppress(ValueError, KeyError, TypeError): r = json.loads(line); self.done[r['key']] = r   # a torn line: redone
+        self._f = open(self.path, 'a', encoding='utf-8')
+    def get(self, key:str, stamp:list, outputs:Sequence=()) -> dict|None:
+        "The logged entry of `key` if its inputs are unchanged (`stamp`) and every output file is there; else None (redo it)."
+        d = self.done.get(key)
+        return d if d is not None and d['stamp'] == stamp and all(Path(o).is_file() for o in outputs) else None
+    def add(self, key:str, stamp:list, **data) -> dict:
+        "Log a finished item (JSON-able `data`), flushed at once; returns the entry as a later run will read it."
+        e = json.loads(json.dumps({'key': key, 'stamp': stamp, **data}, default=float))
+        self._f.write(json.dumps(e) + '\n'); self._f.flush(); self.done[key] = e; return e
+    def close(self, finished:bool=False):
+        "Close the log; `finished`: the run is complete, the log is removed (it must not ship in the output folder)."
+        self._f.close()
+        if finished: self.path.unlink(missing_ok=True)
+    def __enter__(self): return self
+    def __exit__(self, *exc): self._f.close()
 
 
 # %% ../nbs/00d_io.ipynb

@@ -81,6 +81,10 @@ class MetricTracker:
     def update(self, pred, target, names:Sequence[str]|None=None):
         for k, v in segmentation_metrics(pred, target).items(): self.values[k].append(v.cpu())
         if names is not None: self.names += list(names)
+    def add(self, values:dict, name:str|None=None):
+        "One image's metrics already computed (name → float): what a resumed run reads back from its log."
+        for k in self.values: self.values[k].append(torch.tensor([float(values[k])], dtype=torch.float64))
+        if name is not None: self.names.append(name)
     def per_image(self) -> dict:
         return {k: (torch.cat(v) if v else torch.zeros(0, dtype=torch.float64)) for k, v in self.values.items()}
     def summary(self) -> dict: return summarize(self.per_image())

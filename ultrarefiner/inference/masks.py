@@ -4,25 +4,24 @@
 
 # %% ../../nbs/16_refine.ipynb 2
 from __future__ import annotations
-import io, json
+import hashlib, json
 from pathlib import Path
 from typing import Sequence
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 from ..errors import DataError, UltraRefinerError
-from ..io import atomic_dir, atomic_write_bytes, atomic_write_text, check_output_dir, load_checkpoint
+from ..io import atomic_dir, atomic_write_bytes, atomic_write_text, check_output_dir, file_sha1, file_stamp, ResumeLog
 from ..runtime import get_device
 from ..config import get_preset
 from ..data.layouts import IMG_EXTS
 from ..data.scans import list_scans
 from ..data.files import image_doubt, image_size, mask_doubt, mask_of, mask_probability, overlay, png_bytes, pair_fit, read_image, read_masks
-from ..metrics import MetricTracker, delta_markdown, delta_table, dice_score
+from ..metrics import MetricTracker, delta_markdown, delta_table, segmentation_metrics
 from ..models.gate import GATE_CHOICES
 from ..models.refiner import SAMRefiner, uncrop_logits
 from ..models.export import calibration_images, ensure_runtime
-from ..models.sam import build_sam, encode_chunked
+from ..models.sam import build_sam, encode_chunked, encoder_fingerprint
 from ..data.transforms import sam_preprocess
 
 # %% auto 0
@@ -203,7 +202,8 @@ def refine_folder(image_dir:str|Path, coarse_dir:str|Path, output_dir:str|Path,
                   boxes:str|Path|None=None,         # your boxes (`read_boxes`): those images are refined from them, zero-shot
                  ) -> dict:
     """Refine every image's coarse mask; writes {out}_refined.png, {out}_overlay.png, prompts.json (and metrics.json/.md) — into
-    a folder that appears whole when the run ends (a rerun replaces an earlier run's folder; a folder of other files is refused)."""
+    a folder that appears whole when the run ends (a rerun replaces an earlier run's folder; a folder of other files is refused).
+    A killed or failed run keeps its finished images beside the folder; the same command run again goes on from there."""
     out = Path(output_dir)
     rows = _checked_pairs(image_dir, coarse_dir, gt_dir, out, rounds, stretch_coarse)
     user_boxes = read_boxes(boxes, rows) if boxes else {}
@@ -214,45 +214,67 @@ def refine_folder(image_dir:str|Path, coarse_dir:str|Path, output_dir:str|Path,
     encoder = ensure_runtime(refiner.sam.image_encoder, encoder_runtime, encoder_precision, dev,
                              calibrate=lambda: calibration_images(sam_type, S, folder=image_dir))
     if verbose: print(f"refine: image encoder on {encoder}")
-    with atomic_dir(out, 'refine', legacy=('prompts.json',)) as tmp:   # the folder holds one whole run: a rerun replaces it,
-        tc, tr, records = MetricTracker(), MetricTracker(), []
-        for i0 in range(0, len(rows), batch_size):
-            chunk = rows[i0:i0 + batch_size]
-            imgs = [read_image(r['image']) for r in chunk]
-            coarse = []
-            for r, im in zip(chunk, imgs):                             # pairs checked above (r['fit']): read and fit each mask
-                c = read_coarse(r['coarse'])
-                coarse.append(c if r['fit'] == 'same' else _resize_prob(c, im.shape[:2]))
-            xs, frames = zip(*(sam_preprocess(im, sam_type, S) for im in imgs))
-            x = torch.stack(xs).to(dev); fr = torch.tensor(frames)
-            p = torch.stack([torch.from_numpy(_resize_prob(c, (frame, frame))) for c in coarse]).to(dev)
-            emb = encode_chunked(refiner.sam.image_encoder, x, refiner.encoder_batch)          # once: every round reuses it
-            mb = torch.full((len(chunk), 4), float('nan'))                # your boxes in SAM's frame; NaN: the generated box
-            for j, (r, im) in enumerate(zip(chunk, imgs)):
-                if r['image'] in user_boxes:
-                    sx, sy = frames[j][1] / im.shape[1], frames[j][0] / im.shape[0]
-                    mb[j] = torch.tensor(user_boxes[r['image']]) * torch.tensor([sx, sy, sx, sy])
-            manual = {'box': mb.to(dev)} if not torch.isnan(mb).all() else None
-            o = refiner(None, p, embeddings=emb, frame=fr, target_size=frame, manual=manual)
-            empty = o['empty'].tolist()                                   # the coarse mask was empty: no prompt, an empty mask
-            for _ in range(rounds - 1):
-                o = refiner(None, torch.sigmoid(o['masks'][:, 0]), embeddings=emb, frame=fr, target_size=frame, manual=manual)
-            for j, (r, im, c) in enumerate(zip(chunk, imgs, coarse)):
-                H, W = im.shape[:2]
-                ref = (uncrop_logits(o['low_res'][j:j + 1], fr[j:j + 1], S, (H, W))[0, 0] > 0).cpu().numpy()
-                cb = c > 0.5
-                atomic_write_bytes(tmp/f"{r['out']}_refined.png", png_bytes(ref.astype(np.uint8) * 255))
-                atomic_write_bytes(tmp/f"{r['out']}_overlay.png", png_bytes(overlay(im, ref, outlines=[(cb, (0, 230, 255))])))
-                rec = _image_record(r, o, j, im, frames[j], ref, cb, empty[j], user_boxes, out)
-                if r['gt'] is not None:
-                    g = read_masks(r['gt'])                            # its size was checked before anything was written
-                    g, cbt, rft = torch.from_numpy(g)[None], torch.from_numpy(cb)[None], torch.from_numpy(ref)[None]
-                    tc.update(cbt, g, [r['out']]); tr.update(rft, g)
-                    rec.update(coarse_dice=float(dice_score(cbt, g)[0]), refined_dice=float(dice_score(rft, g)[0]))
-                records.append(rec)
-        res = _write_report(tmp, records, _run_settings(refiner, frame, rounds, encoder), tc, tr, gt_dir, sam_type)
-    if verbose: _say(out, res, tc, tr, sam_type)
-    return {**res, 'output_dir': str(out)}
+    settings = _run_settings(refiner, frame, rounds, encoder)
+    key = hashlib.sha1(json.dumps({'refiner': encoder_fingerprint(refiner), 'settings': settings, 'stretch': stretch_coarse,
+                                   'boxes': file_sha1(boxes) if boxes else None, 'ins': [str(Path(x).resolve()) if x else None for x in (image_dir, coarse_dir, gt_dir)]},
+                                  sort_keys=True).encode()).hexdigest()
+    stamp = lambda r: file_stamp(r['image'], *r['coarse'], *(r['gt'] or ()))
+    done = {}
+    try:
+        with atomic_dir(out, 'refine', legacy=('prompts.json',), resume=key) as tmp, ResumeLog(tmp) as log:   # a killed run's images are kept
+            todo = []
+            for r in rows:                                                # finished by an earlier run of these settings, inputs unchanged
+                e = log.get(r['out'], stamp(r), [tmp/f"{r['out']}_refined.png", tmp/f"{r['out']}_overlay.png"])
+                if e: done[r['out']] = e
+                else: todo.append(r)
+            resumed = len(done)
+            for i0 in range(0, len(todo), batch_size):
+                chunk = todo[i0:i0 + batch_size]
+                imgs = [read_image(r['image']) for r in chunk]
+                coarse = []
+                for r, im in zip(chunk, imgs):                             # pairs checked above (r['fit']): read and fit each mask
+                    c = read_coarse(r['coarse'])
+                    coarse.append(c if r['fit'] == 'same' else _resize_prob(c, im.shape[:2]))
+                xs, frames = zip(*(sam_preprocess(im, sam_type, S) for im in imgs))
+                x = torch.stack(xs).to(dev); fr = torch.tensor(frames)
+                p = torch.stack([torch.from_numpy(_resize_prob(c, (frame, frame))) for c in coarse]).to(dev)
+                emb = encode_chunked(refiner.sam.image_encoder, x, refiner.encoder_batch)          # once: every round reuses it
+                mb = torch.full((len(chunk), 4), float('nan'))                # your boxes in SAM's frame; NaN: the generated box
+                for j, (r, im) in enumerate(zip(chunk, imgs)):
+                    if r['image'] in user_boxes:
+                        sx, sy = frames[j][1] / im.shape[1], frames[j][0] / im.shape[0]
+                        mb[j] = torch.tensor(user_boxes[r['image']]) * torch.tensor([sx, sy, sx, sy])
+                manual = {'box': mb.to(dev)} if not torch.isnan(mb).all() else None
+                o = refiner(None, p, embeddings=emb, frame=fr, target_size=frame, manual=manual)
+                empty = o['empty'].tolist()                                   # the coarse mask was empty: no prompt, an empty mask
+                for _ in range(rounds - 1):
+                    o = refiner(None, torch.sigmoid(o['masks'][:, 0]), embeddings=emb, frame=fr, target_size=frame, manual=manual)
+                for j, (r, im, c) in enumerate(zip(chunk, imgs, coarse)):
+                    H, W = im.shape[:2]
+                    ref = (uncrop_logits(o['low_res'][j:j + 1], fr[j:j + 1], S, (H, W))[0, 0] > 0).cpu().numpy()
+                    cb = c > 0.5
+                    atomic_write_bytes(tmp/f"{r['out']}_refined.png", png_bytes(ref.astype(np.uint8) * 255))
+                    atomic_write_bytes(tmp/f"{r['out']}_overlay.png", png_bytes(overlay(im, ref, outlines=[(cb, (0, 230, 255))])))
+                    rec = _image_record(r, o, j, im, frames[j], ref, cb, empty[j], user_boxes, out); m = {}
+                    if r['gt'] is not None:
+                        g = read_masks(r['gt'])                            # its size was checked before anything was written
+                        g, cbt, rft = torch.from_numpy(g)[None], torch.from_numpy(cb)[None], torch.from_numpy(ref)[None]
+                        m = {w: {k: float(v[0]) for k, v in segmentation_metrics(t, g).items()} for w, t in (('coarse', cbt), ('refined', rft))}
+                        rec.update(coarse_dice=m['coarse']['dice'], refined_dice=m['refined']['dice'])
+                    done[r['out']] = log.add(r['out'], stamp(r), record=rec, **m)
+            tc, tr, records = MetricTracker(), MetricTracker(), []
+            for r in rows:                                                # the folder's order, resumed or not: one form (the log's)
+                e = done[r['out']]; records.append(e['record'])
+                if 'coarse' in e: tc.add(e['coarse'], r['out']); tr.add(e['refined'])
+            log.close(finished=True)
+            res = _write_report(tmp, records, settings, tc, tr, gt_dir, sam_type)
+    except BaseException:
+        if verbose and done: print(f"refine: stopped; the {len(done)} images finished so far are kept beside {out}: rerun the same command to go on.")
+        raise
+    if verbose:
+        if resumed: print(f"refine: {resumed} images were finished by an earlier, interrupted run of the same command (kept, not redone)")
+        _say(out, res, tc, tr, sam_type)
+    return {**res, 'resumed': resumed, 'output_dir': str(out)}
 
 # %% ../../nbs/16_refine.ipynb
 def read_boxes(path:str|Path,   # CSV `image,x0,y0,x1,y1` or JSON {image: [x0, y0, x1, y1]}, in image pixels

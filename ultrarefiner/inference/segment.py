@@ -4,7 +4,7 @@
 
 # %% ../../nbs/11a_segment.ipynb 2
 from __future__ import annotations
-import contextlib, csv, hashlib, io, itertools, json, time
+import csv, hashlib, io, itertools, json, time
 from pathlib import Path
 from typing import Sequence
 import numpy as np
@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from ..errors import UltraRefinerError
-from ..io import atomic_dir, atomic_write_bytes, atomic_write_text, check_output_dir, file_sha1
+from ..io import atomic_dir, atomic_write_bytes, atomic_write_text, check_output_dir, file_sha1, file_stamp, ResumeLog
 from ..runtime import get_device
 from ..paths import repo_root
 from ..data.layouts import IMG_EXTS
@@ -132,18 +132,15 @@ def segment_folder(image_dir:str|Path, output_dir:str|Path,
                                    'gt': str(Path(gt_dir).resolve()) if gt_dir else None}, sort_keys=True).encode()).hexdigest()
     try:
         with atomic_dir(out, 'segment', legacy=('lesions.csv',), resume=key) as tmp:   # a killed run's frames are kept: a rerun goes on
-            prog = tmp/'.progress.jsonl'; done = {}
-            for line in (prog.read_text().splitlines() if prog.exists() else []):
-                with contextlib.suppress(ValueError, KeyError, TypeError): r = json.loads(line); done[r['record']['name']] = r   # a torn last line: redone
+            log = ResumeLog(tmp)                                                    # the frames an earlier run of these settings finished
             def todo():
                 nonlocal resumed
                 for i, f in enumerate(stream):
-                    d = done.get(f['name'])
-                    if d and d['stamp'] == _stamp(f['source']) and all((tmp/f"{f['name']}_{x}.png").is_file() for x in OUTPUTS):
-                        finished.append((i, d['record'], d['rows'])); resumed += 1       # finished by an earlier run, the scan unchanged
+                    d = log.get(f['name'], file_stamp(f['source']), [tmp/f"{f['name']}_{x}.png" for x in OUTPUTS])
+                    if d: finished.append((i, d['record'], d['rows'])); resumed += 1   # finished by an earlier run, the scan unchanged
                     else: yield i, f
             pending = todo()
-            with open(prog, 'a', encoding='utf-8') as log:
+            with log:
                 while chunk := list(itertools.islice(pending, batch_size)):
                     x = torch.stack([coarse_input(f['image'], P) for _, f in chunk])[:, None]
                     xs, fr = zip(*(sam_preprocess(f['image'], 'lite', S) for _, f in chunk))
@@ -173,10 +170,9 @@ def segment_folder(image_dir:str|Path, output_dir:str|Path,
                             rec.update(coarse_dice=float(dice_score(torch.from_numpy(coarse)[None], gt)[0]),
                                        refined_dice=float(dice_score(torch.from_numpy(ref)[None], gt)[0]))
                         lr = _lesion_rows(n, f['source'], ref, coarse, prob, f['spacing'], empty)
-                        rec, lr = json.loads(json.dumps([rec, lr], default=float))          # as the log stores them: one form, resumed or not
-                        finished.append((i, rec, lr))
-                        log.write(json.dumps({'record': rec, 'rows': lr, 'stamp': _stamp(f['source'])}) + '\n'); log.flush()
-            prog.unlink()
+                        e = log.add(n, file_stamp(f['source']), record=rec, rows=lr)
+                        finished.append((i, e['record'], e['rows']))                          # as the log stores them: one form, resumed or not
+            log.close(finished=True)
             finished.sort(key=lambda t: t[0]); records = [r for _, r, _ in finished]; rows = [x for *_, lr in finished for x in lr]
             buf = io.StringIO(); w = csv.DictWriter(buf, LESION_COLUMNS, lineterminator='\n'); w.writeheader(); w.writerows(rows)
             atomic_write_text(tmp/'lesions.csv', buf.getvalue())
@@ -211,9 +207,6 @@ def segment_folder(image_dir:str|Path, output_dir:str|Path,
     return summary
 
 OUTPUTS = ('coarse', 'refined', 'prob', 'uncertainty', 'overlay')     # the files of each frame: {name}_{output}.png
-
-def _stamp(source:str) -> list:
-    st = Path(source).stat(); return [st.st_size, st.st_mtime_ns]
 
 def _entropy(p:torch.Tensor) -> torch.Tensor:
     p = p.clamp(1e-6, 1 - 1e-6); return -(p * p.log2() + (1 - p) * (1 - p).log2())
