@@ -733,8 +733,11 @@ def _c_refine_killed(d):
     finally: M.read_image = real
     after = {p.name: p.read_bytes() for p in (Path(d)/'out').iterdir()}
     listed = [Path(r['refined']).name for r in json.loads(after['prompts.json'])['images']]
+    kept = [re.sub(r'-[0-9a-f]{16}$', '-KEY', p.name) for p in Path(d).iterdir() if p.name.startswith('.out')]
+    again = M.refine_folder(Path(d)/'img', Path(d)/'co', Path(d)/'out', verbose=False, batch_size=1, encoder_runtime='torch')
     return (f"after the kill: the first run's files {'unchanged' if after == before else 'CHANGED'}; prompts.json lists "
-            f"{listed}, all on disk: {all(n in after for n in listed)}; leftovers: {[p.name for p in Path(d).iterdir() if p.name.startswith('.out')]}")
+            f"{listed}, all on disk: {all(n in after for n in listed)}; kept beside: {kept}; the same command again: "
+            f"{again['resumed']} of {again['n']} resumed, leftovers: {[p.name for p in Path(d).iterdir() if p.name.startswith('.out')]}")
 
 def _trained_phantoms(d, phase3=False):
     "Two tiny folds (one epoch), out-of-fold masks and phase 2 of fold 0 (phase 3 too when asked): a trained project in `d`."
@@ -812,8 +815,8 @@ CASES += [
          r"^kept 9; rot image as written: \(50, 30\)$", _c_exif_pair),
     Case('one run per folder', 'refine twice into one folder (the second without --gt_dir)', "the first run's metrics are gone",
          r"^rc 0: first run \[.*'metrics\.json'.*\]; after a second run without --gt_dir \['\.ultrarefiner', 'prompts\.json', 'scan_overlay\.png', 'scan_refined\.png'\]$", _c_refine_rerun),
-    Case('one run per folder', 'refine killed half-way through a rerun', "the finished run stays whole; its records match its files",
-         r"^after the kill: the first run's files unchanged; prompts\.json lists \['s0_refined\.png', 's1_refined\.png', 's2_refined\.png'\], all on disk: True; leftovers: \[\]$", _c_refine_killed),
+    Case('one run per folder', 'refine killed half-way through a rerun', "the finished run stays whole, its records match its files; the finished images are kept and a rerun goes on",
+         r"^after the kill: the first run's files unchanged; prompts\.json lists \['s0_refined\.png', 's1_refined\.png', 's2_refined\.png'\], all on disk: True; kept beside: \['\.out\.partial-KEY'\]; the same command again: 1 of 3 resumed, leftovers: \[\]$", _c_refine_killed),
     Case('splits checked everywhere', 'splits.json edited after training → evaluate', 'error naming the folder and the images that moved',
          r"rc 2: .*(was|were) trained on another split than .*splits\.json has now: .*test → train.*--force.* \| moved image named: True$", _c_split_edited('evaluate')),
     Case('splits checked everywhere', 'splits.json edited after training → train-e2e', 'error before training (was: rc 0)',

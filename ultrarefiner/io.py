@@ -149,7 +149,7 @@ class ResumeLog:
         self.path, self.done = Path(folder)/name, {}
         for line in (self.path.read_text(encoding='utf-8').splitlines() if self.path.exists() else []):
             with contextlib.suppress(ValueError, KeyError, TypeError): r = json.loads(line); self.done[r['key']] = r   # a torn line: redone
-        self._f = open(self.path, 'a', encoding='utf-8')
+        self._f = None                                                  # opened at the first finished item
     def get(self, key:str, stamp:list, outputs:Sequence=()) -> dict|None:
         "The logged entry of `key` if its inputs are unchanged (`stamp`) and every output file is there; else None (redo it)."
         d = self.done.get(key)
@@ -157,13 +157,19 @@ class ResumeLog:
     def add(self, key:str, stamp:list, **data) -> dict:
         "Log a finished item (JSON-able `data`), flushed at once; returns the entry as a later run will read it."
         e = json.loads(json.dumps({'key': key, 'stamp': stamp, **data}, default=float))
-        self._f.write(json.dumps(e) + '\n'); self._f.flush(); self.done[key] = e; return e
+        try:
+            self._f = self._f or open(self.path, 'a', encoding='utf-8')
+            self._f.write(json.dumps(e) + '\n'); self._f.flush()
+        except OSError as x:
+            raise UltraRefinerError(f"Could not write {self.path}: {x.strerror or x}. Free disk space or fix permissions; "
+                                    f"the items finished so far are kept.") from x
+        self.done[key] = e; return e
     def close(self, finished:bool=False):
         "Close the log; `finished`: the run is complete, the log is removed (it must not ship in the output folder)."
-        self._f.close()
+        if self._f: self._f.close()
         if finished: self.path.unlink(missing_ok=True)
     def __enter__(self): return self
-    def __exit__(self, *exc): self._f.close()
+    def __exit__(self, *exc): self.close()
 
 
 # %% ../nbs/00d_io.ipynb

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/11_infer.ipynb 2
 from __future__ import annotations
-import io, json
+import hashlib, json
 from pathlib import Path
 from typing import Sequence
 import numpy as np
@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from ..errors import UltraRefinerError
-from ..io import atomic_dir, atomic_write_bytes, atomic_write_text, check_output_dir
+from ..io import atomic_dir, atomic_write_bytes, atomic_write_text, check_output_dir, file_stamp, ResumeLog
 from ..runtime import autocast, get_device, precision_name
 from ..data.scans import list_scans
 from ..data.files import image_doubt, overlay, png_bytes, read_image, to_grey
@@ -20,6 +20,7 @@ from ..checkpoint import load_sam, load_transunet, refiner_settings
 from ..data.transforms import sam_preprocess
 from ..models.refiner import FoldEnsemble, SAMRefiner, UltraRefiner
 from ..models.coarse import coarse_logits
+from ..models.sam import encoder_fingerprint
 
 # %% auto 0
 __all__ = ['list_images', 'resolve_model_checkpoint', 'build_inference_model', 'sam_input', 'coarse_input', 'infer_images']
@@ -99,7 +100,7 @@ def infer_images(files:Sequence[str|Path], model, output_dir:str|Path, preset:st
                  encoder_runtime:str|None=None,  # SAM's image encoder on 'torch', 'onnx', 'openvino'; None: an attached one, else auto
                  encoder_precision:str='fp32',   # 'fp32', 'bf16', 'int8' (INT8 calibrated on 16 of the input images)
                 ) -> list:
-    "Write {stem}_mask.png (original size), {stem}_overlay.png and prompts.json; returns the JSON records."
+    "Write {stem}_mask.png (original size), {stem}_overlay.png and prompts.json; returns the JSON records. A killed run's finished images are kept: the same call goes on from there."
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise UltraRefinerError(f"batch_size must be a positive integer, got {batch_size!r}.")
     out = Path(output_dir); files = [Path(f) for f in files]
@@ -110,7 +111,6 @@ def infer_images(files:Sequence[str|Path], model, output_dir:str|Path, preset:st
     names = _output_stems(files)
     dev = get_device(device); model = model.to(dev).eval()
     precision = precision_name(dev, amp)   # amp: bf16 where `core.amp_dtype` allows
-    records = []
     full = isinstance(model, (UltraRefiner, FoldEnsemble))
     coarse = model.transunet if full else model
     shared = getattr(coarse, 'shares_encoder', False)           # lite: the coarse model reads SAM's encoder (its features)
@@ -124,9 +124,17 @@ def infer_images(files:Sequence[str|Path], model, output_dir:str|Path, preset:st
         sam_type, sam_size = ('lite', coarse.features.img_size) if shared else (model.refiner.sam_type, model.refiner.img_size)
         encoder = ensure_runtime(coarse.features if shared else model.refiner.sam.image_encoder, encoder_runtime, encoder_precision,
                                  dev, calibrate=calibrate)
-    with atomic_dir(out, 'inference', legacy=('prompts.json',)) as tmp:   # one whole run per folder (see `io.atomic_dir`)
-        for i0 in range(0, len(files), batch_size):                 # one batched forward per chunk; only I/O is per image
-            chunk = list(files[i0:i0 + batch_size]); loaded = [_load_grey(f, S) for f in chunk]
+    key = hashlib.sha1(json.dumps({'model': encoder_fingerprint(model), 'precision': precision, 'encoder': [encoder, encoder_precision],
+                                   'files': [str(f.resolve()) for f in files]}, sort_keys=True).encode()).hexdigest()
+    stem_of, done = dict(zip(files, names)), {}
+    with atomic_dir(out, 'inference', legacy=('prompts.json',), resume=key) as tmp, ResumeLog(tmp) as log:   # one whole run per folder;
+        todo = []                                                   # … a killed run's finished images are kept, not redone
+        for f in files:
+            e = log.get(stem_of[f], file_stamp(f), [tmp/f'{stem_of[f]}_{x}.png' for x in ('mask', 'overlay')])
+            if e: done[f] = e['record']
+            else: todo.append(f)
+        for i0 in range(0, len(todo), batch_size):                  # one batched forward per chunk; only I/O is per image
+            chunk = list(todo[i0:i0 + batch_size]); loaded = [_load_grey(f, S) for f in chunk]
             x = torch.stack([l[2] for l in loaded])[:, None].to(dev)
             with autocast(dev, amp):
                 if full or shared: xs, frames = zip(*(sam_preprocess(l[0], sam_type, sam_size) for l in loaded))
@@ -154,10 +162,11 @@ def infer_images(files:Sequence[str|Path], model, output_dir:str|Path, preset:st
                     if rec['empty_coarse']:                              # nothing found: no prompt was given, no IoU is claimed
                         rec.update(iou_prediction=None, points=[], point_labels=[], box=None, hard_box=None, soft_box=None)
                 mask = (F.interpolate(logits[j:j + 1].float(), size=(H, W), mode='bilinear', align_corners=False)[0, 0] > 0).cpu().numpy()
-                stem = names[i0 + j]
+                stem = stem_of[f]
                 atomic_write_bytes(tmp/f'{stem}_mask.png', png_bytes(mask.astype(np.uint8) * 255))
                 atomic_write_bytes(tmp/f'{stem}_overlay.png', png_bytes(overlay(img, mask)))
                 rec.update(mask=str(out/f'{stem}_mask.png'), overlay=str(out/f'{stem}_overlay.png'), foreground_fraction=float(mask.mean()))
-                records.append(rec)
+                done[f] = log.add(stem, file_stamp(f), record=rec)['record']
+        log.close(finished=True); records = [done[f] for f in files]
         atomic_write_text(tmp/'prompts.json', json.dumps(records, indent=1))
     return records
