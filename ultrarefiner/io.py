@@ -153,7 +153,7 @@ class ResumeLog:
     def get(self, key:str, stamp:list, outputs:Sequence=()) -> dict|None:
         "The logged entry of `key` if its inputs are unchanged (`stamp`) and every output file is there; else None (redo it)."
         d = self.done.get(key)
-        return d if d is not None and d['stamp'] == stamp and all(Path(o).is_file() for o in outputs) else None
+        return d if isinstance(d, dict) and d.get('stamp') == stamp and all(Path(o).is_file() for o in outputs) else None
     def add(self, key:str, stamp:list, **data) -> dict:
         "Log a finished item (JSON-able `data`), flushed at once; returns the entry as a later run will read it."
         e = json.loads(json.dumps({'key': key, 'stamp': stamp, **data}, default=float))
