@@ -10,7 +10,7 @@ from typing import Iterator, Sequence
 from .errors import CheckpointError, UltraRefinerError
 
 # %% auto 0
-__all__ = ['MARKER', 'clean_stale_temps', 'atomic_write_bytes', 'atomic_write_text', 'check_output_dir', 'atomic_dir',
+__all__ = ['MARKER', 'clean_stale_temps', 'atomic_write_bytes', 'atomic_write_text', 'check_output_dir', 'atomic_dir', 'run_key',
            'file_stamp', 'ResumeLog', 'save_checkpoint', 'load_checkpoint', 'file_sha1']
 
 # %% ../nbs/00d_io.ipynb
@@ -139,6 +139,10 @@ def atomic_dir(final:str|Path,       # folder that appears only if the block suc
 
 
 # %% ../nbs/00d_io.ipynb
+def run_key(**settings) -> str:
+    "The `resume` key of a run: a digest of its settings (JSON; anything else as its str) — other settings, another key."
+    return hashlib.sha1(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
+
 def file_stamp(*paths) -> list:
     "[size, mtime_ns] of each file: what tells a resumed run that an input changed."
     return [[(st := Path(p).stat()).st_size, st.st_mtime_ns] for p in paths]

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/11_infer.ipynb 2
 from __future__ import annotations
-import hashlib, json
+import json
 from pathlib import Path
 from typing import Sequence
 import numpy as np
@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from ..errors import UltraRefinerError
-from ..io import atomic_dir, atomic_write_bytes, atomic_write_text, check_output_dir, file_stamp, ResumeLog
+from ..io import atomic_dir, atomic_write_bytes, atomic_write_text, check_output_dir, file_stamp, ResumeLog, run_key
 from ..runtime import autocast, get_device, precision_name
 from ..data.scans import list_scans
 from ..data.files import image_doubt, overlay, png_bytes, read_image, to_grey
@@ -124,8 +124,8 @@ def infer_images(files:Sequence[str|Path], model, output_dir:str|Path, preset:st
         sam_type, sam_size = ('lite', coarse.features.img_size) if shared else (model.refiner.sam_type, model.refiner.img_size)
         encoder = ensure_runtime(coarse.features if shared else model.refiner.sam.image_encoder, encoder_runtime, encoder_precision,
                                  dev, calibrate=calibrate)
-    key = hashlib.sha1(json.dumps({'model': encoder_fingerprint(model), 'precision': precision, 'encoder': [encoder, encoder_precision],
-                                   'files': [str(f.resolve()) for f in files]}, sort_keys=True).encode()).hexdigest()
+    key = run_key(model=encoder_fingerprint(model), precision=precision, encoder=[encoder, encoder_precision],
+                  files=[str(f.resolve()) for f in files])
     stem_of, done = dict(zip(files, names)), {}
     with atomic_dir(out, 'inference', legacy=('prompts.json',), resume=key) as tmp, ResumeLog(tmp) as log:   # one whole run per folder;
         todo = []                                                   # … a killed run's finished images are kept, not redone

@@ -4,14 +4,14 @@
 
 # %% ../../nbs/16_refine.ipynb 2
 from __future__ import annotations
-import hashlib, json
+import json
 from pathlib import Path
 from typing import Sequence
 import numpy as np
 import torch
 from PIL import Image
 from ..errors import DataError, UltraRefinerError
-from ..io import atomic_dir, atomic_write_bytes, atomic_write_text, check_output_dir, file_sha1, file_stamp, ResumeLog
+from ..io import atomic_dir, atomic_write_bytes, atomic_write_text, check_output_dir, file_sha1, file_stamp, ResumeLog, run_key
 from ..runtime import get_device
 from ..config import get_preset
 from ..data.layouts import IMG_EXTS
@@ -215,9 +215,8 @@ def refine_folder(image_dir:str|Path, coarse_dir:str|Path, output_dir:str|Path,
                              calibrate=lambda: calibration_images(sam_type, S, folder=image_dir))
     if verbose: print(f"refine: image encoder on {encoder}")
     settings = _run_settings(refiner, frame, rounds, encoder)
-    key = hashlib.sha1(json.dumps({'refiner': encoder_fingerprint(refiner), 'settings': settings, 'stretch': stretch_coarse,
-                                   'boxes': file_sha1(boxes) if boxes else None, 'ins': [str(Path(x).resolve()) if x else None for x in (image_dir, coarse_dir, gt_dir)]},
-                                  sort_keys=True).encode()).hexdigest()
+    key = run_key(refiner=encoder_fingerprint(refiner), settings=settings, stretch=stretch_coarse, boxes=file_sha1(boxes) if boxes else None,
+                  ins=[str(Path(x).resolve()) if x else None for x in (image_dir, coarse_dir, gt_dir)])
     stamp = lambda r: file_stamp(r['image'], *r['coarse'], *(r['gt'] or ()))
     done = {}
     try:

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/11a_segment.ipynb 2
 from __future__ import annotations
-import csv, hashlib, io, itertools, json, time
+import csv, io, itertools, json, time
 from pathlib import Path
 from typing import Sequence
 import numpy as np
@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from ..errors import UltraRefinerError
-from ..io import atomic_dir, atomic_write_bytes, atomic_write_text, check_output_dir, file_sha1, file_stamp, ResumeLog
+from ..io import atomic_dir, atomic_write_bytes, atomic_write_text, check_output_dir, file_sha1, file_stamp, ResumeLog, run_key
 from ..runtime import get_device
 from ..paths import repo_root
 from ..data.layouts import IMG_EXTS
@@ -127,9 +127,8 @@ def segment_folder(image_dir:str|Path, output_dir:str|Path,
         from tqdm.auto import tqdm
         bar = tqdm(total=len(files), desc='segment', unit='file')
     stream = iter_scans(files, skipped, image_dir if recursive else None, on_file=bar.update if bar else None)   # one file in memory at a time
-    key = hashlib.sha1(json.dumps({'model': encoder_fingerprint(model), 'tta': model.flip, 'runtime': runtime, 'precision': encoder_precision,
-                                   'scans': str(Path(image_dir).resolve()), 'recursive': recursive,
-                                   'gt': str(Path(gt_dir).resolve()) if gt_dir else None}, sort_keys=True).encode()).hexdigest()
+    key = run_key(model=encoder_fingerprint(model), tta=model.flip, runtime=runtime, precision=encoder_precision,
+                  scans=str(Path(image_dir).resolve()), recursive=recursive, gt=str(Path(gt_dir).resolve()) if gt_dir else None)
     try:
         with atomic_dir(out, 'segment', legacy=('lesions.csv',), resume=key) as tmp:   # a killed run's frames are kept: a rerun goes on
             log = ResumeLog(tmp)                                                    # the frames an earlier run of these settings finished
