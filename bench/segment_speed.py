@@ -5,12 +5,13 @@ compile). Images: the first N of a processed test split (default BUSI's), copied
 
     python bench/segment_speed.py [PROCESSED_TEST_IMAGES_DIR] [N]
 """
-import json, resource, shutil, subprocess, sys, tempfile, time
+import json, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 
 SRC = Path(sys.argv[1] if len(sys.argv) > 1 else 'bench_runs/two_datasets/data/processed/BUSI/test/images')
 N = int(sys.argv[2]) if len(sys.argv) > 2 else 24
-CLI = [sys.executable, '-c', 'import sys; from ultrarefiner.cli import main; sys.exit(main(sys.argv[1:]))']
+CLI = [sys.executable, '-c', 'import resource, sys; from ultrarefiner.cli import main; r = main(sys.argv[1:]); '   # each process reports its own peak
+       'print("PEAK_RSS_KB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); sys.exit(r)']
 
 
 def timed(args, cwd):
@@ -18,7 +19,7 @@ def timed(args, cwd):
     t = time.perf_counter(); r = subprocess.run(CLI + args, cwd=cwd, capture_output=True, text=True)
     wall = time.perf_counter() - t
     assert r.returncode == 0, r.stderr[-2000:]
-    return wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return wall, int(r.stderr.rsplit('PEAK_RSS_KB', 1)[1].split()[0]) / 1024
 
 
 with tempfile.TemporaryDirectory() as d:
@@ -34,11 +35,13 @@ with tempfile.TemporaryDirectory() as d:
     nf_wall, _ = timed(['segment', '--image_dir', 'scans', '--output_dir', 'noflip', '--tta', 'none'], d)
     s1 = json.loads((d/'noflip/segment.json').read_text())
     from ultrarefiner.runtime import cpu_has_native_bf16
-    bf = {}
-    if cpu_has_native_bf16():                                                       # the encoder in bf16 (OpenVINO), with and without flip
+    low = {}                                        # the encoder in bf16 (OpenVINO, CPUs with native bf16) and INT8, with and without flip
+    for prec in (['bf16'] if cpu_has_native_bf16() else []) + ['int8']:
+        if prec == 'int8':                                                          # quantise once (its own cache), as a warm machine has it
+            timed(['segment', '--image_dir', 'scans', '--output_dir', 'int8_warmup', '--tta', 'none', '--encoder_precision', 'int8'], d)
         for tta in ('flip', 'none'):
-            w, _ = timed(['segment', '--image_dir', 'scans', '--output_dir', f'bf16_{tta}', '--tta', tta, '--encoder_precision', 'bf16'], d)
-            bf[tta] = (w, json.loads((d/f'bf16_{tta}/segment.json').read_text())['timing'])
+            w, _ = timed(['segment', '--image_dir', 'scans', '--output_dir', f'{prec}_{tta}', '--tta', tta, '--encoder_precision', prec], d)
+            low[prec, tta] = (w, json.loads((d/f'{prec}_{tta}/segment.json').read_text())['timing'])
     (d/'coarse').mkdir()
     for f in (d/'seg').glob('*_coarse.png'): shutil.copy(f, d/'coarse'/f.name)
     ref_wall, ref_rss = timed(['refine', '--image_dir', 'scans', '--coarse_dir', 'coarse', '--output_dir', 'ref'], d)
@@ -48,8 +51,8 @@ with tempfile.TemporaryDirectory() as d:
     print(f"| segment, in-process (after imports and weights): images/s | {t['frames_per_second']:.2f} |")
     print(f"| segment: encoder share of the in-process time ({s['encoder_runtime']}, {'with' if s['tta'] == 'flip' else 'no'} flip) | {t['encoder_share']:.0%} |")
     print(f"| segment --tta none (one encoder pass an image): whole process / in-process, images/s | {n / nf_wall:.2f} / {s1['timing']['frames_per_second']:.2f} |")
-    for tta, (w, tb) in bf.items():
-        print(f"| segment --encoder_precision bf16 --tta {tta}: whole process / in-process, images/s (encoder share) | {n / w:.2f} / {tb['frames_per_second']:.2f} ({tb['encoder_share']:.0%}) |")
+    for (prec, tta), (w, tb) in low.items():
+        print(f"| segment --encoder_precision {prec} --tta {tta}: whole process / in-process, images/s (encoder share) | {n / w:.2f} / {tb['frames_per_second']:.2f} ({tb['encoder_share']:.0%}) |")
     print(f"| refine, same images and model (its own coarse masks in): whole process, images/s | {n / ref_wall:.2f} |")
-    print(f"| peak memory: segment / refine (MiB, the larger of the processes so far) | {seg_rss:.0f} / {ref_rss:.0f} |")
+    print(f"| peak memory (RSS of each process): segment / refine (MiB) | {seg_rss:.0f} / {ref_rss:.0f} |")
     print(f"| time to the first mask, a fresh process on a warm machine: whole process / after imports (s) | {first_wall:.1f} / {first_in:.1f} |")

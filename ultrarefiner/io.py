@@ -158,6 +158,14 @@ class ResumeLog:
         "The logged entry of `key` if its inputs are unchanged (`stamp`) and every output file is there; else None (redo it)."
         d = self.done.get(key)
         return d if isinstance(d, dict) and d.get('stamp') == stamp and all(Path(o).is_file() for o in outputs) else None
+    def split(self, items, key, stamp, outputs=lambda item: ()) -> tuple:
+        "({key: logged entry} of the items an earlier run finished (`get`), [the items still to do]) — `key`, `stamp`, `outputs`: functions of an item."
+        done, todo = {}, []
+        for it in items:
+            k = key(it); e = self.get(k, stamp(it), outputs(it))
+            if e: done[k] = e
+            else: todo.append(it)
+        return done, todo
     def add(self, key:str, stamp:list, **data) -> dict:
         "Log a finished item (JSON-able `data`), flushed at once; returns the entry as a later run will read it."
         e = json.loads(json.dumps({'key': key, 'stamp': stamp, **data}, default=float))

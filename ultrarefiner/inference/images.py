@@ -117,22 +117,17 @@ def infer_images(files:Sequence[str|Path], model, output_dir:str|Path, preset:st
     S = coarse.config.img_size                                   # the coarse model's frame
     encoder = None
     if full or shared:
-        from ultrarefiner.models.export import ensure_runtime
-        def calibrate():
-            pick = [files[int(i)] for i in np.linspace(0, len(files) - 1, min(16, len(files)))]
-            return torch.stack([sam_preprocess(_load_grey(f, S)[0], sam_type, sam_size)[0] for f in pick])
+        from ultrarefiner.models.export import calibration_images, ensure_runtime
+        calibrate = lambda: calibration_images(sam_type, sam_size, files=files)      # 16 of the images, evenly spaced
         sam_type, sam_size = ('lite', coarse.features.img_size) if shared else (model.refiner.sam_type, model.refiner.img_size)
         encoder = ensure_runtime(coarse.features if shared else model.refiner.sam.image_encoder, encoder_runtime, encoder_precision,
                                  dev, calibrate=calibrate)
     key = run_key(model=encoder_fingerprint(model), precision=precision, encoder=[encoder, encoder_precision],
                   files=[str(f.resolve()) for f in files])
-    stem_of, done = dict(zip(files, names)), {}
+    stem_of = dict(zip(files, names))
     with atomic_dir(out, 'inference', legacy=('prompts.json',), resume=key) as tmp, ResumeLog(tmp) as log:   # one whole run per folder;
-        todo = []                                                   # … a killed run's finished images are kept, not redone
-        for f in files:
-            e = log.get(stem_of[f], file_stamp(f), [tmp/f'{stem_of[f]}_{x}.png' for x in ('mask', 'overlay')])
-            if e: done[f] = e['record']
-            else: todo.append(f)
+        done, todo = log.split(files, stem_of.get, file_stamp,      # … a killed run's finished images are kept, not redone
+                               lambda f: [tmp/f'{stem_of[f]}_{x}.png' for x in ('mask', 'overlay')])
         for i0 in range(0, len(todo), batch_size):                  # one batched forward per chunk; only I/O is per image
             chunk = list(todo[i0:i0 + batch_size]); loaded = [_load_grey(f, S) for f in chunk]
             x = torch.stack([l[2] for l in loaded])[:, None].to(dev)
@@ -166,7 +161,7 @@ def infer_images(files:Sequence[str|Path], model, output_dir:str|Path, preset:st
                 atomic_write_bytes(tmp/f'{stem}_mask.png', png_bytes(mask.astype(np.uint8) * 255))
                 atomic_write_bytes(tmp/f'{stem}_overlay.png', png_bytes(overlay(img, mask)))
                 rec.update(mask=str(out/f'{stem}_mask.png'), overlay=str(out/f'{stem}_overlay.png'), foreground_fraction=float(mask.mean()))
-                done[f] = log.add(stem, file_stamp(f), record=rec)['record']
-        log.close(finished=True); records = [done[f] for f in files]
+                done[stem] = log.add(stem, file_stamp(f), record=rec)
+        log.close(finished=True); records = [done[stem_of[f]]['record'] for f in files]
         atomic_write_text(tmp/'prompts.json', json.dumps(records, indent=1))
     return records

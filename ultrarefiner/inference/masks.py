@@ -212,7 +212,7 @@ def refine_folder(image_dir:str|Path, coarse_dir:str|Path, output_dir:str|Path,
         raise UltraRefinerError("--boxes gives SAM box prompts, but this refiner's prompts have no box: add box to --prompts.")
     S, sam_type = refiner.img_size, refiner.sam_type
     encoder = ensure_runtime(refiner.sam.image_encoder, encoder_runtime, encoder_precision, dev,
-                             calibrate=lambda: calibration_images(sam_type, S, folder=image_dir))
+                             calibrate=lambda: calibration_images(sam_type, S, files=[r['image'] for r in rows]))
     if verbose: print(f"refine: image encoder on {encoder}")
     settings = _run_settings(refiner, frame, rounds, encoder)
     key = run_key(refiner=encoder_fingerprint(refiner), settings=settings, stretch=stretch_coarse, boxes=file_sha1(boxes) if boxes else None,
@@ -221,11 +221,8 @@ def refine_folder(image_dir:str|Path, coarse_dir:str|Path, output_dir:str|Path,
     done = {}
     try:
         with atomic_dir(out, 'refine', legacy=('prompts.json',), resume=key) as tmp, ResumeLog(tmp) as log:   # a killed run's images are kept
-            todo = []
-            for r in rows:                                                # finished by an earlier run of these settings, inputs unchanged
-                e = log.get(r['out'], stamp(r), [tmp/f"{r['out']}_refined.png", tmp/f"{r['out']}_overlay.png"])
-                if e: done[r['out']] = e
-                else: todo.append(r)
+            done, todo = log.split(rows, lambda r: r['out'], stamp,      # finished by an earlier run of these settings, inputs unchanged
+                                   lambda r: [tmp/f"{r['out']}_refined.png", tmp/f"{r['out']}_overlay.png"])
             resumed = len(done)
             for i0 in range(0, len(todo), batch_size):
                 chunk = todo[i0:i0 + batch_size]

@@ -24,7 +24,7 @@ from ..metrics import dice_score
 from ..models.gate import GATE_CHOICES
 from ..models.refiner import FoldEnsemble, SAMRefiner
 from ..models.sam import build_sam, encoder_fingerprint
-from ..models.export import ensure_runtime
+from ..models.export import calibration_images, ensure_runtime
 from .images import coarse_input
 
 # %% auto 0
@@ -118,7 +118,8 @@ def segment_folder(image_dir:str|Path, output_dir:str|Path,
     if not getattr(c0, 'shares_encoder', False): raise UltraRefinerError("segment runs the lite pipeline (a coarse decoder on LiteMedSAM's encoder); "
                                                                           "for other presets use `ultrarefiner inference --folds`.")
     P, S = c0.config.img_size, model.refiner.img_size
-    runtime = ensure_runtime(c0.features, encoder_runtime, encoder_precision, dev)
+    runtime = ensure_runtime(c0.features, encoder_runtime, encoder_precision, dev,
+                             calibrate=lambda: calibration_images('lite', S, files=files))   # INT8: 16 of the scans
     enc_time = [0.0]; h0 = [0.0]
     pre = c0.features.register_forward_pre_hook(lambda *a: h0.__setitem__(0, time.perf_counter()))
     post = c0.features.register_forward_hook(lambda *a: enc_time.__setitem__(0, enc_time[0] + time.perf_counter() - h0[0]))

@@ -6,6 +6,7 @@
 from __future__ import annotations
 import contextlib, hashlib, importlib.util, json, os, time, warnings
 from pathlib import Path
+from typing import Sequence
 import numpy as np
 import torch
 import torch.nn as nn
@@ -275,16 +276,27 @@ def ensure_runtime(module:nn.Module, runtime:str|None=None, precision:str='fp32'
     return use_runtime(module, runtime, precision, device, **kw)
 
 # %% ../../nbs/05a_export.ipynb
-def calibration_images(sam_type:str, size:int, n:int=16, folder:str|Path|None=None, seed:int=0) -> torch.Tensor:
-    "(n,3,S,S) SAM inputs for INT8 calibration: `n` images of `folder` (sorted, evenly spaced) or phantoms."
+def calibration_images(sam_type:str, size:int, n:int=16,
+                       folder:str|Path|None=None,   # a folder of scans (`data.scans.list_scans`)
+                       seed:int=0,                  # phantoms' seed (neither files nor folder)
+                       files:Sequence|None=None,    # the scans a command already listed
+                      ) -> torch.Tensor:
+    "(n,3,S,S) SAM inputs for INT8 calibration: `n` of the scans (sorted, evenly spaced; a DICOM's first frame) or phantoms."
     from ultrarefiner.data.transforms import sam_preprocess
-    if folder is not None:
-        from ultrarefiner.data.layouts import IMG_EXTS
-        from ultrarefiner.data.files import read_image
-        files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMG_EXTS and not p.name.startswith('.'))
-        if not files: raise UltraRefinerError(f"{folder}: no images to calibrate the INT8 encoder on; pass a folder of images.")
-        files = [files[int(i)] for i in np.linspace(0, len(files) - 1, min(n, len(files)))]
-        imgs = [read_image(f) for f in files]
+    if files is None and folder is not None:
+        from ultrarefiner.data.scans import list_scans
+        files = list_scans(folder)
+    if files is not None:
+        from ultrarefiner.data.scans import iter_scans
+        files = sorted(map(Path, files)); where = folder or (files[0].parent if files else '(no files)')
+        pick = [files[int(i)] for i in np.linspace(0, len(files) - 1, min(n, len(files)))] if files else []
+        skipped, imgs, seen = [], [], set()
+        for f in iter_scans(pick, skipped):
+            if f['source'] not in seen: seen.add(f['source']); imgs.append(f['image'])
+        if not imgs:
+            why = '; '.join(f"{p}: {w}" for p, w in skipped[:3])
+            raise UltraRefinerError(f"{where}: no readable scans to calibrate the INT8 encoder on" + (f" ({why})" if why else '')
+                                    + ". Pass scans that open, or use --encoder_precision fp32.")
     else:
         from ultrarefiner.data.phantom import make_phantom
         rng = np.random.default_rng(seed)
