@@ -790,6 +790,15 @@ def _c_refine_suspicious(d):
     w = json.loads((Path(d)/'out/prompts.json').read_text())['warnings']
     return f"{msg.split(':')[0]}: warnings in prompts.json: {w}"
 
+def _c_segment_odd_folder(d):
+    im, _ = _lesion(); _img(d, 'scans/scan.png', im); _img(d, 'scans/thumb.png', im[:12, :16])
+    Image.fromarray(im).save(Path(d)/'scans/cine.tif', save_all=True, append_images=[Image.fromarray(im[:, ::-1])])
+    os.symlink(Path(d)/'archive/old.png', Path(d)/'scans/old.png')                  # a link whose target was moved
+    msg = _cli(d, 'segment', '--image_dir', 'scans', '--output_dir', 'out', '--tta', 'none', '--encoder_runtime', 'torch')
+    s = json.loads((Path(d)/'out/segment.json').read_text())
+    return (f"{msg.split(':')[0]}: frames {[r['name'] for r in s['images']]}; skipped {[(Path(x['file']).name, x['why'].split(': ', 1)[1]) for x in s['skipped']]}; "
+            f"warnings {s['warnings']}")
+
 def _c_exif_pair(d):
     root = _dataset(d); img = np.random.default_rng(1).integers(0, 255, (30, 50), dtype=np.uint8)   # stored 50×30, shown 30×50
     pil = Image.fromarray(img); ex = pil.getexif(); ex[0x0112] = 6; pil.save(root/'images/rot.jpg', exif=ex.tobytes(), quality=95)
@@ -827,6 +836,10 @@ CASES += [
          r"rc 2: .*MINE holds files the kit did not write.* \| the user's files kept: True$", _c_phantoms_onto_user_folder),
     Case('never delete', 'inference --output_dir holding a user\'s report', 'refused before any work; the file kept',
          r"rc 2: .*results holds files the kit did not write \(report\.docx\).* \| kept: \['report\.docx'\]$", _c_inference_onto_user_folder),
+    Case('suspicious input', 'segment: a broken link, a two-page TIFF and a 16×12 thumbnail among the scans',
+         'the link reported by name (was: passed over in silence), each TIFF page a frame (was: page 1 only), the thumbnail warned; the rest segmented',
+         r"^rc 0: frames \['cine_frame000', 'cine_frame001', 'scan', 'thumb'\]; skipped \[\('old\.png', 'a link to .*old\.png, which does not exist.*'\)\]; "
+         r"warnings \[.*thumb\.png: only 16×12 pixels: too small to be a scan.*\]$", _c_segment_odd_folder),
     Case('suspicious input', 'refine: a flat scan and a coarse mask covering the whole image', 'both refined, both reported in prompts.json',
          r"^rc 0: warnings in prompts\.json: \[.*flat\.png: every pixel is 30.*coarse mask of scan\.png: mask covers 100% of the image.*\]$", _c_refine_suspicious),
 ]

@@ -12,13 +12,16 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from ..errors import DataError
 
 # %% auto 0
-__all__ = ['MASK_STEM', 'read_image', 'image_from_pixels', 'to_grey', 'mask_values', 'mask_background', 'binarise_mask',
-           'read_mask', 'mask_colour_label', 'mask_probability', 'mask_of', 'read_masks', 'image_doubt', 'mask_doubt',
-           'image_size', 'pair_fit', 'mask_outline', 'png_bytes', 'overlay']
+__all__ = ['MASK_STEM', 'MIN_SCAN_SIDE', 'read_image', 'read_frames', 'image_from_pixels', 'to_grey', 'mask_values',
+           'mask_background', 'binarise_mask', 'read_mask', 'mask_colour_label', 'mask_probability', 'mask_of',
+           'read_masks', 'image_doubt', 'mask_doubt', 'image_size', 'pair_fit', 'mask_outline', 'png_bytes', 'overlay']
 
 # %% ../../nbs/01_files.ipynb
 def _open(path:Path) -> Image.Image:
     path = Path(path)
+    if path.is_symlink() and not path.exists():
+        import os
+        raise DataError(f"{path}: a link to {os.readlink(path)}, which does not exist. Fix the link or remove it.")
     if not path.is_file(): raise DataError(f"{path}: file not found. Check the dataset folder.")
     if path.stat().st_size == 0:
         raise DataError(f"{path}: empty (0-byte) file. Replace it with a valid PNG or delete it "
@@ -53,6 +56,17 @@ def read_image(path:str|Path # image file (PNG, JPEG, BMP, TIFF; any bit depth)
               ) -> np.ndarray:
     "8-bit pixels: (H,W) grey, or (H,W,3) RGB when the channels differ."
     return image_from_pixels(_to_array(_open(path)))
+
+def read_frames(path:str|Path) -> list:
+    "Every page of an image file as `read_image` returns it — one for most files, each page of a multi-page TIFF (a cine export)."
+    im = _open(path); n = getattr(im, 'n_frames', 1)
+    if n == 1: return [image_from_pixels(_to_array(im))]
+    frames = []
+    for k in range(n):
+        try: im.seek(k); frames.append(image_from_pixels(_to_array(im.copy())))
+        except (OSError, ValueError, EOFError) as e:
+            raise DataError(f"{path}: cannot decode page {k + 1} of its {n} pages ({e}). Re-export the file.") from e
+    return frames
 
 def image_from_pixels(a:np.ndarray) -> np.ndarray:
     "Any decoded pixels (a file's, a DICOM frame's) as `read_image` returns them: 8-bit, alpha dropped, grey when the channels agree."
@@ -180,10 +194,16 @@ def read_masks(paths:Sequence) -> np.ndarray:
     return np.logical_or.reduce(ms)
 
 # %% ../../nbs/01_files.ipynb
+MIN_SCAN_SIDE = 32      # pixels; the models see 256×256 — a scan smaller than this on a side is a thumbnail or a strip
+
 def image_doubt(a:np.ndarray) -> str|None:
-    "Why an image looks like no scan (every pixel one value), or None."
-    lo, hi = int(a.min()), int(a.max())
-    return f"every pixel is {lo}: the image carries no signal (a blank export or a failed capture?)" if lo == hi else None
+    "Why an image looks like no scan (every pixel one value, or fewer than `MIN_SCAN_SIDE` pixels on a side), or None."
+    lo, hi = int(a.min()), int(a.max()); H, W = a.shape[:2]
+    if lo == hi: return f"every pixel is {lo}: the image carries no signal (a blank export or a failed capture?)"
+    if min(H, W) < MIN_SCAN_SIDE:
+        return (f"only {W}×{H} pixels: too small to be a scan (a thumbnail or a cropped strip?); its masks are "
+                f"upsampled guesses — segment the full-size export")
+    return None
 
 # %% ../../nbs/01_files.ipynb
 def mask_doubt(mk:np.ndarray, name) -> str|None:

@@ -10,7 +10,7 @@ import numpy as np
 from ..errors import DataError, UltraRefinerError
 from ..io import MARKER
 from .layouts import IMG_EXTS
-from .files import image_from_pixels, mask_of, read_image
+from .files import image_from_pixels, mask_of, read_frames
 
 # %% auto 0
 __all__ = ['DICOM_EXTS', 'DICOM_HANDLERS', 'write_test_dicom', 'is_dicom', 'dicom_spacing', 'read_dicom', 'list_scans',
@@ -97,8 +97,8 @@ def read_dicom(path:str|Path) -> list:
 
 # %% ../../nbs/01e_scans.ipynb
 def _is_scan(p:Path, dicom:bool=True, skip=None) -> bool:
-    return (p.is_file() and not p.name.startswith('.') and not (skip and skip(p.stem))
-            and ((p.suffix.lower() in IMG_EXTS and not mask_of(p.stem)) or (dicom and is_dicom(p))))
+    return ((p.is_file() or (p.is_symlink() and not p.exists())) and not p.name.startswith('.') and not (skip and skip(p.stem))   # a broken link:
+            and ((p.suffix.lower() in IMG_EXTS and not mask_of(p.stem)) or (dicom and is_dicom(p))))          # listed, so reported
 
 def _readable(p:Path, d:Path) -> bool:
     "Not hidden below `d`, and not inside a folder the kit wrote (its marker file): a rerun never segments its own outputs."
@@ -141,7 +141,9 @@ def iter_scans(files:Sequence, skipped:list, root:str|Path|None=None,
                on_file=None):                   # called after each file is read (a progress bar's update)
     "Every readable frame of the files as {'name', 'source', 'frame', 'image', 'spacing'}, read one file at a time; unreadable files go to `skipped` as (file, why)."
     for f, base in zip(map(Path, files), scan_names(files, root)):
-        try: got = read_dicom(f) if is_dicom(f) else [(None, read_image(f), None)]
+        try:
+            if is_dicom(f): got = read_dicom(f)
+            else: fr = read_frames(f); got = [(k if len(fr) > 1 else None, im, None) for k, im in enumerate(fr)]   # a multi-page TIFF: frames
         except DataError as e: got = (); skipped.append((str(f), str(e)))
         if on_file: on_file(1)
         for k, im, sp in got:
