@@ -24,15 +24,14 @@ def _open(path:Path) -> Image.Image:
         raise DataError(f"{path}: a link to {os.readlink(path)}, which does not exist. Fix the link or remove it.")
     if not path.is_file(): raise DataError(f"{path}: file not found. Check the dataset folder.")
     if path.stat().st_size == 0:
-        raise DataError(f"{path}: empty (0-byte) file. Replace it with a valid PNG or delete it "
-                        f"(or run prepare with --skip_bad to drop it with a warning).")
+        raise DataError(f"{path}: empty (0-byte) file. Replace it with a valid image or remove it.")   # prepare adds its --skip_bad
     try:
         im = Image.open(path); im.load()
         if im.getexif().get(0x0112, 1) != 1: im = ImageOps.exif_transpose(im)   # as a viewer shows it (EXIF orientation)
         return im
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise DataError(f"{path}: cannot decode image ({e}). The file is corrupt, truncated or not an image: "
-                        f"re-export it, or run prepare with --skip_bad to drop it with a warning.") from e
+                        f"re-export it or remove it.") from e
 
 def _to_array(im:Image.Image) -> np.ndarray:
     "Pixels of any PIL mode as a numpy array (P → RGB, LA → L, 16/32-bit kept)."
