@@ -97,8 +97,9 @@ def read_dicom(path:str|Path) -> list:
 
 # %% ../../nbs/01e_scans.ipynb
 def _is_scan(p:Path, dicom:bool=True, skip=None) -> bool:
-    return ((p.is_file() or (p.is_symlink() and not p.exists())) and not p.name.startswith('.') and not (skip and skip(p.stem))   # a broken link:
-            and ((p.suffix.lower() in IMG_EXTS and not mask_of(p.stem)) or (dicom and is_dicom(p))))          # listed, so reported
+    present = p.is_file() or (p.is_symlink() and not p.exists())     # a broken link is listed, so the reader reports it
+    return (present and not p.name.startswith('.') and not (skip and skip(p.stem))
+            and ((p.suffix.lower() in IMG_EXTS and not mask_of(p.stem)) or (dicom and is_dicom(p))))
 
 def _readable(p:Path, d:Path) -> bool:
     "Not hidden below `d`, and not inside a folder the kit wrote (its marker file): a rerun never segments its own outputs."
