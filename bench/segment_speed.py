@@ -2,6 +2,9 @@
 `refine` with the same model (the bundled LiteMedSAM refining `segment`'s own coarse masks), peak memory of each
 process, and the time to the first mask of a fresh process on a warm machine (imports, weights, OpenVINO's cached
 compile). Images: the first N of a processed test split (default BUSI's), copied so every run reads the same files.
+Also the floors these numbers sit on: the encoder's work a pass (FLOPs counted by `torch.utils.flop_counter`) and the
+rate it ran at, and the start-up a fresh process pays before any work (importing torch, then torchvision — which
+`segment_anything` and timm import —, then the whole `segment` module).
 
     python bench/segment_speed.py [PROCESSED_TEST_IMAGES_DIR] [N]
 """
@@ -12,6 +15,24 @@ SRC = Path(sys.argv[1] if len(sys.argv) > 1 else 'bench_runs/two_datasets/data/p
 N = int(sys.argv[2]) if len(sys.argv) > 2 else 24
 CLI = [sys.executable, '-c', 'import resource, sys; from ultrarefiner.cli import main; r = main(sys.argv[1:]); '   # each process reports its own peak
        'print("PEAK_RSS_KB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); sys.exit(r)']
+
+
+def import_seconds(stmt):
+    "Wall seconds of a fresh `python -c STMT` (the interpreter's own start-up included): best of 3."
+    ts = []
+    for _ in range(3):
+        t = time.perf_counter(); subprocess.run([sys.executable, '-W', 'ignore', '-c', stmt], check=True); ts.append(time.perf_counter() - t)
+    return min(ts)
+
+
+def encoder_gflop():
+    "GFLOP of one pass of the bundled model's image encoder (LiteMedSAM's TinyViT at its input size)."
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+    from ultrarefiner.inference.segment import bundled_model
+    enc = bundled_model(flip=False).transunet.features.eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as fc: enc(torch.zeros(1, 3, enc.img_size, enc.img_size))
+    return fc.get_total_flops() / 1e9
 
 
 def timed(args, cwd):
@@ -56,3 +77,7 @@ with tempfile.TemporaryDirectory() as d:
     print(f"| refine, same images and model (its own coarse masks in): whole process, images/s | {n / ref_wall:.2f} |")
     print(f"| peak memory (RSS of each process): segment / refine (MiB) | {seg_rss:.0f} / {ref_rss:.0f} |")
     print(f"| time to the first mask, a fresh process on a warm machine: whole process / after imports (s) | {first_wall:.1f} / {first_in:.1f} |")
+    gf = encoder_gflop(); per_pass = t['encoder_seconds'] / (n * (2 if s['tta'] == 'flip' else 1))
+    print(f"| encoder work: GFLOP a pass / s a pass in segment / GFLOP/s reached | {gf:.1f} / {per_pass:.2f} / {gf / per_pass:.0f} |")
+    imp = [import_seconds(x) for x in ('pass', 'import torch', 'import torch, torchvision', 'import ultrarefiner.inference.segment')]
+    print(f"| start-up before any work (s): python / + torch / + torchvision / the whole segment module | {' / '.join(f'{x:.1f}' for x in imp)} |")

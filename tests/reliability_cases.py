@@ -807,6 +807,16 @@ def _c_exif_pair(d):
     from ultrarefiner.data.files import read_image
     return f"kept {rep.n_kept}; rot image as written: {read_image(Path(d)/'out/processed/D'/('test' if 'rot' in json.loads((Path(d)/'out/processed/D/splits.json').read_text())['test'] else 'train')/'images/rot.png').shape}"
 
+def _c_dicom_and_pages_outside_segment(d):
+    from ultrarefiner.data.scans import write_test_dicom
+    im, g = _lesion(); _img(d, 'img/scan.png', im); _img(d, 'co/scan.png', g.astype(np.uint8) * 255); _img(d, 'co/cine.png', g.astype(np.uint8) * 255)
+    write_test_dicom(Path(d)/'img/us.dcm', im[None])
+    a = _cli(d, 'refine', '--image_dir', 'img', '--coarse_dir', 'co', '--output_dir', 'out', '--encoder_runtime', 'torch')
+    (Path(d)/'img/us.dcm').unlink(); Image.fromarray(im).save(Path(d)/'img/cine.tif', save_all=True, append_images=[Image.fromarray(im[:, ::-1])])
+    b = _cli(d, 'refine', '--image_dir', 'img', '--coarse_dir', 'co', '--output_dir', 'out', '--encoder_runtime', 'torch')
+    w = json.loads((Path(d)/'out/prompts.json').read_text())['warnings']
+    return f"{a.split(' Or move')[0]} | {b.split(':')[0]}: warnings {w}"
+
 CASES += [
     Case('one reader', 'refine: coarse label map with two labels (PNG)', 'error naming the values, as prepare (was: read as empty)',
          r"rc 2: .*scan\.png: mask values 0 .*1 .*2 .*would be dropped", _c_refine_label_map('png')),
@@ -840,6 +850,11 @@ CASES += [
          'the link reported by name (was: passed over in silence), each TIFF page a frame (was: page 1 only), the thumbnail warned; the rest segmented',
          r"^rc 0: frames \['cine_frame000', 'cine_frame001', 'scan', 'thumb'\]; skipped \[\('old\.png', 'a link to .*old\.png, which does not exist.*'\)\]; "
          r"warnings \[.*thumb\.png: only 16×12 pixels: too small to be a scan.*\]$", _c_segment_odd_folder),
+    Case('suspicious input', 'refine / inference: a DICOM among the images, then a two-page TIFF',
+         'the DICOM named as one, with the command that reads it (was: left out in silence; by path: "corrupt or not an image"); '
+         'the TIFF refined on its first page and the record says so (was: no word)',
+         r"^rc 2: .*img: 1 file\(s\) \(us\.dcm\) — each: a DICOM scan, which this command does not read.*`ultrarefiner segment` reads DICOM.* \| "
+         r"rc 0: warnings \[.*cine\.tif: 2 pages \(a cine export\?\): only the first was read.*\]$", _c_dicom_and_pages_outside_segment),
     Case('suspicious input', 'refine: a flat scan and a coarse mask covering the whole image', 'both refined, both reported in prompts.json',
          r"^rc 0: warnings in prompts\.json: \[.*flat\.png: every pixel is 30.*coarse mask of scan\.png: mask covers 100% of the image.*\]$", _c_refine_suspicious),
 ]

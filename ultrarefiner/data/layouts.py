@@ -15,7 +15,7 @@ from ..config import N_FOLDS, SPLIT_SEED, TEST_FRAC
 from ..errors import DataError
 from ..paths import Paths
 from ..io import atomic_dir
-from .files import binarise_mask, mask_doubt, mask_of, mask_background, mask_colour_label, mask_values, png_bytes, read_image
+from .files import binarise_mask, is_dicom, mask_doubt, mask_of, mask_background, mask_colour_label, mask_values, png_bytes, read_image
 from .splits import (read_splits_json, read_csv_rows, check_splits, make_splits, merge_duplicate_groups,
                                      official_partition, partition_splits)
 
@@ -197,7 +197,11 @@ def scan(root:str|Path, warn:list|None=None) -> tuple:
     root = Path(root); warn = [] if warn is None else warn
     layout = detect_layout(root)
     recs = LAYOUTS[layout][1](root, warn)
-    if not recs: raise DataError(f"{root}: layout '{layout}' detected but no image/mask pairs found. Check the file names.")
+    dcm = [p for p in root.rglob('*') if p.is_file() and not p.name.startswith('.') and is_dicom(p)]
+    dcm = (f"{len(dcm)} DICOM file(s) ({', '.join(p.name for p in dcm[:5])}{' …' if len(dcm) > 5 else ''}) not read: prepare reads "
+           f"image/mask pairs as PNG, JPEG, BMP or TIFF — export the frames as PNG, named like their masks") if dcm else None
+    if not recs: raise DataError(f"{root}: layout '{layout}' detected but no image/mask pairs found. " + (f"{dcm}." if dcm else "Check the file names."))
+    if dcm: warn.append(f"{root}: {dcm}.")
     dup = [n for n, c in Counter(r.name for r in recs).items() if c > 1]
     if dup: raise DataError(f"{root}: image names are not unique ({dup[:5]}); rename them so every stem is unique.")
     return layout, recs

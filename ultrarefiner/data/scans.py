@@ -10,11 +10,11 @@ import numpy as np
 from ..errors import DataError, UltraRefinerError
 from ..io import MARKER
 from .layouts import IMG_EXTS
-from .files import image_from_pixels, mask_of, read_frames
+from .files import DICOM_EXTS, DICOM_HERE, image_from_pixels, is_dicom, mask_of, read_frames
 
 # %% auto 0
-__all__ = ['DICOM_EXTS', 'DICOM_HANDLERS', 'write_test_dicom', 'is_dicom', 'dicom_spacing', 'read_dicom', 'list_scans',
-           'nested_scans', 'scan_names', 'iter_scans', 'load_scans']
+__all__ = ['DICOM_HANDLERS', 'write_test_dicom', 'dicom_spacing', 'read_dicom', 'list_scans', 'nested_scans', 'scan_names',
+           'iter_scans', 'load_scans']
 
 # %% ../../nbs/01e_scans.ipynb
 def write_test_dicom(path:str|Path, frames:np.ndarray,      # (F,H,W) grey or (F,H,W,3) RGB uint8; F = 1: a single frame
@@ -51,17 +51,7 @@ def write_test_dicom(path:str|Path, frames:np.ndarray,      # (F,H,W) grey or (F
     ds.save_as(str(path), enforce_file_format=True); return Path(path)
 
 # %% ../../nbs/01e_scans.ipynb
-DICOM_EXTS = ('.dcm', '.dicom')
 DICOM_HANDLERS = "pip install pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg (JPEG, JPEG-LS, JPEG 2000), or pip install python-gdcm"
-
-def is_dicom(path:str|Path) -> bool:
-    "A .dcm/.dicom file, or a file without extension that starts with DICOM's preamble ('DICM' at byte 128)."
-    path = Path(path)
-    if path.suffix.lower() in DICOM_EXTS: return True
-    if path.suffix: return False
-    try:
-        with open(path, 'rb') as f: f.seek(128); return f.read(4) == b'DICM'
-    except OSError: return False
 
 # %% ../../nbs/01e_scans.ipynb
 def dicom_spacing(ds) -> tuple|None:
@@ -96,10 +86,10 @@ def read_dicom(path:str|Path) -> list:
     return [(k if n > 1 else None, image_from_pixels(f), sp) for k, f in enumerate(a)]
 
 # %% ../../nbs/01e_scans.ipynb
-def _is_scan(p:Path, dicom:bool=True, skip=None) -> bool:
+def _is_scan(p:Path, skip=None) -> bool:
     present = p.is_file() or (p.is_symlink() and not p.exists())     # a broken link is listed, so the reader reports it
     return (present and not p.name.startswith('.') and not (skip and skip(p.stem))
-            and ((p.suffix.lower() in IMG_EXTS and not mask_of(p.stem)) or (dicom and is_dicom(p))))
+            and ((p.suffix.lower() in IMG_EXTS and not mask_of(p.stem)) or is_dicom(p)))
 
 def _readable(p:Path, d:Path) -> bool:
     "Not hidden below `d`, and not inside a folder the kit wrote (its marker file): a rerun never segments its own outputs."
@@ -112,14 +102,18 @@ def _readable(p:Path, d:Path) -> bool:
 
 def list_scans(image_dir:str|Path,
                recursive:bool=False,            # also the subfolders' scans (one folder per patient or study)
-               dicom:bool=True,                 # False: image files only (for the commands that read images)
+               dicom:bool=True,                 # False: image files only (the commands that read pictures): a DICOM is an error
                skip=None) -> list:              # stem -> True for files a command must not take as scans (its own outputs)
     "The scans of a folder: images that are not mask files, and DICOM files (hidden files and folders left out)."
-    d = Path(image_dir); ok = lambda p: _readable(p, d) and _is_scan(p, dicom, skip)
+    d = Path(image_dir); ok = lambda p: _readable(p, d) and _is_scan(p, skip)
     if not d.is_dir(): raise UltraRefinerError(f"{d}: folder not found." + (" It is a file: give its folder." if d.is_file() else ""))
-    files = sorted(p for p in (d.rglob('*') if recursive else d.iterdir()) if ok(p))
+    found = [p for p in (d.rglob('*') if recursive else d.iterdir()) if ok(p)]
+    if not dicom and (dcm := [p for p in found if is_dicom(p)]):     # not left out in silence: named, with the fix
+        raise UltraRefinerError(DICOM_HERE.format(path=f"{d}: {len(dcm)} file(s) ({', '.join(p.name for p in dcm[:5])}"
+                                                       f"{' …' if len(dcm) > 5 else ''}) — each") + " Or move them out of the folder.")
+    files = sorted(found)
     if not files:
-        nested = not recursive and any(ok(p) for p in d.rglob('*'))
+        nested = not recursive and any(ok(p) and (dicom or not is_dicom(p)) for p in d.rglob('*'))
         raise UltraRefinerError(f"{d}: no {'scans' if dicom else 'images'} ({', '.join(IMG_EXTS + (DICOM_EXTS if dicom else ()))}) found."
                                 + (" Its subfolders hold some: pass --recursive (recursive=True)." if nested else ""))
     return files

@@ -15,7 +15,7 @@ from ..errors import UltraRefinerError
 from ..io import atomic_dir, atomic_write_bytes, atomic_write_text, check_output_dir, file_stamp, ResumeLog, run_key
 from ..runtime import autocast, get_device, precision_name
 from ..data.scans import list_scans
-from ..data.files import image_doubt, overlay, png_bytes, read_image, to_grey
+from ..data.files import image_doubt, overlay, pages_doubt, png_bytes, read_image, to_grey
 from ..checkpoint import load_sam, load_transunet, refiner_settings
 from ..data.transforms import sam_preprocess
 from ..models.refiner import FoldEnsemble, SAMRefiner, UltraRefiner
@@ -143,7 +143,7 @@ def infer_images(files:Sequence[str|Path], model, output_dir:str|Path, preset:st
                                         f"(diverged training?) — no mask was written for these images.")
             for j, (f, (img, (H, W), _)) in enumerate(zip(chunk, loaded)):
                 rec = {'image': str(f), 'size': [W, H], 'mode': 'full' if full else 'transunet', 'precision': precision,
-                       'warnings': [f"{f}: {w}" for w in [image_doubt(img)] if w]}
+                       'warnings': [f"{f}: {w}" for w in (image_doubt(img), pages_doubt(f)) if w]}
                 if encoder: rec['encoder_runtime'] = encoder
                 if full:
                     p = o['prompts']; sam_s = model.refiner.img_size; fh, fw = frames[j]     # the image's region of SAM's frame

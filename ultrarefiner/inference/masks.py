@@ -16,7 +16,7 @@ from ..runtime import get_device
 from ..config import get_preset
 from ..data.layouts import IMG_EXTS
 from ..data.scans import list_scans
-from ..data.files import image_doubt, image_size, mask_doubt, mask_of, mask_probability, overlay, png_bytes, pair_fit, read_image, read_masks
+from ..data.files import image_doubt, image_size, mask_doubt, pages_doubt, mask_of, mask_probability, overlay, png_bytes, pair_fit, read_image, read_masks
 from ..metrics import MetricTracker, delta_markdown, delta_table, segmentation_metrics
 from ..models.gate import GATE_CHOICES
 from ..models.refiner import SAMRefiner, uncrop_logits
@@ -143,7 +143,8 @@ def _image_record(r:dict, o:dict, j:int, im:np.ndarray, fr:tuple, ref:np.ndarray
            'prompt_source': 'none (empty coarse mask)' if e else 'your box' if r['image'] in user_boxes else 'coarse mask',
            'coarse_fraction': float(cb.mean()), 'refined_fraction': float(ref.mean()),
            'gate': None if o.get('gate') is None else GATE_CHOICES[int(o['gate'][j])],   # which output the refiner's gate returned
-           'warnings': [w for w in (image_doubt(im) and f"{r['image']}: {image_doubt(im)}", mask_doubt(cb, f"coarse mask of {r['image'].name}")) if w]}
+           'warnings': [f"{r['image']}: {w}" for w in (image_doubt(im), pages_doubt(r['image'])) if w]
+                       + [w for w in [mask_doubt(cb, f"coarse mask of {r['image'].name}")] if w]}
     return rec
 
 # %% ../../nbs/16_refine.ipynb
