@@ -94,7 +94,8 @@ def pair_inputs(image_dir:str|Path, coarse_dir:str|Path, gt_dir:str|Path|None=No
     return rows
 
 # %% ../../nbs/16_refine.ipynb
-# Zero-shot on masks from any tool: the lite preset's prompts (a box with a 5 % margin, issue 32), never the mask prompt:
+# Zero-shot on masks from any tool: the lite preset's prompts (a box with a 5 % margin, read at half the mask's peak —
+# the same box for a binary mask, a wider one for an unsure probability map; issues 32, 33), never the mask prompt:
 # on over-segmented outlines a hard ±10 mask prompt lets SAM copy the outline.
 REFINE_DEFAULTS = dict(get_preset('lite')['refiner'], use_mask=False)
 
@@ -155,7 +156,7 @@ def _run_settings(refiner:SAMRefiner, frame:int, rounds:int, encoder:str) -> dic
                     ('mask', refiner.use_mask)) if on], 'box_mode': refiner.prompts.box_mode, 'neg_mode': refiner.prompts.neg_mode,
                 'mask_scale': refiner.prompts.mask_scale, 'component': refiner.prompts.component, 'multimask': refiner.multimask,
                 'rounds': rounds, 'encoder_runtime': encoder, 'on_empty': refiner.on_empty, 'min_area': refiner.min_area,
-                'box_margin': refiner.prompts.box_margin, 'gate': None if refiner.gate is None else refiner.gate.rule}
+                'box_margin': refiner.prompts.box_margin, 'box_relative': refiner.prompts.box_relative, 'gate': None if refiner.gate is None else refiner.gate.rule}
 
 # %% ../../nbs/16_refine.ipynb
 def _write_report(out:Path, records:list, settings:dict, tc:MetricTracker, tr:MetricTracker, gt_dir, sam_type:str) -> dict:

@@ -170,6 +170,7 @@ class PromptGenerator(nn.Module):
                  component:str='all',      # 'all' or 'largest' (prompts from the largest connected component only)
                  box_margin:float=0.0,     # the box grown by this fraction of its size on each side (`expand_box`)
                  box_jitter:float=0.0,     # training only: each box corner moved by N(0, box_jitter) × the box's size
+                 box_relative:bool=False,  # the box (and the largest component) from p > box_threshold × each image's peak p
                 ):
         super().__init__()
         if box_mode not in ('hard', 'soft'): raise ValueError(f"box_mode must be 'hard' or 'soft', got {box_mode!r}.")
@@ -181,7 +182,7 @@ class PromptGenerator(nn.Module):
         if box_margin < 0: raise ValueError(f"box_margin is a fraction of the box size ≥ 0, got {box_margin!r}.")
         self.box_margin = float(box_margin)
         if box_jitter < 0: raise ValueError(f"box_jitter is a fraction of the box size ≥ 0, got {box_jitter!r}.")
-        self.box_jitter = float(box_jitter)
+        self.box_jitter, self.box_relative = float(box_jitter), bool(box_relative)
 
     def _mask_prompt(self, p:torch.Tensor, frame:torch.Tensor|None) -> torch.Tensor:
         "(B,1,m,m) logits (2p − 1)·scale; with a frame, p fills the valid top-left region and the rest is background."
@@ -199,9 +200,10 @@ class PromptGenerator(nn.Module):
                ) -> Prompts:
         if p.ndim == 4: p = p[:, 0]
         p = p.float()
-        if self.component == 'largest': p = p * largest_component(p, self.box_threshold)
+        q = p / p.flatten(1).amax(1).clamp_min(1e-6)[:, None, None] if self.box_relative else p   # what the box is read from
+        if self.component == 'largest': keep = largest_component(q, self.box_threshold); p, q = p * keep, q * keep
         B, H, W = p.shape
-        hb, sb = (expand_box(b, self.box_margin, H, W) for b in (hard_box(p, self.box_threshold), soft_box(p, self.box_threshold, self.box_tau)))
+        hb, sb = (expand_box(b, self.box_margin, H, W) for b in (hard_box(q, self.box_threshold), soft_box(q, self.box_threshold, self.box_tau)))
         box = sb if self.box_mode == 'soft' else hb
         if self.training and self.box_jitter > 0:                 # phase 2/3 augmentation: the coarse model's box errors, resampled
             size = (box[:, 2:] - box[:, :2] + 1).repeat(1, 2)

@@ -68,7 +68,7 @@ class _RefinerParts:
         return dict(use_point=self.use_point, use_neg_point=self.use_neg_point, use_box=self.use_box, use_mask=self.use_mask,
                     box_mode=g.box_mode, multimask=self.multimask, temperature=g.temperature, box_threshold=g.box_threshold,
                     neg_mode=g.neg_mode, mask_scale=g.mask_scale, component=g.component, on_empty=self.on_empty,
-                    min_area=self.min_area, box_margin=g.box_margin, box_jitter=g.box_jitter, gate=None if self.gate is None else self.gate.to_dict())
+                    min_area=self.min_area, box_margin=g.box_margin, box_jitter=g.box_jitter, box_relative=g.box_relative, gate=None if self.gate is None else self.gate.to_dict())
 
     def train(self, mode:bool=True):
         "Train mode for the decoder; a frozen encoder stays in eval mode, and BatchNorm (TinyViT) always keeps its pretrained statistics."
@@ -112,6 +112,7 @@ class SAMRefiner(_RefinerParts, nn.Module):
                  min_area:float=MIN_AREA,        # `prompts.coarse_is_empty`: below this fraction of the frame, empty
                  box_margin:float=0.0,           # the box grown by this fraction of its size on each side (`prompts.expand_box`)
                  box_jitter:float=0.0,           # training only: box corners moved by N(0, this) × box size
+                 box_relative:bool=False,        # the box from p > box_threshold × each image's peak (`prompts.PromptGenerator`)
                  gate:dict|RefineGate|None=None): # per image coarse / blend / refined at prediction time (`gate.RefineGate`)
         super().__init__()
         if on_empty not in ON_EMPTY: raise ValueError(f"on_empty must be one of {ON_EMPTY}, got {on_empty!r}.")
@@ -125,7 +126,7 @@ class SAMRefiner(_RefinerParts, nn.Module):
         self.prompts = PromptGenerator(sam_size=self.img_size, mask_size=sam.prompt_encoder.mask_input_size[0],
                                        temperature=temperature, box_threshold=box_threshold, box_mode=box_mode,
                                        neg_mode=neg_mode, mask_scale=mask_scale, component=component,
-                                       box_margin=box_margin, box_jitter=box_jitter)
+                                       box_margin=box_margin, box_jitter=box_jitter, box_relative=box_relative)
 
     def forward(self,
                 image:torch.Tensor|None,           # (B,3,S,S) SAM input (`sam_preprocess`), or None when `embeddings` given
