@@ -137,7 +137,8 @@ def _more_parsers(sub):
     s.add_argument('--from', dest='source', default=None, help="an existing bundle folder: its decoders (checked against its card), "
                    "the gate refitted and the test splits rescored into --out (the run's checkpoints not needed)")
     s.add_argument('--no_gate', action='store_true', help="no gate: the refined mask is always SAM's (default: a gate fitted on the "
-                   "bundled folds' held-out validation images decides per image between SAM's mask, the coarse mask and a blend)")
+                   "bundled folds' held-out validation images decides per image between SAM's mask, the coarse mask and a blend; "
+                   "the box reading, absolute or relative to each image's peak, is chosen on the same images)")
     s.set_defaults(func=COMMANDS['bundle'])
     s = sub.add_parser('refine', help="refine any model's masks with LiteMedSAM (bundled, zero-shot) or a phase-2 checkpoint",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)

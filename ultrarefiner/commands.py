@@ -220,10 +220,10 @@ def _cmd_segment(a):
 def _cmd_bundle(a):
     import shlex, sys
     from ultrarefiner.inference.segment import export_bundle
-    from ultrarefiner.training.tuning import fit_bundle_gate
+    from ultrarefiner.training.tuning import BUNDLE_SEARCH, fit_bundle_gate
     if a.source is None and (a.trained_on is None or a.folds is None):
         raise UltraRefinerError("bundle needs --trained_on and --folds (a run's folds), or --from an existing bundle folder.")
-    fit = None if a.no_gate else (lambda w: fit_bundle_gate(w, a.data_root, a.ckpt_root))
+    fit = None if a.no_gate else (lambda w: fit_bundle_gate(w, a.data_root, a.ckpt_root, search=BUNDLE_SEARCH))
     card = export_bundle(a.trained_on, a.folds, a.ckpt_root, a.data_root, a.out, command='ultrarefiner ' + shlex.join(sys.argv[1:]),
                          source=a.source, fit_gate=fit)
     for d, t in card['test'].items(): print(f"bundle: {d} test split ({t['n']} images): coarse Dice {t['coarse']:.4f} → refined {t['refined']:.4f}")

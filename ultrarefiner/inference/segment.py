@@ -224,6 +224,10 @@ def model_card_md(card:dict) -> str:
                    f"{' and '.join(f'{n} {d}' for d, n in g['fitted_on'].items())} validation images of the bundled fold(s), held out from "
                    f"their decoders ({g['summary'].split('; ', 1)[-1]}; `{g.get('command') or card['command']}`). On the test splits it took "
                    + '; '.join(f"{d}: " + ', '.join(f'{k} ×{n}' for k, n in t['gate'].items()) for d, t in card['test'].items() if t.get('gate')) + ".")
+    if g and g.get('tried'):
+        rows += ("\n\n**Prompt settings chosen on the same held-out images** (the refiner is not trained for the bundle; gated Dice of each): "
+                 + '; '.join(', '.join(f'{k}={v}' for k, v in t.items() if not k.endswith('_dice')) + f" {t['gated_dice']:.4f} (refined alone {t['refined_dice']:.4f})"
+                             for t in g['tried']) + f". Kept: {', '.join(f'{k}={v}' for k, v in g['prompts'].items())}.")
     return f"""# UltraRefiner bundled model
 
 **What:** {card['model']}; preset `{card['preset']}`; {card['size_bytes'] / 1e6:.1f} MB in all (fp16).
@@ -291,6 +295,7 @@ def export_bundle(tag:str|None,                     # the run's datasets: BUSI+B
     if fit_gate is not None:                          # the refiner may decline: fitted on held-out images, stored in the card
         g = fit_gate(out)
         if g:
+            card['refiner'].update(g.get('prompts') or {})    # prompt settings chosen on the same held-out images, if searched
             card['refiner']['gate'] = g.pop('gate'); card['gate'] = {**g, 'command': rebuilt or command}
             atomic_write_text(out/'card.json', json.dumps(card, indent=1))
     model = bundled_model(out)                        # the bundle as written, gate included: built once for every test split

@@ -17,8 +17,8 @@ from ..models.prompts import hard_box
 from ..models.refiner import SAMRefiner
 
 # %% auto 0
-__all__ = ['BLENDS', 'held_out_batches', 'outcomes', 'box_errors', 'box_error_summary', 'search_prompts', 'pipeline_outcomes',
-           'gate_from_outcomes', 'fit_refiner_gate', 'gate_summary', 'fit_bundle_gate']
+__all__ = ['BLENDS', 'BUNDLE_SEARCH', 'held_out_batches', 'outcomes', 'box_errors', 'box_error_summary', 'search_prompts',
+           'pipeline_outcomes', 'gate_from_outcomes', 'fit_refiner_gate', 'gate_summary', 'fit_bundle_gate']
 
 # %% ../../nbs/10b_tuning.ipynb
 @torch.no_grad()
@@ -145,12 +145,16 @@ def gate_summary(gate:RefineGate) -> str:
             f"oracle {r.get('oracle_dice', float('nan')):.4f}; learned rule took " + ', '.join(f"{k} ×{n}" for k, n in ch.items()))
 
 # %% ../../nbs/10b_tuning.ipynb
+BUNDLE_SEARCH = dict(box_relative=(False, True))   # what `ultrarefiner bundle` tries on the held-out images (each try: one more pass)
+
+# %% ../../nbs/10b_tuning.ipynb
 def fit_bundle_gate(weights:str|Path,             # a bundle folder (card.json + coarse_fold{k}.pth)
                     data_root:str='data',         # the processed datasets the bundle's run trained on
                     ckpt_root:str='checkpoints',  # whose feature cache to read ($ULTRAREFINER_CACHE wins)
                     device:str|None=None, encoder_runtime:str|None=None, encoder_precision:str='fp32',
+                    search:dict|None=None,        # prompt settings to try, e.g. BUNDLE_SEARCH; the best gated held-out Dice is kept
                     verbose:bool=True) -> dict:
-    "{'gate': RefineGate dict, 'fitted_on': {dataset: n images}, 'summary': line} fitted on the bundle's held-out validation images."
+    "{'gate': RefineGate dict, 'prompts': chosen settings, 'tried': [...], 'fitted_on': {dataset: n}, 'summary': line} on held-out images."
     from ultrarefiner.data.datasets import TransUNetDataset
     from ultrarefiner.data.splits import split_names, splits_digest
     from ultrarefiner.inference.segment import bundled_card, bundled_model
@@ -159,7 +163,9 @@ def fit_bundle_gate(weights:str|Path,             # a bundle folder (card.json +
     from ultrarefiner.paths import Paths, tag_parts
     from ultrarefiner.runtime import get_device
     w = Path(weights); card = bundled_card(w); base = bundled_model(w); dev = get_device(device)   # the files checked against the card
-    ref = SAMRefiner(base.refiner.sam, **{**card['refiner'], 'gate': None}).to(dev).eval(); outs, used = [], {}
+    cands = [dict(zip(search, v)) for v in itertools.product(*search.values())] if search else [{}]
+    refs = [SAMRefiner(base.refiner.sam, **{**card['refiner'], **s, 'gate': None}).to(dev).eval() for s in cands]
+    outs, used = [[] for _ in cands], {}
     for run, c in zip(card['runs'], base.coarse_models):   # the card lists runs and files in the same (fold) order
         k = run['fold']; c = c.to(dev).eval()
         c.attach_cache(Paths(ckpt_root=ckpt_root).cache(), prepare=lambda: ensure_runtime(c.features, encoder_runtime, encoder_precision, dev))
@@ -170,9 +176,15 @@ def fit_bundle_gate(weights:str|Path,             # a bundle folder (card.json +
                                         f"validation images would not be held out. Prepare {d} as the run did (`ultrarefiner prepare "
                                         f"--datasets {d}`, same seed and folds), or pass --no_gate.")
             names = split_names(root, 'val', k); used[d] = used.get(d, 0) + len(names)
-            ds = TransUNetDataset(root, names, c.config.img_size, sam_type='lite', sam_size=ref.img_size)
-            outs.append(pipeline_outcomes(FoldEnsemble([c], [ref], flip=True).to(dev), ds))
-    out = {k: np.concatenate([o[k] for o in outs]) for k in ('features', 'dice')}
-    gate = gate_from_outcomes({**out, 'names': [n for o in outs for n in o['names']], 'blends': outs[0]['blends']})
+            ds = TransUNetDataset(root, names, c.config.img_size, sam_type='lite', sam_size=refs[0].img_size)
+            for o, ref in zip(outs, refs): o.append(pipeline_outcomes(FoldEnsemble([c], [ref], flip=True).to(dev), ds))
+    fits = []
+    for s, oo in zip(cands, outs):                       # each candidate's gate, fitted on the same held-out images
+        out = {k: np.concatenate([o[k] for o in oo]) for k in ('features', 'dice')}
+        gate = gate_from_outcomes({**out, 'names': [n for o in oo for n in o['names']], 'blends': oo[0]['blends']})
+        fits.append((gate.report['validation_dice'][gate.rule], float(out['dice'][:, 1].mean()), s, gate))
+        if verbose and search: print(f"prompts {s}: refined {fits[-1][1]:.4f}, gated {fits[-1][0]:.4f}", flush=True)
+    score, _, best, gate = max(fits, key=lambda f: f[0])
     if verbose: print(gate_summary(gate), flush=True)
-    return {'gate': gate.to_dict(), 'fitted_on': used, 'summary': gate_summary(gate)}
+    tried = [{**s, 'refined_dice': r, 'gated_dice': g} for g, r, s, _ in fits] if search else []
+    return {'gate': gate.to_dict(), 'prompts': best, 'tried': tried, 'fitted_on': used, 'summary': gate_summary(gate)}
