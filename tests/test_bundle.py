@@ -45,3 +45,14 @@ def test_gate_is_the_cards():
     assert card['gate']['fitted_on'] and all(n > 0 for n in card['gate']['fitted_on'].values())
     for d, t in card['test'].items(): assert sum(t['gate'].values()) == t['n'], (d, t)
     assert 'gate' in (WEIGHTS / 'MODEL_CARD.md').read_text()
+
+
+def test_prompts_are_the_held_out_choice():
+    "Prompt settings searched with the gate: the card keeps the best gated held-out Dice, and the bundled refiner reads its box so."
+    card = bundled_card(); tried = card.get('gate', {}).get('tried')
+    if not tried: pytest.skip("this bundle's gate was fitted without a prompt search")
+    best = max(tried, key=lambda t: t['gated_dice'])
+    p = bundled_model().refiner.prompts
+    for k, v in best.items():
+        if not k.endswith('_dice'): assert card['refiner'][k] == v and getattr(p, k) == v, (k, v, card['refiner'])
+    assert 'Prompt settings chosen' in (WEIGHTS / 'MODEL_CARD.md').read_text()
