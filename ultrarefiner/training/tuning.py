@@ -145,9 +145,6 @@ def gate_summary(gate:RefineGate) -> str:
             f"oracle {r.get('oracle_dice', float('nan')):.4f}; learned rule took " + ', '.join(f"{k} ×{n}" for k, n in ch.items()))
 
 # %% ../../nbs/10b_tuning.ipynb
-BUNDLE_SEARCH = dict(box_relative=(False, True))   # what `ultrarefiner bundle` tries on the held-out images (each try: one more pass)
-
-# %% ../../nbs/10b_tuning.ipynb
 def fit_bundle_gate(weights:str|Path,             # a bundle folder (card.json + coarse_fold{k}.pth)
                     data_root:str='data',         # the processed datasets the bundle's run trained on
                     ckpt_root:str='checkpoints',  # whose feature cache to read ($ULTRAREFINER_CACHE wins)
@@ -184,7 +181,10 @@ def fit_bundle_gate(weights:str|Path,             # a bundle folder (card.json +
         gate = gate_from_outcomes({**out, 'names': [n for o in oo for n in o['names']], 'blends': oo[0]['blends']})
         fits.append((gate.report['validation_dice'][gate.rule], float(out['dice'][:, 1].mean()), s, gate))
         if verbose and search: print(f"prompts {s}: refined {fits[-1][1]:.4f}, gated {fits[-1][0]:.4f}", flush=True)
-    score, _, best, gate = max(fits, key=lambda f: f[0])
+    _, _, best, gate = max(fits, key=lambda f: f[0])
     if verbose: print(gate_summary(gate), flush=True)
     tried = [{**s, 'refined_dice': r, 'gated_dice': g} for g, r, s, _ in fits] if search else []
     return {'gate': gate.to_dict(), 'prompts': best, 'tried': tried, 'fitted_on': used, 'summary': gate_summary(gate)}
+
+# %% ../../nbs/10b_tuning.ipynb
+BUNDLE_SEARCH = dict(box_relative=(False, True))   # what `ultrarefiner bundle` tries on the held-out images (each try: one more pass)
