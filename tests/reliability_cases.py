@@ -722,15 +722,15 @@ def _c_refine_killed(d):
     M.refine_folder(Path(d)/'img', Path(d)/'co', Path(d)/'out', verbose=False, batch_size=1, encoder_runtime='torch')
     before = {p.name: p.read_bytes() for p in (Path(d)/'out').iterdir()}
     for k in range(3): _img(d, f'co/s{k}.png', np.zeros_like(g, np.uint8))         # new coarse masks, then a kill mid-run
-    real, calls = M.read_image, []
+    real, calls = M.read_scan, []
     def dying(p):
         calls.append(p)
         if len(calls) == 2: raise KeyboardInterrupt('killed')
         return real(p)
-    M.read_image = dying
+    M.read_scan = dying
     try: M.refine_folder(Path(d)/'img', Path(d)/'co', Path(d)/'out', verbose=False, batch_size=1, encoder_runtime='torch')
     except KeyboardInterrupt: pass
-    finally: M.read_image = real
+    finally: M.read_scan = real
     after = {p.name: p.read_bytes() for p in (Path(d)/'out').iterdir()}
     listed = [Path(r['refined']).name for r in json.loads(after['prompts.json'])['images']]
     kept = [re.sub(r'-[0-9a-f]{16}$', '-KEY', p.name) for p in Path(d).iterdir() if p.name.startswith('.out')]
@@ -809,13 +809,14 @@ def _c_exif_pair(d):
 
 def _c_dicom_and_pages_outside_segment(d):
     from ultrarefiner.data.scans import write_test_dicom
-    im, g = _lesion(); _img(d, 'img/scan.png', im); _img(d, 'co/scan.png', g.astype(np.uint8) * 255); _img(d, 'co/cine.png', g.astype(np.uint8) * 255)
-    write_test_dicom(Path(d)/'img/us.dcm', im[None])
+    im, g = _lesion(); _img(d, 'img/scan.png', im); write_test_dicom(Path(d)/'img/us.dcm', im[None])
+    Image.fromarray(im).save(Path(d)/'img/cine.tif', save_all=True, append_images=[Image.fromarray(im[:, ::-1])])
+    for n, m in (('scan', g), ('us', g), ('cine_frame000', g), ('cine_frame001', g[:, ::-1])): _img(d, f'co/{n}.png', m.astype(np.uint8) * 255)
     a = _cli(d, 'refine', '--image_dir', 'img', '--coarse_dir', 'co', '--output_dir', 'out', '--encoder_runtime', 'torch')
-    (Path(d)/'img/us.dcm').unlink(); Image.fromarray(im).save(Path(d)/'img/cine.tif', save_all=True, append_images=[Image.fromarray(im[:, ::-1])])
-    b = _cli(d, 'refine', '--image_dir', 'img', '--coarse_dir', 'co', '--output_dir', 'out', '--encoder_runtime', 'torch')
-    w = json.loads((Path(d)/'out/prompts.json').read_text())['warnings']
-    return f"{a.split(' Or move')[0]} | {b.split(':')[0]}: warnings {w}"
+    refined = sorted(p.name for p in (Path(d)/'out').glob('*_refined.png'))
+    b = _cli(d, 'inference', '--image_dir', 'img', '--model_checkpoint', str(_pipeline_ckpt(d)), '--output_dir', 'inf')
+    masks = sorted(p.name for p in (Path(d)/'inf').glob('*_mask.png'))
+    return f"{a.split(':')[0]}: refined {refined} | {b.split(':')[0]}: masks {masks}"
 
 CASES += [
     Case('one reader', 'refine: coarse label map with two labels (PNG)', 'error naming the values, as prepare (was: read as empty)',
@@ -850,11 +851,11 @@ CASES += [
          'the link reported by name (was: passed over in silence), each TIFF page a frame (was: page 1 only), the thumbnail warned; the rest segmented',
          r"^rc 0: frames \['cine_frame000', 'cine_frame001', 'scan', 'thumb'\]; skipped \[\('old\.png', 'a link to .*old\.png, which does not exist.*'\)\]; "
          r"warnings \[.*thumb\.png: only 16×12 pixels: too small to be a scan.*\]$", _c_segment_odd_folder),
-    Case('suspicious input', 'refine / inference: a DICOM among the images, then a two-page TIFF',
-         'the DICOM named as one, with the command that reads it (was: left out in silence; by path: "corrupt or not an image"); '
-         'the TIFF refined on its first page and the record says so (was: no word)',
-         r"^rc 2: .*img: 1 file\(s\) \(us\.dcm\) — each: a DICOM scan, which this command does not read.*`ultrarefiner segment` reads DICOM.* \| "
-         r"rc 0: warnings \[.*cine\.tif: 2 pages \(a cine export\?\): only the first was read.*\]$", _c_dicom_and_pages_outside_segment),
+    Case('suspicious input', 'refine / inference: a DICOM and a two-page TIFF among the images',
+         'every frame refined from its own coarse mask and segmented, named as segment names it '
+         '(was: the DICOM refused, segment named as the command that reads it; the TIFF read on its first page only)',
+         r"^rc 0: refined \['cine_frame000_refined\.png', 'cine_frame001_refined\.png', 'scan_refined\.png', 'us_refined\.png'\] \| "
+         r"rc 0: masks \['cine_frame000_mask\.png', 'cine_frame001_mask\.png', 'scan_mask\.png', 'us_mask\.png'\]$", _c_dicom_and_pages_outside_segment),
     Case('suspicious input', 'refine: a flat scan and a coarse mask covering the whole image', 'both refined, both reported in prompts.json',
          r"^rc 0: warnings in prompts\.json: \[.*flat\.png: every pixel is 30.*coarse mask of scan\.png: mask covers 100% of the image.*\]$", _c_refine_suspicious),
 ]

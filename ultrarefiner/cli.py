@@ -101,7 +101,7 @@ def _common(s):
 
 # %% ../nbs/13_cli.ipynb
 def _more_parsers(sub):
-    s = sub.add_parser('inference', help='masks at original size, overlays and prompts.json for images')
+    s = sub.add_parser('inference', help='masks at original size, overlays and prompts.json for images (PNG, JPEG, TIFF, DICOM; every frame of a cine loop)')
     s.add_argument('--mode', default='full', choices=['full', 'transunet'])
     s.add_argument('--preset', default=None, choices=sorted(PRESETS), help="default: the checkpoint's")
     s.add_argument('--model_checkpoint', default=None); s.add_argument('--transunet_checkpoint', default=None)

@@ -255,8 +255,9 @@ def _cmd_inference(a):
         m = build_inference_model(a.mode, a.preset, a.model_checkpoint, a.transunet_checkpoint, a.sam_checkpoint, box_mode=a.box_mode)
     recs = infer_images(files, m, a.output_dir, device=a.device, batch_size=a.batch_size, amp=a.amp,
                         encoder_runtime=a.encoder_runtime, encoder_precision=a.encoder_precision)
-    for w in (w for r in recs for w in r['warnings']): print(f"inference: warning: {w}")   # also in prompts.json
-    print(f"wrote {len(recs)} masks, overlays and {Path(a.output_dir)/'prompts.json'}")
+    for w in (w for r in recs for w in r['warnings']): print(f"inference: warning: {w}")   # also in prompts.json (a skipped file's too)
+    n = sum(r['mask'] is not None for r in recs); sk = len(recs) - n
+    print(f"wrote {n} masks, overlays and {Path(a.output_dir)/'prompts.json'}" + (f" ({sk} file(s) skipped: see the warnings)" if sk else ''))
 
 # %% ../nbs/13b_commands.ipynb
 def _cmd_run_folds(a):

@@ -14,8 +14,8 @@ from ..errors import DataError
 # %% auto 0
 __all__ = ['DICOM_EXTS', 'DICOM_HERE', 'MASK_STEM', 'MIN_SCAN_SIDE', 'is_dicom', 'read_image', 'read_frames', 'image_from_pixels',
            'to_grey', 'mask_values', 'mask_background', 'binarise_mask', 'read_mask', 'mask_colour_label',
-           'mask_probability', 'mask_of', 'read_masks', 'image_doubt', 'pages_doubt', 'mask_doubt', 'image_size',
-           'pair_fit', 'mask_outline', 'png_bytes', 'overlay']
+           'mask_probability', 'mask_of', 'read_masks', 'image_doubt', 'mask_doubt', 'image_size', 'pair_fit',
+           'mask_outline', 'png_bytes', 'overlay']
 
 # %% ../../nbs/01_files.ipynb
 DICOM_EXTS = ('.dcm', '.dicom')
@@ -31,7 +31,7 @@ def is_dicom(path:str|Path) -> bool:
 
 # %% ../../nbs/01_files.ipynb
 DICOM_HERE = ("{path}: a DICOM scan, which this command does not read (it reads PNG, JPEG, BMP and TIFF images). "
-              "`ultrarefiner segment` reads DICOM scans, every frame; for the other commands export the frames as PNG.")
+              "`ultrarefiner segment`, `inference` and `refine` read DICOM scans, every frame; to train on them, export the frames as PNG.")
 
 def _open(path:Path) -> Image.Image:
     path = Path(path)
@@ -220,15 +220,6 @@ def image_doubt(a:np.ndarray) -> str|None:
         return (f"only {W}×{H} pixels: too small to be a scan (a thumbnail or a cropped strip?); its masks are "
                 f"upsampled guesses — segment the full-size export")
     return None
-
-# %% ../../nbs/01_files.ipynb
-def pages_doubt(path:str|Path) -> str|None:
-    "What a one-picture reader leaves out of a file of several pages (a multi-page TIFF, an animated PNG), or None."
-    try:
-        with Image.open(path) as im: n = getattr(im, 'n_frames', 1)
-    except Exception: return None        # not readable: the reader itself reports it
-    return (f"{n} pages (a cine export?): only the first was read — `ultrarefiner segment` reads every page"
-            if n > 1 else None)
 
 # %% ../../nbs/01_files.ipynb
 def mask_doubt(mk:np.ndarray, name) -> str|None:

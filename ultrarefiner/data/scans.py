@@ -10,11 +10,11 @@ import numpy as np
 from ..errors import DataError, UltraRefinerError
 from ..io import MARKER
 from .layouts import IMG_EXTS
-from .files import DICOM_EXTS, DICOM_HERE, image_from_pixels, is_dicom, mask_of, read_frames
+from .files import DICOM_EXTS, image_from_pixels, is_dicom, mask_of, read_frames
 
 # %% auto 0
-__all__ = ['DICOM_HANDLERS', 'write_test_dicom', 'dicom_spacing', 'read_dicom', 'list_scans', 'nested_scans', 'scan_names',
-           'iter_scans', 'load_scans']
+__all__ = ['DICOM_HANDLERS', 'write_test_dicom', 'dicom_spacing', 'read_dicom', 'list_scans', 'nested_scans', 'frame_name',
+           'read_scan', 'scan_names', 'iter_scans', 'load_scans', 'frame_sizes']
 
 # %% ../../nbs/01e_scans.ipynb
 def write_test_dicom(path:str|Path, frames:np.ndarray,      # (F,H,W) grey or (F,H,W,3) RGB uint8; F = 1: a single frame
@@ -102,19 +102,15 @@ def _readable(p:Path, d:Path) -> bool:
 
 def list_scans(image_dir:str|Path,
                recursive:bool=False,            # also the subfolders' scans (one folder per patient or study)
-               dicom:bool=True,                 # False: image files only (the commands that read pictures): a DICOM is an error
                skip=None) -> list:              # stem -> True for files a command must not take as scans (its own outputs)
     "The scans of a folder: images that are not mask files, and DICOM files (hidden files and folders left out)."
     d = Path(image_dir); ok = lambda p: _readable(p, d) and _is_scan(p, skip)
     if not d.is_dir(): raise UltraRefinerError(f"{d}: folder not found." + (" It is a file: give its folder." if d.is_file() else ""))
     found = [p for p in (d.rglob('*') if recursive else d.iterdir()) if ok(p)]
-    if not dicom and (dcm := [p for p in found if is_dicom(p)]):     # not left out in silence: named, with the fix
-        raise UltraRefinerError(DICOM_HERE.format(path=f"{d}: {len(dcm)} file(s) ({', '.join(p.name for p in dcm[:5])}"
-                                                       f"{' …' if len(dcm) > 5 else ''}) — each") + " Or move them out of the folder.")
     files = sorted(found)
     if not files:
-        nested = not recursive and any(ok(p) and (dicom or not is_dicom(p)) for p in d.rglob('*'))
-        raise UltraRefinerError(f"{d}: no {'scans' if dicom else 'images'} ({', '.join(IMG_EXTS + (DICOM_EXTS if dicom else ()))}) found."
+        nested = not recursive and any(ok(p) for p in d.rglob('*'))
+        raise UltraRefinerError(f"{d}: no scans ({', '.join(IMG_EXTS + DICOM_EXTS)}) found."
                                 + (" Its subfolders hold some: pass --recursive (recursive=True)." if nested else ""))
     return files
 
@@ -122,6 +118,17 @@ def nested_scans(image_dir:str|Path) -> int:
     "How many scans lie in subfolders of `image_dir` (what a run without `recursive` leaves out, and says so)."
     d = Path(image_dir)
     return sum(1 for p in d.rglob('*') if p.parent != d and _readable(p, d) and _is_scan(p))
+
+
+# %% ../../nbs/01e_scans.ipynb
+def frame_name(base:str, frame:int|None) -> str:
+    "The output name of a scan's frame: `base` for a one-frame file, `base_frameNNN` for frame NNN of a cine loop."
+    return base if frame is None else f"{base}_frame{frame:03d}"
+
+def read_scan(path:str|Path) -> list:
+    "[(frame index or None, image as `read_image` returns it, (dy, dx) mm or None)] of a DICOM or image file — each page of a multi-page TIFF a frame."
+    if is_dicom(path): return read_dicom(path)
+    fr = read_frames(path); return [(k if len(fr) > 1 else None, im, None) for k, im in enumerate(fr)]
 
 
 # %% ../../nbs/01e_scans.ipynb
@@ -136,15 +143,34 @@ def iter_scans(files:Sequence, skipped:list, root:str|Path|None=None,
                on_file=None):                   # called after each file is read (a progress bar's update)
     "Every readable frame of the files as {'name', 'source', 'frame', 'image', 'spacing'}, read one file at a time; unreadable files go to `skipped` as (file, why)."
     for f, base in zip(map(Path, files), scan_names(files, root)):
-        try:
-            if is_dicom(f): got = read_dicom(f)
-            else: fr = read_frames(f); got = [(k if len(fr) > 1 else None, im, None) for k, im in enumerate(fr)]   # a multi-page TIFF: frames
+        try: got = read_scan(f)
         except DataError as e: got = (); skipped.append((str(f), str(e)))
         if on_file: on_file(1)
         for k, im, sp in got:
-            yield {'name': base if k is None else f"{base}_frame{k:03d}", 'source': str(f), 'frame': k, 'image': im, 'spacing': sp}
+            yield {'name': frame_name(base, k), 'source': str(f), 'frame': k, 'image': im, 'spacing': sp}
 
 def load_scans(files:Sequence, root:str|Path|None=None) -> tuple:
     "([frame, …], [(file, why it was skipped)]) of the files: `iter_scans` as lists."
     skipped = []; frames = list(iter_scans(files, skipped, root)); return frames, skipped
+
+
+# %% ../../nbs/01e_scans.ipynb
+def frame_sizes(path:str|Path) -> list:
+    "[(H, W)] of each frame of a scan file as `read_scan` returns it, from its header (no pixels decoded); a clear error when it is not a scan."
+    from ultrarefiner.data.files import image_size
+    path = Path(path)
+    if is_dicom(path):
+        import pydicom
+        try: ds = pydicom.dcmread(path, stop_before_pixels=True)
+        except Exception as e: raise DataError(f"{path}: not a readable DICOM file ({e}).") from e
+        if 'Rows' not in ds or 'Columns' not in ds:
+            raise DataError(f"{path}: a DICOM without an image (a report or structured document?): nothing to segment.")
+        return [(int(ds.Rows), int(ds.Columns))] * int(ds.get('NumberOfFrames', 1) or 1)
+    from PIL import Image
+    try:
+        with Image.open(path) as im: n = getattr(im, 'n_frames', 1)
+        if n == 1: return [image_size(path)]
+        with Image.open(path) as im: return [(im.seek(k), im.size[::-1])[1] for k in range(n)]
+    except (OSError, ValueError, EOFError, SyntaxError) as e:
+        raise DataError(f"{path}: not a readable image ({e}). Re-export it as PNG, or remove it.") from e
 

@@ -4,18 +4,18 @@
 
 # %% ../../nbs/11_infer.ipynb 2
 from __future__ import annotations
-import json
+import itertools, json
 from pathlib import Path
 from typing import Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from ..errors import UltraRefinerError
+from ..errors import DataError, UltraRefinerError
 from ..io import atomic_dir, atomic_write_bytes, atomic_write_text, check_output_dir, file_stamp, ResumeLog, run_key
 from ..runtime import autocast, get_device, precision_name
-from ..data.scans import list_scans
-from ..data.files import image_doubt, overlay, pages_doubt, png_bytes, read_image, to_grey
+from ..data.scans import iter_scans, list_scans
+from ..data.files import image_doubt, overlay, png_bytes, to_grey
 from ..checkpoint import load_sam, load_transunet, refiner_settings
 from ..data.transforms import sam_preprocess
 from ..models.refiner import FoldEnsemble, SAMRefiner, UltraRefiner
@@ -27,7 +27,7 @@ __all__ = ['list_images', 'resolve_model_checkpoint', 'build_inference_model', '
 
 # %% ../../nbs/11_infer.ipynb
 def list_images(image_path:str|None=None, image_dir:str|None=None) -> list:
-    "The input files: one path, or every image in a folder (BUSI-style mask files x_mask, x_mask_N are skipped)."
+    "The input files: one path, or every scan in a folder, DICOM included (BUSI-style mask files x_mask, x_mask_N are skipped)."
     if bool(image_path) == bool(image_dir): raise UltraRefinerError("Give exactly one of --image_path or --image_dir.")
     if image_path:
         p = Path(image_path)
@@ -36,7 +36,7 @@ def list_images(image_path:str|None=None, image_dir:str|None=None) -> list:
         return [p]
     d = Path(image_dir)
     if d.is_file(): raise UltraRefinerError(f"--image_dir {d} is a file: pass it as --image_path.")
-    return list_scans(d, dicom=False, skip=lambda s: s.endswith('_overlay'))    # not masks (x_mask, x_mask_N), not this command's outputs
+    return list_scans(d, skip=lambda s: s.endswith('_overlay'))    # not masks (x_mask, x_mask_N), not this command's outputs
 
 # %% ../../nbs/11_infer.ipynb
 def resolve_model_checkpoint(path:str|Path, kind:str) -> Path:
@@ -82,16 +82,6 @@ def coarse_input(img:np.ndarray, S:int) -> torch.Tensor:
     grey = to_grey(img)
     return torch.from_numpy(np.array(Image.fromarray(grey).resize((S, S), Image.BILINEAR))).float().div(255)   # a writable copy
 
-def _load_grey(f, S):
-    img = read_image(f); return img, img.shape[:2], coarse_input(img, S)
-
-
-# %% ../../nbs/11_infer.ipynb
-def _output_stems(files:Sequence[Path]) -> list:
-    "Output name per input: its stem, or stem_ext when two inputs share a stem (scan.png, scan.jpg) — never one file for two."
-    stems = [f.stem.lower() for f in files]
-    return [f"{f.stem}_{f.suffix.lstrip('.').lower()}" if stems.count(f.stem.lower()) > 1 else f.stem for f in files]
-
 
 # %% ../../nbs/11_infer.ipynb
 @torch.no_grad()
@@ -100,7 +90,7 @@ def infer_images(files:Sequence[str|Path], model, output_dir:str|Path, preset:st
                  encoder_runtime:str|None=None,  # SAM's image encoder on 'torch', 'onnx', 'openvino'; None: an attached one, else auto
                  encoder_precision:str='fp32',   # 'fp32', 'bf16', 'int8' (INT8 calibrated on 16 of the input images)
                 ) -> list:
-    "Write {stem}_mask.png (original size), {stem}_overlay.png and prompts.json; returns the JSON records. A killed run's finished images are kept: the same call goes on from there."
+    "Write {name}_mask.png (each frame's own size), {name}_overlay.png and prompts.json; returns the JSON records (a skipped file's: its reason). A killed run's finished frames are kept: the same call goes on from there."
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise UltraRefinerError(f"batch_size must be a positive integer, got {batch_size!r}.")
     out = Path(output_dir); files = [Path(f) for f in files]
@@ -108,7 +98,6 @@ def infer_images(files:Sequence[str|Path], model, output_dir:str|Path, preset:st
         raise UltraRefinerError(f"--output_dir {out} is the folder of the input images: the masks and overlays would land "
                                 f"among them. Choose another output folder.")
     check_output_dir(out, 'inference', legacy=('prompts.json',))     # a folder of other files: refused before any work
-    names = _output_stems(files)
     dev = get_device(device); model = model.to(dev).eval()
     precision = precision_name(dev, amp)   # amp: bf16 where `core.amp_dtype` allows
     full = isinstance(model, (UltraRefiner, FoldEnsemble))
@@ -118,32 +107,39 @@ def infer_images(files:Sequence[str|Path], model, output_dir:str|Path, preset:st
     encoder = None
     if full or shared:
         from ultrarefiner.models.export import calibration_images, ensure_runtime
-        calibrate = lambda: calibration_images(sam_type, sam_size, files=files)      # 16 of the images, evenly spaced
+        calibrate = lambda: calibration_images(sam_type, sam_size, files=files)      # 16 of the scans, evenly spaced
         sam_type, sam_size = ('lite', coarse.features.img_size) if shared else (model.refiner.sam_type, model.refiner.img_size)
         encoder = ensure_runtime(coarse.features if shared else model.refiner.sam.image_encoder, encoder_runtime, encoder_precision,
                                  dev, calibrate=calibrate)
     key = run_key(model=encoder_fingerprint(model), precision=precision, encoder=[encoder, encoder_precision],
                   files=[str(f.resolve()) for f in files])
-    stem_of = dict(zip(files, names))
+    skipped, order, done = [], [], {}
+    label = lambda f: Path(f['source']).name + ('' if f['frame'] is None else f" frame {f['frame']}")
     with atomic_dir(out, 'inference', legacy=('prompts.json',), resume=key) as tmp, ResumeLog(tmp) as log:   # one whole run per folder;
-        done, todo = log.split(files, stem_of.get, file_stamp,      # … a killed run's finished images are kept, not redone
-                               lambda f: [tmp/f'{stem_of[f]}_{x}.png' for x in ('mask', 'overlay')])
-        for i0 in range(0, len(todo), batch_size):                  # one batched forward per chunk; only I/O is per image
-            chunk = list(todo[i0:i0 + batch_size]); loaded = [_load_grey(f, S) for f in chunk]
-            x = torch.stack([l[2] for l in loaded])[:, None].to(dev)
+        def todo():                                                 # … a killed run's finished frames are kept, not redone
+            for f in iter_scans(files, skipped):                    # one file in memory at a time, every frame
+                order.append(f['name'])
+                e = log.get(f['name'], file_stamp(f['source']), [tmp/f"{f['name']}_{x}.png" for x in ('mask', 'overlay')])
+                if e: done[f['name']] = e
+                else: yield f
+        pending = todo()
+        while chunk := list(itertools.islice(pending, batch_size)):   # one batched forward per chunk; only I/O is per frame
+            x = torch.stack([coarse_input(f['image'], S) for f in chunk])[:, None].to(dev)
             with autocast(dev, amp):
-                if full or shared: xs, frames = zip(*(sam_preprocess(l[0], sam_type, sam_size) for l in loaded))
+                if full or shared: xs, frames = zip(*(sam_preprocess(f['image'], sam_type, sam_size) for f in chunk))
                 if full:                                             # SAM sees the original image, as in phases 2 and 3
                     o = model(x, torch.stack(xs).to(dev), sam_frame=torch.tensor(frames)); logits = o['refined_logits'].float()
                 else:
                     lg = coarse_logits(model, x, torch.stack(xs).to(dev) if shared else None, torch.tensor(frames) if shared else None).float()
                     logits = (lg[:, 1] - lg[:, 0])[:, None]
             if not torch.isfinite(logits).all():
-                raise UltraRefinerError(f"The model produced NaN/Inf for {', '.join(f.name for f in chunk)}: the checkpoint is broken "
+                raise UltraRefinerError(f"The model produced NaN/Inf for {', '.join(map(label, chunk))}: the checkpoint is broken "
                                         f"(diverged training?) — no mask was written for these images.")
-            for j, (f, (img, (H, W), _)) in enumerate(zip(chunk, loaded)):
-                rec = {'image': str(f), 'size': [W, H], 'mode': 'full' if full else 'transunet', 'precision': precision,
-                       'warnings': [f"{f}: {w}" for w in (image_doubt(img), pages_doubt(f)) if w]}
+            for j, f in enumerate(chunk):
+                img, n = f['image'], f['name']; H, W = img.shape[:2]
+                rec = {'image': f['source'], 'frame': f['frame'], 'name': n, 'size': [W, H], 'spacing_mm': f['spacing'],
+                       'mode': 'full' if full else 'transunet', 'precision': precision,
+                       'warnings': [f"{label(f)}: {w}" for w in [image_doubt(img)] if w]}
                 if encoder: rec['encoder_runtime'] = encoder
                 if full:
                     p = o['prompts']; sam_s = model.refiner.img_size; fh, fw = frames[j]     # the image's region of SAM's frame
@@ -152,16 +148,21 @@ def infer_images(files:Sequence[str|Path], model, output_dir:str|Path, preset:st
                                points=to_img(p.points[j].cpu()), point_labels=p.labels[j].cpu().tolist(),
                                box=sum(to_img(p.box[j].cpu()), []), hard_box=sum(to_img(p.hard_box[j].cpu()), []),
                                soft_box=sum(to_img(p.soft_box[j].cpu()), []), box_mode=model.refiner.prompts.box_mode,
-                               prompt_types=[n for n, on in (('point', model.refiner.use_point), ('negative_point', model.refiner.use_neg_point),
+                               prompt_types=[t for t, on in (('point', model.refiner.use_point), ('negative_point', model.refiner.use_neg_point),
                                              ('box', model.refiner.use_box), ('mask', model.refiner.use_mask)) if on])
                     if rec['empty_coarse']:                              # nothing found: no prompt was given, no IoU is claimed
                         rec.update(iou_prediction=None, points=[], point_labels=[], box=None, hard_box=None, soft_box=None)
                 mask = (F.interpolate(logits[j:j + 1].float(), size=(H, W), mode='bilinear', align_corners=False)[0, 0] > 0).cpu().numpy()
-                stem = stem_of[f]
-                atomic_write_bytes(tmp/f'{stem}_mask.png', png_bytes(mask.astype(np.uint8) * 255))
-                atomic_write_bytes(tmp/f'{stem}_overlay.png', png_bytes(overlay(img, mask)))
-                rec.update(mask=str(out/f'{stem}_mask.png'), overlay=str(out/f'{stem}_overlay.png'), foreground_fraction=float(mask.mean()))
-                done[stem] = log.add(stem, file_stamp(f), record=rec)
-        log.close(finished=True); records = [done[stem_of[f]]['record'] for f in files]
+                (tmp/n).parent.mkdir(parents=True, exist_ok=True)
+                atomic_write_bytes(tmp/f'{n}_mask.png', png_bytes(mask.astype(np.uint8) * 255))
+                atomic_write_bytes(tmp/f'{n}_overlay.png', png_bytes(overlay(img, mask)))
+                rec.update(mask=str(out/f'{n}_mask.png'), overlay=str(out/f'{n}_overlay.png'), foreground_fraction=float(mask.mean()))
+                done[n] = log.add(n, file_stamp(f['source']), record=rec)
+        if not order:                                                # nothing readable: an error with every reason, not an empty folder
+            raise DataError("No scan could be read — " + '; '.join(f"{a}: {b}" for a, b in skipped[:10]) + ('; …' if len(skipped) > 10 else '')
+                            + ". Fix or re-export these files; nothing was written.")
+        log.close(finished=True)
+        records = [done[n]['record'] for n in order] + [{'image': a, 'skipped': b, 'mask': None, 'overlay': None,
+                                                         'warnings': [f"{a}: skipped: {b}"]} for a, b in skipped]
         atomic_write_text(tmp/'prompts.json', json.dumps(records, indent=1))
     return records

@@ -15,8 +15,8 @@ from ..io import atomic_dir, atomic_write_bytes, atomic_write_text, check_output
 from ..runtime import get_device
 from ..config import get_preset
 from ..data.layouts import IMG_EXTS
-from ..data.scans import list_scans
-from ..data.files import image_doubt, image_size, mask_doubt, pages_doubt, mask_of, mask_probability, overlay, png_bytes, pair_fit, read_image, read_masks
+from ..data.scans import frame_name, frame_sizes, list_scans, read_scan
+from ..data.files import image_doubt, mask_doubt, mask_of, mask_probability, overlay, png_bytes, pair_fit, read_masks
 from ..metrics import MetricTracker, delta_markdown, delta_table, segmentation_metrics
 from ..models.gate import GATE_CHOICES
 from ..models.refiner import SAMRefiner, uncrop_logits
@@ -56,22 +56,23 @@ def _index(folder:Path, what:str) -> dict:
         if p.is_file() and p.suffix.lower() in COARSE_EXTS: out.setdefault(_key(p.stem), []).append(p)
     return out
 
-def _partner(idx:dict, img:Path, shared:bool, what:str, folder:Path) -> list|None:
-    "The mask file(s) of `img`: named after its full file name (`scan.jpg.npy`), else its stem; several only as a x_mask, x_mask_N family."
-    exact = [c for c in idx.get(img.name.lower(), []) if c != img]
+def _partner(idx:dict, img:Path, shared:bool, what:str, folder:Path, frame:int|None=None) -> list|None:
+    "The mask file(s) of `img` (of its frame): named after its full file name (`scan.jpg.npy`), else its stem; several only as a x_mask, x_mask_N family."
+    name, stem = frame_name(img.name, frame), frame_name(img.stem, frame)
+    exact = [c for c in idx.get(name.lower(), []) if c != img]
     if shared and not exact:
-        raise DataError(f"{img.name} shares its stem with another image, so '{img.stem}' masks are ambiguous. Name its {what} "
-                        f"after the whole file name ({img.name}.npy or {img.name}_mask.png) in {folder}.")
-    cands = exact or [c for c in idx.get(img.stem.lower(), []) if c != img]
-    if len(cands) > 1 and not all(mask_of(c.stem) for c in cands): raise DataError(f"{img.name}: {len(cands)} {what} files match ({', '.join(c.name for c in cands)}) in {folder}. "
+        raise DataError(f"{img.name} shares its stem with another image, so '{stem}' masks are ambiguous. Name its {what} "
+                        f"after the whole file name ({name}.npy or {name}_mask.png) in {folder}.")
+    cands = exact or [c for c in idx.get(stem.lower(), []) if c != img]
+    if len(cands) > 1 and not all(mask_of(c.stem) for c in cands): raise DataError(f"{name}: {len(cands)} {what} files match ({', '.join(c.name for c in cands)}) in {folder}. "
                                        f"Keep one per image (or name a second lesion's file x_mask_1).")
     return cands or None
 
 def pair_inputs(image_dir:str|Path, coarse_dir:str|Path, gt_dir:str|Path|None=None) -> list:
-    "[{'image', 'coarse': [files], 'gt': [files] or None, 'out'}] for every image of `image_dir`; clear errors for missing or ambiguous partners."
+    "[{'image', 'frame', 'size', 'coarse': [files], 'gt': [files] or None, 'out'}] for every frame of every scan of `image_dir`; clear errors for missing or ambiguous partners."
     image_dir, coarse_dir = Path(image_dir), Path(coarse_dir)
     if not image_dir.is_dir(): raise UltraRefinerError(f"{image_dir}: image folder not found.")
-    images = list_scans(image_dir, dicom=False,                    # not mask-named files, not refine's own outputs
+    images = list_scans(image_dir,                                 # not mask-named files, not refine's own outputs
                         skip=lambda s: _key(s) != s.lower() or s.lower().endswith(_OUTPUT_TAGS))
     stems = [p.stem.lower() for p in images]
     coarse = _index(coarse_dir, 'coarse-mask')
@@ -79,14 +80,17 @@ def pair_inputs(image_dir:str|Path, coarse_dir:str|Path, gt_dir:str|Path|None=No
     rows, missing = [], []
     for img in images:
         shared = stems.count(img.stem.lower()) > 1
-        c = _partner(coarse, img, shared, 'coarse mask', coarse_dir)
-        if c is None: missing.append(img.name); continue
-        g = _partner(gts, img, shared, 'ground truth', Path(gt_dir)) if gts is not None else None
-        if gts is not None and g is None: raise DataError(f"{img.name}: no ground-truth mask in {gt_dir}. Add it, or drop --gt_dir.")
-        rows.append({'image': img, 'coarse': c, 'gt': g, 'out': f"{img.stem}_{img.suffix.lstrip('.').lower()}" if shared else img.stem})
+        sizes = frame_sizes(img)                                   # from the header: a cine loop's frames, each paired on its own
+        for k, hw in zip([None] if len(sizes) == 1 else range(len(sizes)), sizes):
+            c = _partner(coarse, img, shared, 'coarse mask', coarse_dir, k)
+            if c is None: missing.append((frame_name(img.name, k), frame_name(img.stem, k))); continue
+            g = _partner(gts, img, shared, 'ground truth', Path(gt_dir), k) if gts is not None else None
+            if gts is not None and g is None: raise DataError(f"{frame_name(img.name, k)}: no ground-truth mask in {gt_dir}. Add it, or drop --gt_dir.")
+            base = f"{img.stem}_{img.suffix.lstrip('.').lower() or 'dcm'}" if shared else img.stem
+            rows.append({'image': img, 'frame': k, 'size': hw, 'coarse': c, 'gt': g, 'out': frame_name(base, k)})
     if missing:
-        s = Path(missing[0]).stem
-        raise DataError(f"{len(missing)} image(s) in {image_dir} have no coarse mask in {coarse_dir}: {', '.join(missing[:10])}"
+        s = missing[0][1]
+        raise DataError(f"{len(missing)} image(s) in {image_dir} have no coarse mask in {coarse_dir}: {', '.join(n for n, _ in missing[:10])}"
                         f"{' …' if len(missing) > 10 else ''}. Name each like its image ({s}.png, {s}.npy or {s}_mask.png).")
     used = {p for r in rows for p in r['coarse']} | set(images)
     orphans = sorted(p.name for ps in coarse.values() for p in ps if p not in used)
@@ -110,6 +114,10 @@ def load_refiner(checkpoint:str|Path|None=None, # phase-2/3 checkpoint or LiteMe
     return SAMRefiner(load_sam(pr, checkpoint), **dict(refiner_settings(checkpoint) or REFINE_DEFAULTS, **prompt_kw)).eval()
 
 # %% ../../nbs/16_refine.ipynb
+def _label(r:dict) -> str:
+    "How messages name a row's scan: its file, and the frame of a cine loop."
+    return str(r['image']) + ('' if r['frame'] is None else f" frame {r['frame']}")
+
 def _checked_pairs(image_dir, coarse_dir, gt_dir, out:Path, rounds:int, stretch_coarse:bool) -> list:
     "The image / coarse / ground-truth rows, every pair checked before anything is written: no half-refined folder."
     out = Path(out)
@@ -121,11 +129,11 @@ def _checked_pairs(image_dir, coarse_dir, gt_dir, out:Path, rounds:int, stretch_
         raise UltraRefinerError(f"--rounds must be a whole number ≥ 1 (1: one refinement), got {rounds!r}.")
     rows = pair_inputs(image_dir, coarse_dir, gt_dir)
     for r in rows:
-        H, W = image_size(r['image'])
+        (H, W), im = r['size'], _label(r)
         shape = read_coarse(r['coarse']).shape; r['coarse_size'] = [int(shape[1]), int(shape[0])]
-        r['fit'] = pair_fit(r['image'], (H, W), r['coarse'][0], shape, 'coarse mask', stretch_coarse, '--stretch_coarse')
+        r['fit'] = pair_fit(im, (H, W), r['coarse'][0], shape, 'coarse mask', stretch_coarse, '--stretch_coarse')
         if r['gt'] is not None and (g := read_masks(r['gt']).shape) != (H, W):
-            raise DataError(f"{r['gt'][0]}: ground truth is {g[1]}×{g[0]} but its image {r['image']} is {W}×{H}. Metrics need the "
+            raise DataError(f"{r['gt'][0]}: ground truth is {g[1]}×{g[0]} but its image {im} is {W}×{H}. Metrics need the "
                             f"ground truth at the image's size.")
     return rows
 
@@ -135,17 +143,17 @@ def _image_record(r:dict, o:dict, j:int, im:np.ndarray, fr:tuple, ref:np.ndarray
     H, W = im.shape[:2]; h, w = fr
     to_img = lambda xy: (np.asarray(xy, np.float64).reshape(-1, 2) * [W / w, H / h]).round(2).tolist()
     pr = o['prompts']
-    rec = {'image': str(r['image']), 'coarse': str(r['coarse'][0]) if len(r['coarse']) == 1 else [str(c) for c in r['coarse']], 'size': [W, H], 'coarse_size': r['coarse_size'],
+    rec = {'image': str(r['image']), 'frame': r['frame'], 'coarse': str(r['coarse'][0]) if len(r['coarse']) == 1 else [str(c) for c in r['coarse']], 'size': [W, H], 'coarse_size': r['coarse_size'],
            'coarse_fit': r['fit'], 'refined': str(out/f"{r['out']}_refined.png"),
            'overlay': str(out/f"{r['out']}_overlay.png"), 'empty_coarse': e,
            'iou_prediction': None if e else float(o['iou'][j]),      # an empty mask makes no IoU claim
            'points': [] if e else to_img(pr.points[j].cpu()), 'point_labels': [] if e else pr.labels[j].cpu().tolist(),
-           'box': None if e else list(user_boxes[r['image']]) if r['image'] in user_boxes else sum(to_img(pr.box[j].cpu()), []),
-           'prompt_source': 'none (empty coarse mask)' if e else 'your box' if r['image'] in user_boxes else 'coarse mask',
+           'box': None if e else list(user_boxes[r['out']]) if r['out'] in user_boxes else sum(to_img(pr.box[j].cpu()), []),
+           'prompt_source': 'none (empty coarse mask)' if e else 'your box' if r['out'] in user_boxes else 'coarse mask',
            'coarse_fraction': float(cb.mean()), 'refined_fraction': float(ref.mean()),
            'gate': None if o.get('gate') is None else GATE_CHOICES[int(o['gate'][j])],   # which output the refiner's gate returned
-           'warnings': [f"{r['image']}: {w}" for w in (image_doubt(im), pages_doubt(r['image'])) if w]
-                       + [w for w in [mask_doubt(cb, f"coarse mask of {r['image'].name}")] if w]}
+           'warnings': [f"{_label(r)}: {w}" for w in [image_doubt(im)] if w]
+                       + [w for w in [mask_doubt(cb, f"coarse mask of {frame_name(r['image'].name, r['frame'])}")] if w]}
     return rec
 
 # %% ../../nbs/16_refine.ipynb
@@ -214,7 +222,7 @@ def refine_folder(image_dir:str|Path, coarse_dir:str|Path, output_dir:str|Path,
         raise UltraRefinerError("--boxes gives SAM box prompts, but this refiner's prompts have no box: add box to --prompts.")
     S, sam_type = refiner.img_size, refiner.sam_type
     encoder = ensure_runtime(refiner.sam.image_encoder, encoder_runtime, encoder_precision, dev,
-                             calibrate=lambda: calibration_images(sam_type, S, files=[r['image'] for r in rows]))
+                             calibrate=lambda: calibration_images(sam_type, S, files=list(dict.fromkeys(r['image'] for r in rows))))
     if verbose: print(f"refine: image encoder on {encoder}")
     settings = _run_settings(refiner, frame, rounds, encoder)
     key = run_key(refiner=encoder_fingerprint(refiner), settings=settings, stretch=stretch_coarse, boxes=file_sha1(boxes) if boxes else None,
@@ -225,10 +233,13 @@ def refine_folder(image_dir:str|Path, coarse_dir:str|Path, output_dir:str|Path,
         with atomic_dir(out, 'refine', legacy=('prompts.json',), resume=key) as tmp, ResumeLog(tmp) as log:   # a killed run's images are kept
             done, todo = log.split(rows, lambda r: r['out'], stamp,      # finished by an earlier run of these settings, inputs unchanged
                                    lambda r: [tmp/f"{r['out']}_refined.png", tmp/f"{r['out']}_overlay.png"])
-            resumed = len(done)
+            resumed, last = len(done), [None, None]                     # the file read last: a cine loop is decoded once
+            def frame_of(r):
+                if last[0] != r['image']: last[:] = [r['image'], {k: im for k, im, _ in read_scan(r['image'])}]
+                return last[1][r['frame']]
             for i0 in range(0, len(todo), batch_size):
                 chunk = todo[i0:i0 + batch_size]
-                imgs = [read_image(r['image']) for r in chunk]
+                imgs = [frame_of(r) for r in chunk]
                 coarse = []
                 for r, im in zip(chunk, imgs):                             # pairs checked above (r['fit']): read and fit each mask
                     c = read_coarse(r['coarse'])
@@ -239,9 +250,9 @@ def refine_folder(image_dir:str|Path, coarse_dir:str|Path, output_dir:str|Path,
                 emb = encode_chunked(refiner.sam.image_encoder, x, refiner.encoder_batch)          # once: every round reuses it
                 mb = torch.full((len(chunk), 4), float('nan'))                # your boxes in SAM's frame; NaN: the generated box
                 for j, (r, im) in enumerate(zip(chunk, imgs)):
-                    if r['image'] in user_boxes:
+                    if r['out'] in user_boxes:
                         sx, sy = frames[j][1] / im.shape[1], frames[j][0] / im.shape[0]
-                        mb[j] = torch.tensor(user_boxes[r['image']]) * torch.tensor([sx, sy, sx, sy])
+                        mb[j] = torch.tensor(user_boxes[r['out']]) * torch.tensor([sx, sy, sx, sy])
                 manual = {'box': mb.to(dev)} if not torch.isnan(mb).all() else None
                 o = refiner(None, p, embeddings=emb, frame=fr, target_size=frame, manual=manual)
                 empty = o['empty'].tolist()                                   # the coarse mask was empty: no prompt, an empty mask
@@ -277,8 +288,8 @@ def refine_folder(image_dir:str|Path, coarse_dir:str|Path, output_dir:str|Path,
 # %% ../../nbs/16_refine.ipynb
 def read_boxes(path:str|Path,   # CSV `image,x0,y0,x1,y1` or JSON {image: [x0, y0, x1, y1]}, in image pixels
                rows:list,       # `pair_inputs` rows: the images the boxes must belong to
-              ) -> dict:        # image Path → (x0, y0, x1, y1) floats
-    "User boxes per image, checked against the images (name, order of corners, inside the image)."
+              ) -> dict:        # a row's output name (`out`) → (x0, y0, x1, y1) floats
+    "User boxes per image (a cine loop's: per frame, `clip_frame003`), checked against the images (name, order of corners, inside the image)."
     from ultrarefiner.data.splits import read_csv_rows
     path = Path(path)
     if not path.is_file(): raise UltraRefinerError(f"--boxes {path}: file not found.")
@@ -294,16 +305,17 @@ def read_boxes(path:str|Path,   # CSV `image,x0,y0,x1,y1` or JSON {image: [x0, y
             raise DataError(f"{path}: columns {list(recs[0])}; expected {', '.join(need)} (boxes in image pixels).")
         items = [(r['image'], [r[k] for k in need[1:]]) for r in recs]
     by_name = {}
-    for r in rows: by_name[r['image'].name.lower()] = by_name[r['image'].stem.lower()] = r['image']
+    for r in rows:
+        for n in {r['out'], frame_name(r['image'].name, r['frame']), frame_name(r['image'].stem, r['frame'])}: by_name[n.lower()] = r
     out = {}
     for name, b in items:
-        img = by_name.get(Path(str(name)).name.lower())
-        if img is None: raise DataError(f"{path}: box for '{name}', which is not an image being refined. Fix the name or remove the row.")
+        r = by_name.get(Path(str(name)).name.lower())
+        if r is None: raise DataError(f"{path}: box for '{name}', which is not an image being refined. Fix the name or remove the row.")
         try: x0, y0, x1, y1 = (float(v) for v in b)
         except (TypeError, ValueError): raise DataError(f"{path}: box for '{name}' is {b!r}; expected four numbers x0, y0, x1, y1.") from None
-        H, W = image_size(img)
+        H, W = r['size']
         if not (np.isfinite([x0, y0, x1, y1]).all() and 0 <= x0 < x1 <= W and 0 <= y0 < y1 <= H):
             raise DataError(f"{path}: box [{x0:g}, {y0:g}, {x1:g}, {y1:g}] for '{name}' is not inside its {W}×{H} image "
                             f"with x0 < x1 and y0 < y1 (image pixels).")
-        out[img] = (x0, y0, x1, y1)
+        out[r['out']] = (x0, y0, x1, y1)
     return out
