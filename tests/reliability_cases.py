@@ -790,6 +790,14 @@ def _c_refine_suspicious(d):
     w = json.loads((Path(d)/'out/prompts.json').read_text())['warnings']
     return f"{msg.split(':')[0]}: warnings in prompts.json: {w}"
 
+def _c_refine_many_problems(d):
+    im, g = _lesion(); m = g.astype(np.uint8) * 255
+    for n in ('ok', 'wide', 'lonely'): _img(d, f'img/{n}.png', im)
+    (Path(d)/'img/junk.png').write_bytes(b'not an image'); _img(d, 'co/junk.png', m)
+    _img(d, 'co/ok.png', m); _img(d, 'co/wide.png', m[:, :60])
+    msg = _cli(d, 'refine', '--image_dir', 'img', '--coarse_dir', 'co', '--output_dir', 'out', '--encoder_runtime', 'torch')
+    return f"{msg.split(chr(10))[0]} {[x.split(': ')[0].rsplit('/', 1)[-1] for x in msg.split(chr(10) + '- ')[1:]]} | out written: {(Path(d)/'out').exists()}"
+
 def _c_segment_odd_folder(d):
     im, _ = _lesion(); _img(d, 'scans/scan.png', im); _img(d, 'scans/thumb.png', im[:12, :16])
     Image.fromarray(im).save(Path(d)/'scans/cine.tif', save_all=True, append_images=[Image.fromarray(im[:, ::-1])])
@@ -856,6 +864,9 @@ CASES += [
          '(was: the DICOM refused, segment named as the command that reads it; the TIFF read on its first page only)',
          r"^rc 0: refined \['cine_frame000_refined\.png', 'cine_frame001_refined\.png', 'scan_refined\.png', 'us_refined\.png'\] \| "
          r"rc 0: masks \['cine_frame000_mask\.png', 'cine_frame001_mask\.png', 'scan_mask\.png', 'us_mask\.png'\]$", _c_dicom_and_pages_outside_segment),
+    Case('suspicious input', 'refine: an unreadable scan, a scan without coarse mask and a coarse mask of another aspect',
+         'one error listing all three before anything is written (was: the first one only, one rerun per problem)',
+         r"^rc 2: .*3 problems with the inputs \(nothing was written\); fix each: \['1 image\(s\) in img have no coarse mask in co', 'junk\.png', 'wide\.png'\] \| out written: False$", _c_refine_many_problems),
     Case('suspicious input', 'refine: a flat scan and a coarse mask covering the whole image', 'both refined, both reported in prompts.json',
          r"^rc 0: warnings in prompts\.json: \[.*flat\.png: every pixel is 30.*coarse mask of scan\.png: mask covers 100% of the image.*\]$", _c_refine_suspicious),
 ]

@@ -156,7 +156,7 @@ def load_scans(files:Sequence, root:str|Path|None=None) -> tuple:
 
 # %% ../../nbs/01e_scans.ipynb
 def frame_sizes(path:str|Path) -> list:
-    "[(H, W)] of each frame of a scan file as `read_scan` returns it, from its header (no pixels decoded); a clear error when it is not a scan."
+    "[(H, W)] of each frame of a scan file as `read_scan` returns it, from its header (no pixels decoded); a clear error when it is not a scan or no installed decoder reads it."
     from ultrarefiner.data.files import image_size
     path = Path(path)
     if is_dicom(path):
@@ -165,6 +165,12 @@ def frame_sizes(path:str|Path) -> list:
         except Exception as e: raise DataError(f"{path}: not a readable DICOM file ({e}).") from e
         if 'Rows' not in ds or 'Columns' not in ds:
             raise DataError(f"{path}: a DICOM without an image (a report or structured document?): nothing to segment.")
+        ts = getattr(getattr(ds, 'file_meta', None), 'TransferSyntaxUID', None)
+        if ts is not None and ts.is_compressed:                   # checked before any pixels are read: not half-way through a run
+            from pydicom.pixels import get_decoder
+            try: ok = get_decoder(ts).is_available
+            except (NotImplementedError, ValueError): ok = False
+            if not ok: raise DataError(f"{path}: its pixels ({ts.name}) cannot be decoded here (no installed decoder). Add a decoder: {DICOM_HANDLERS}.")
         return [(int(ds.Rows), int(ds.Columns))] * int(ds.get('NumberOfFrames', 1) or 1)
     from PIL import Image
     try:

@@ -68,8 +68,14 @@ def _partner(idx:dict, img:Path, shared:bool, what:str, folder:Path, frame:int|N
                                        f"Keep one per image (or name a second lesion's file x_mask_1).")
     return cands or None
 
-def pair_inputs(image_dir:str|Path, coarse_dir:str|Path, gt_dir:str|Path|None=None) -> list:
-    "[{'image', 'frame', 'size', 'coarse': [files], 'gt': [files] or None, 'out'}] for every frame of every scan of `image_dir`; clear errors for missing or ambiguous partners."
+def _all_problems(problems:list) -> DataError:
+    "One error for every problem found: the one message as it is, several as a list — fixed in one round, not one rerun each."
+    if len(problems) == 1: return DataError(problems[0])
+    return DataError(f"{len(problems)} problems with the inputs (nothing was written); fix each:\n- " + '\n- '.join(problems))
+
+def pair_inputs(image_dir:str|Path, coarse_dir:str|Path, gt_dir:str|Path|None=None,
+                problems:list|None=None) -> list:   # given: each problem is added to it (the caller raises them all), else raised here
+    "[{'image', 'frame', 'size', 'coarse': [files], 'gt': [files] or None, 'out'}] for every frame of every scan of `image_dir`; one error listing every unreadable scan, missing or ambiguous partner."
     image_dir, coarse_dir = Path(image_dir), Path(coarse_dir)
     if not image_dir.is_dir(): raise UltraRefinerError(f"{image_dir}: image folder not found.")
     images = list_scans(image_dir,                                 # not mask-named files, not refine's own outputs
@@ -77,21 +83,26 @@ def pair_inputs(image_dir:str|Path, coarse_dir:str|Path, gt_dir:str|Path|None=No
     stems = [p.stem.lower() for p in images]
     coarse = _index(coarse_dir, 'coarse-mask')
     gts = _index(Path(gt_dir), 'ground-truth') if gt_dir else None
-    rows, missing = [], []
+    rows, missing, found = [], [], []
     for img in images:
         shared = stems.count(img.stem.lower()) > 1
-        sizes = frame_sizes(img)                                   # from the header: a cine loop's frames, each paired on its own
+        try: sizes = frame_sizes(img)                              # from the header: a cine loop's frames, each paired on its own
+        except DataError as e: found.append(str(e)); continue
         for k, hw in zip([None] if len(sizes) == 1 else range(len(sizes)), sizes):
-            c = _partner(coarse, img, shared, 'coarse mask', coarse_dir, k)
-            if c is None: missing.append((frame_name(img.name, k), frame_name(img.stem, k))); continue
-            g = _partner(gts, img, shared, 'ground truth', Path(gt_dir), k) if gts is not None else None
-            if gts is not None and g is None: raise DataError(f"{frame_name(img.name, k)}: no ground-truth mask in {gt_dir}. Add it, or drop --gt_dir.")
+            try:
+                c = _partner(coarse, img, shared, 'coarse mask', coarse_dir, k)
+                if c is None: missing.append((frame_name(img.name, k), frame_name(img.stem, k))); continue
+                g = _partner(gts, img, shared, 'ground truth', Path(gt_dir), k) if gts is not None else None
+                if gts is not None and g is None: raise DataError(f"{frame_name(img.name, k)}: no ground-truth mask in {gt_dir}. Add it, or drop --gt_dir.")
+            except DataError as e: found.append(str(e)); continue
             base = f"{img.stem}_{img.suffix.lstrip('.').lower() or 'dcm'}" if shared else img.stem
             rows.append({'image': img, 'frame': k, 'size': hw, 'coarse': c, 'gt': g, 'out': frame_name(base, k)})
     if missing:
         s = missing[0][1]
-        raise DataError(f"{len(missing)} image(s) in {image_dir} have no coarse mask in {coarse_dir}: {', '.join(n for n, _ in missing[:10])}"
+        found.insert(0, f"{len(missing)} image(s) in {image_dir} have no coarse mask in {coarse_dir}: {', '.join(n for n, _ in missing[:10])}"
                         f"{' …' if len(missing) > 10 else ''}. Name each like its image ({s}.png, {s}.npy or {s}_mask.png).")
+    if problems is not None: problems += found
+    elif found: raise _all_problems(found)
     used = {p for r in rows for p in r['coarse']} | set(images)
     orphans = sorted(p.name for ps in coarse.values() for p in ps if p not in used)
     if orphans: print(f"refine: {len(orphans)} coarse mask(s) match no image and are ignored: {', '.join(orphans[:10])}")
@@ -127,14 +138,17 @@ def _checked_pairs(image_dir, coarse_dir, gt_dir, out:Path, rounds:int, stretch_
     check_output_dir(out, 'refine', legacy=('prompts.json',))     # a folder of other files is refused before any work
     if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
         raise UltraRefinerError(f"--rounds must be a whole number ≥ 1 (1: one refinement), got {rounds!r}.")
-    rows = pair_inputs(image_dir, coarse_dir, gt_dir)
-    for r in rows:
+    problems = []; rows = pair_inputs(image_dir, coarse_dir, gt_dir, problems)
+    for r in rows:                                                # every pair, then one error listing each problem
         (H, W), im = r['size'], _label(r)
-        shape = read_coarse(r['coarse']).shape; r['coarse_size'] = [int(shape[1]), int(shape[0])]
-        r['fit'] = pair_fit(im, (H, W), r['coarse'][0], shape, 'coarse mask', stretch_coarse, '--stretch_coarse')
-        if r['gt'] is not None and (g := read_masks(r['gt']).shape) != (H, W):
-            raise DataError(f"{r['gt'][0]}: ground truth is {g[1]}×{g[0]} but its image {im} is {W}×{H}. Metrics need the "
-                            f"ground truth at the image's size.")
+        try:
+            shape = read_coarse(r['coarse']).shape; r['coarse_size'] = [int(shape[1]), int(shape[0])]
+            r['fit'] = pair_fit(im, (H, W), r['coarse'][0], shape, 'coarse mask', stretch_coarse, '--stretch_coarse')
+            if r['gt'] is not None and (g := read_masks(r['gt']).shape) != (H, W):
+                raise DataError(f"{r['gt'][0]}: ground truth is {g[1]}×{g[0]} but its image {im} is {W}×{H}. Metrics need the "
+                                f"ground truth at the image's size.")
+        except DataError as e: problems.append(str(e))
+    if problems: raise _all_problems(problems)
     return rows
 
 # %% ../../nbs/16_refine.ipynb
