@@ -73,3 +73,20 @@ def test_one_fold_checkpoint_everywhere(lite_run, tmp_path):
         rv = RefinementViewer(model, samples)
         assert len(rv.rows) == 2
     finally: os.chdir(cwd)
+
+
+@pytest.mark.slow
+def test_ablation_zero_shot_gate_fitted_on_held_out_images(lite_run, tmp_path):
+    """`evaluate --ablation` scores the zero-shot LiteMedSAM behind a gate fitted on each fold's validation images: a row in
+    both tables, its gate's choices counted on every test image, the gate never fitted on a test image."""
+    d = lite_run
+    cli('evaluate', '--datasets', 'PHANTOM', '--folds', 'all', '--ablation', '--encoder_runtime', 'torch', '--out', str(tmp_path / 'abl'), cwd=d)
+    a = json.loads((tmp_path / 'abl/PHANTOM/ablation.json').read_text())
+    for title in ('fold 0', 'ensemble of folds [0, 1]'):
+        rows = a['tables'][title]
+        assert list(rows)[:2] == ['zero-shot, preset prompts', 'zero-shot + gate'], list(rows)
+        g = rows['zero-shot + gate']
+        assert g['gate'] is not None and sum(v['n'] for v in g['gate'].values()) == a['n_test']
+        assert rows['zero-shot, preset prompts']['gate'] is None                      # the plain row stays ungated
+        assert g['coarse'] == rows['zero-shot, preset prompts']['coarse']             # same coarse models, one lever changed
+        assert any(s.startswith('gate: ') for s in g['checkpoints'])

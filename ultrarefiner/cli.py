@@ -237,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
                    'horizontally mirrored image (never vertical: depth matters in ultrasound)')
     s.add_argument('--no_ensemble', action='store_true', help='score the folds one by one only (no fold ensemble)')
     s.add_argument('--ablation', action='store_true', help='also the refinement ablation: each lever (zero-shot prompts, searched '
-                   'prompts, phase 2, gate, phase 3) on the first fold and the ensemble (ablation.md)')
+                   'prompts, zero-shot + gate, phase 2, gate, phase 3) on the first fold and the ensemble (ablation.md)')
     s.add_argument('--preset', default=None, choices=sorted(PRESETS), help="default: the checkpoints'")
     s.add_argument('--trained_on', default=None, help="the checkpoints' datasets (BUSBRA, or BUSI+BUSBRA for a joint run) when they "
                    "are not --datasets: a cross-dataset test, written to {out}/{trained_on}_on_{dataset}/")

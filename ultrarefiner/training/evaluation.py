@@ -19,7 +19,7 @@ from ..runtime import get_device
 from ..checkpoint import (find_fold_checkpoint, fold_dir, load_ensemble, load_sam, load_transunet, pipeline_checkpoints,
                                      read_checkpoint, refiner_settings, stored_preset)
 from ..models.gate import GATE_CHOICES
-from .tuning import box_error_summary, box_errors
+from .tuning import box_error_summary, box_errors, held_out_gated
 from ..models.refiner import FoldEnsemble, SAMRefiner
 from ..models.sam import build_sam
 from ..data.splits import load_splits, moved_names, split_names, split_snapshot, splits_digest
@@ -254,6 +254,7 @@ def ablation_models(dataset:str, folds:Sequence[int], preset:str|Preset|None=Non
     if pr.sam == 'lite':                                                   # a pretrained SAM: the zero-shot rows
         zs = build_sam('lite').eval()
         rows['zero-shot, preset prompts'] = ens(p1, [SAMRefiner(zs, **pr.refiner)], ['bundled LiteMedSAM', f"preset {pr.name}'s prompts"])
+        rows['zero-shot + gate'] = ens(p1, [SAMRefiner(zs, **nogate(pr.refiner))], ['bundled LiteMedSAM', f"preset {pr.name}'s prompts"])   # gated in `ablation`
         if p2: rows['zero-shot, searched prompts'] = ens(p1, [SAMRefiner(zs, **nogate(refiner_settings(p2[0])))], ['bundled LiteMedSAM', f'prompts of {p2[0]}'])
     if p2:
         rows['phase 2'] = ens(p1, [SAMRefiner(load_sam(pr, c), **nogate(refiner_settings(c))) for c in p2], [str(c) for c in p2])
@@ -314,6 +315,11 @@ def ablation(dataset:str, folds:Sequence[int]|None=None, data_root:str='data', p
                 pr = stored_preset(read_checkpoint(model.sources[0])[1], preset, model.sources[0]) if model.sources[0].endswith('.pth') else \
                      stored_preset(read_checkpoint(find_fold_checkpoint('transunet', tag, folds[0], ckpt_root))[1], preset)
                 tds = TransUNetDataset(root, split_names(root, 'test'), pr.img_size, sam_type=pr.sam, sam_size=pr.sam_img_size)
+            if lever == 'zero-shot + gate':                  # fitted on each fold's validation images: its coarse models read the cache
+                for c in (c for c in model.coarse_models if hasattr(c, 'attach_cache')):
+                    c.attach_cache(Paths(ckpt_root=ckpt_root).cache(), prepare=lambda c=c: ensure_runtime(
+                        c.features, encoder_runtime, encoder_precision, dev, calibrate=calibration_source(pr, root)))
+                model = held_out_gated(model.to(dev), fs, [processed_root(data_root, d) for d in tag_parts(tag)])
             tables[title][lever], _ = _member_row(model, tds, dev, encoder_runtime, encoder_precision, pr, root, ckpt_root, verbose, masks)
             if verbose: print(f"ablation {_pair(tag, dataset)} {title}{' + flip' if flip else ''} · {lever}: coarse "
                               f"{tables[title][lever]['coarse']['dice']['mean']:.4f} → refined {tables[title][lever]['refined']['dice']['mean']:.4f}", flush=True)
@@ -325,7 +331,7 @@ def ablation(dataset:str, folds:Sequence[int]|None=None, data_root:str='data', p
     return s
 
 # %% ../../nbs/10a_evaluation.ipynb
-CROSS_COLUMNS = {'zero-shot': ('zero-shot, preset prompts',), 'phase 2': ('phase 2 + gate', 'phase 2'),
+CROSS_COLUMNS = {'zero-shot': ('zero-shot, preset prompts',), 'zero-shot + gate': ('zero-shot + gate',), 'phase 2': ('phase 2 + gate', 'phase 2'),
                  'phase 3': ('phase 3 + gate', 'phase 3')}   # table column → ablation rows, the first present is shown
 
 # %% ../../nbs/10a_evaluation.ipynb

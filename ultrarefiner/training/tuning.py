@@ -18,7 +18,8 @@ from ..models.refiner import SAMRefiner
 
 # %% auto 0
 __all__ = ['BLENDS', 'BUNDLE_SEARCH', 'held_out_batches', 'outcomes', 'box_errors', 'box_error_summary', 'search_prompts',
-           'pipeline_outcomes', 'gate_from_outcomes', 'fit_refiner_gate', 'gate_summary', 'fit_bundle_gate']
+           'pipeline_outcomes', 'gate_from_outcomes', 'fit_refiner_gate', 'gate_summary', 'pool_outcomes',
+           'held_out_outcomes', 'held_out_gated', 'fit_bundle_gate']
 
 # %% ../../nbs/10b_tuning.ipynb
 @torch.no_grad()
@@ -145,6 +146,40 @@ def gate_summary(gate:RefineGate) -> str:
             f"oracle {r.get('oracle_dice', float('nan')):.4f}; learned rule took " + ', '.join(f"{k} ×{n}" for k, n in ch.items()))
 
 # %% ../../nbs/10b_tuning.ipynb
+def pool_outcomes(outs:list) -> dict:
+    "`outcomes` of several image sets as one: rows concatenated, names joined (the blend weights must agree)."
+    if not outs: raise ValueError("pool_outcomes needs at least one set of outcomes.")
+    if len({tuple(o['blends']) for o in outs}) > 1: raise ValueError("pool_outcomes: the outcomes were scored with different blend weights.")
+    return {'features': np.concatenate([o['features'] for o in outs]), 'dice': np.concatenate([o['dice'] for o in outs]),
+            'names': [n for o in outs for n in o['names']], 'blends': tuple(outs[0]['blends'])}
+
+@torch.no_grad()
+def held_out_outcomes(coarse, fold:int,   # a fold's coarse model (its feature cache attached, where it has one)
+                      roots:list,         # the processed datasets the fold trained on: their `val` split of `fold` is held out
+                      refiners:list,      # SAMRefiners to score, each on the same images
+                      flip:bool=False) -> list:
+    "Each refiner's `pipeline_outcomes` behind `coarse` on fold `fold`'s validation images of every dataset in `roots`, pooled."
+    from ultrarefiner.data.datasets import TransUNetDataset
+    from ultrarefiner.data.splits import split_names
+    from ultrarefiner.models.refiner import FoldEnsemble
+    outs = [[] for _ in refiners]
+    for root in roots:
+        ds = TransUNetDataset(root, split_names(root, 'val', fold), coarse.config.img_size, sam_type=refiners[0].sam_type, sam_size=refiners[0].img_size)
+        for o, ref in zip(outs, refiners): o.append(pipeline_outcomes(FoldEnsemble([coarse], [ref], flip=flip), ds))
+    return [pool_outcomes(o) for o in outs]
+
+
+# %% ../../nbs/10b_tuning.ipynb
+def held_out_gated(ens, folds:list, roots:list) -> 'FoldEnsemble':
+    "`ens` (a `FoldEnsemble` of the listed folds' coarse models, in order) with its first refiner gated: the gate fitted on each fold's held-out images, pooled."
+    from ultrarefiner.models.refiner import FoldEnsemble
+    ref = ens.refiner; plain = SAMRefiner(ref.sam, **{**ref.settings(), 'gate': None}).to(next(ref.parameters()).device).eval()
+    gate = gate_from_outcomes(pool_outcomes([held_out_outcomes(c, k, roots, [plain], ens.flip)[0] for c, k in zip(ens.coarse_models, folds)]))
+    return FoldEnsemble(list(ens.coarse_models), [SAMRefiner(ref.sam, **{**ref.settings(), 'gate': gate.to_dict()})], flip=ens.flip,
+                        sources=list(ens.sources) + [f"gate: {gate_summary(gate)}"]).eval()
+
+
+# %% ../../nbs/10b_tuning.ipynb
 def fit_bundle_gate(weights:str|Path,             # a bundle folder (card.json + coarse_fold{k}.pth)
                     data_root:str='data',         # the processed datasets the bundle's run trained on
                     ckpt_root:str='checkpoints',  # whose feature cache to read ($ULTRAREFINER_CACHE wins)
@@ -152,11 +187,9 @@ def fit_bundle_gate(weights:str|Path,             # a bundle folder (card.json +
                     search:dict|None=None,        # prompt settings to try, e.g. BUNDLE_SEARCH; the best gated held-out Dice is kept
                     verbose:bool=True) -> dict:
     "{'gate': RefineGate dict, 'prompts': chosen settings, 'tried': [...], 'fitted_on': {dataset: n}, 'summary': line} on held-out images."
-    from ultrarefiner.data.datasets import TransUNetDataset
     from ultrarefiner.data.splits import split_names, splits_digest
     from ultrarefiner.inference.segment import bundled_card, bundled_model
     from ultrarefiner.models.export import ensure_runtime
-    from ultrarefiner.models.refiner import FoldEnsemble
     from ultrarefiner.paths import Paths, tag_parts
     from ultrarefiner.runtime import get_device
     w = Path(weights); card = bundled_card(w); base = bundled_model(w); dev = get_device(device)   # the files checked against the card
@@ -166,19 +199,18 @@ def fit_bundle_gate(weights:str|Path,             # a bundle folder (card.json +
     for run, c in zip(card['runs'], base.coarse_models):   # the card lists runs and files in the same (fold) order
         k = run['fold']; c = c.to(dev).eval()
         c.attach_cache(Paths(ckpt_root=ckpt_root).cache(), prepare=lambda: ensure_runtime(c.features, encoder_runtime, encoder_precision, dev))
+        roots = []
         for d in tag_parts(card['trained_on']):
             root = Paths(data_root).processed(d); want = run.get('splits'); want = want.get(d) if isinstance(want, dict) else want
             if not (root/'splits.json').exists() or splits_digest(root, k) != want:
                 raise UltraRefinerError(f"{root}/splits.json is not the split fold {k} of the bundle in {w} trained on (digest {want}): its "
                                         f"validation images would not be held out. Prepare {d} as the run did (`ultrarefiner prepare "
                                         f"--datasets {d}`, same seed and folds), or pass --no_gate.")
-            names = split_names(root, 'val', k); used[d] = used.get(d, 0) + len(names)
-            ds = TransUNetDataset(root, names, c.config.img_size, sam_type='lite', sam_size=refs[0].img_size)
-            for o, ref in zip(outs, refs): o.append(pipeline_outcomes(FoldEnsemble([c], [ref], flip=True).to(dev), ds))
+            roots.append(root); used[d] = used.get(d, 0) + len(split_names(root, 'val', k))
+        for o, h in zip(outs, held_out_outcomes(c, k, roots, refs, flip=True)): o.append(h)   # as `segment` runs it: with flip
     fits = []
     for s, oo in zip(cands, outs):                       # each candidate's gate, fitted on the same held-out images
-        out = {k: np.concatenate([o[k] for o in oo]) for k in ('features', 'dice')}
-        gate = gate_from_outcomes({**out, 'names': [n for o in oo for n in o['names']], 'blends': oo[0]['blends']})
+        out = pool_outcomes(oo); gate = gate_from_outcomes(out)
         fits.append((gate.report['validation_dice'][gate.rule], float(out['dice'][:, 1].mean()), s, gate))
         if verbose and search: print(f"prompts {s}: refined {fits[-1][1]:.4f}, gated {fits[-1][0]:.4f}", flush=True)
     _, _, best, gate = max(fits, key=lambda f: f[0])
