@@ -153,6 +153,8 @@ def pool_outcomes(outs:list) -> dict:
     return {'features': np.concatenate([o['features'] for o in outs]), 'dice': np.concatenate([o['dice'] for o in outs]),
             'names': [n for o in outs for n in o['names']], 'blends': tuple(outs[0]['blends'])}
 
+
+# %% ../../nbs/10b_tuning.ipynb
 @torch.no_grad()
 def held_out_outcomes(coarse, fold:int,   # a fold's coarse model (its feature cache attached, where it has one)
                       roots:list,         # the processed datasets the fold trained on: their `val` split of `fold` is held out
