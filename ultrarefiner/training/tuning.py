@@ -178,7 +178,7 @@ def held_out_gated(ens, folds:list, roots:list) -> 'FoldEnsemble':
     ref = ens.refiner; plain = SAMRefiner(ref.sam, **{**ref.settings(), 'gate': None}).to(next(ref.parameters()).device).eval()
     gate = gate_from_outcomes(pool_outcomes([held_out_outcomes(c, k, roots, [plain], ens.flip)[0] for c, k in zip(ens.coarse_models, folds)]))
     return FoldEnsemble(list(ens.coarse_models), [SAMRefiner(ref.sam, **{**ref.settings(), 'gate': gate.to_dict()})], flip=ens.flip,
-                        sources=list(ens.sources) + [f"gate: {gate_summary(gate)}"]).eval()
+                        sources=list(ens.sources) + [gate_summary(gate)]).eval()   # "gate: learned …"
 
 
 # %% ../../nbs/10b_tuning.ipynb
