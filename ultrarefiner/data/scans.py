@@ -125,6 +125,8 @@ def frame_name(base:str, frame:int|None) -> str:
     "The output name of a scan's frame: `base` for a one-frame file, `base_frameNNN` for frame NNN of a cine loop."
     return base if frame is None else f"{base}_frame{frame:03d}"
 
+
+# %% ../../nbs/01e_scans.ipynb
 def read_scan(path:str|Path) -> list:
     "[(frame index or None, image as `read_image` returns it, (dy, dx) mm or None)] of a DICOM or image file — each page of a multi-page TIFF a frame."
     if is_dicom(path): return read_dicom(path)
