@@ -81,6 +81,11 @@ class RefineGate:
     def __repr__(self): return f"RefineGate(rule={self.rule!r}, blend={self.blend})"
 
 # %% ../../nbs/06c_gate.ipynb
+def _lead(Y:np.ndarray, picked:np.ndarray) -> dict:
+    "How far the learned rule's cross-validated Dice leads the best fixed choice, with its standard error over the images (paired)."
+    best = int(np.argmax(Y.mean(0))); d = Y[np.arange(len(Y)), picked] - Y[:, best]
+    return {'over': GATE_CHOICES[best], 'dice': float(d.mean()), 'se': float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else None}
+
 def fit_gate(features:np.ndarray,         # (N,5) `gate_features` of held-out images
              dice:np.ndarray,             # (N,3) the Dice coarse, blend and refined scored on each
              groups:np.ndarray|None=None, # (N,) cross-validation groups; None: five interleaved chunks
@@ -107,6 +112,7 @@ def fit_gate(features:np.ndarray,         # (N,5) `gate_features` of held-out im
     rule = max(tuple(cv), key=lambda c: (round(cv[c], 6), -(GATE_CHOICES + ('learned',)).index(c)))
     report = dict(n=len(X), validation_dice=cv, oracle_dice=float(Y.max(1).mean()),
                   learned_choices={c: int((picked == i).sum()) for i, c in enumerate(GATE_CHOICES)} if learn else {},
+                  learned_lead=_lead(Y, picked) if learn else None,
                   learned_dice_by_choice={c: float(Y[picked == i, i].mean()) if (picked == i).any() else None
                                           for i, c in enumerate(GATE_CHOICES)} if learn else {})
     if rule != 'learned': return RefineGate(rule, blend=blend, report=report)
