@@ -254,7 +254,6 @@ def ablation_models(dataset:str, folds:Sequence[int], preset:str|Preset|None=Non
     if pr.sam == 'lite':                                                   # a pretrained SAM: the zero-shot rows
         zs = build_sam('lite').eval()
         rows['zero-shot, preset prompts'] = ens(p1, [SAMRefiner(zs, **pr.refiner)], ['bundled LiteMedSAM', f"preset {pr.name}'s prompts"])
-        rows['zero-shot + gate'] = ens(p1, [SAMRefiner(zs, **nogate(pr.refiner))], ['bundled LiteMedSAM', f"preset {pr.name}'s prompts"])   # gated in `ablation`
         if p2: rows['zero-shot, searched prompts'] = ens(p1, [SAMRefiner(zs, **nogate(refiner_settings(p2[0])))], ['bundled LiteMedSAM', f'prompts of {p2[0]}'])
     if p2:
         rows['phase 2'] = ens(p1, [SAMRefiner(load_sam(pr, c), **nogate(refiner_settings(c))) for c in p2], [str(c) for c in p2])
@@ -310,19 +309,21 @@ def ablation(dataset:str, folds:Sequence[int]|None=None, data_root:str='data', p
     tds, masks, tables, pr = None, {}, {}, None
     for title, fs in sets.items():
         models = ablation_models(tag, fs, preset, ckpt_root, flip); tables[title] = {}
-        for lever, model in models.items():
+        todo = list(models.items())
+        while todo:
+            lever, model = todo.pop(0)
             if tds is None:
                 pr = stored_preset(read_checkpoint(model.sources[0])[1], preset, model.sources[0]) if model.sources[0].endswith('.pth') else \
                      stored_preset(read_checkpoint(find_fold_checkpoint('transunet', tag, folds[0], ckpt_root))[1], preset)
                 tds = TransUNetDataset(root, split_names(root, 'test'), pr.img_size, sam_type=pr.sam, sam_size=pr.sam_img_size)
-            if lever == 'zero-shot + gate':                  # fitted on each fold's validation images: its coarse models read the cache
-                for c in (c for c in model.coarse_models if hasattr(c, 'attach_cache')):
-                    c.attach_cache(Paths(ckpt_root=ckpt_root).cache(), prepare=lambda c=c: ensure_runtime(
-                        c.features, encoder_runtime, encoder_precision, dev, calibrate=calibration_source(pr, root)))
-                model = held_out_gated(model.to(dev), fs, [processed_root(data_root, d) for d in tag_parts(tag)])
             tables[title][lever], _ = _member_row(model, tds, dev, encoder_runtime, encoder_precision, pr, root, ckpt_root, verbose, masks)
             if verbose: print(f"ablation {_pair(tag, dataset)} {title}{' + flip' if flip else ''} · {lever}: coarse "
                               f"{tables[title][lever]['coarse']['dice']['mean']:.4f} → refined {tables[title][lever]['refined']['dice']['mean']:.4f}", flush=True)
+            if lever == 'zero-shot, preset prompts':          # next: the same refiner behind a gate fitted on each fold's validation
+                for c in (c for c in model.coarse_models if hasattr(c, 'attach_cache')):       # images; the coarse models read the cache
+                    c.attach_cache(Paths(ckpt_root=ckpt_root).cache(), prepare=lambda c=c: ensure_runtime(
+                        c.features, encoder_runtime, encoder_precision, dev, calibrate=calibration_source(pr, root)))
+                todo.insert(0, ('zero-shot + gate', held_out_gated(model.to(dev), fs, [processed_root(data_root, d) for d in tag_parts(tag)])))
     s = {'dataset': dataset, 'trained_on': tag, 'preset': pr.name if pr else None, 'folds': folds, 'n_test': len(tds) if tds else 0,
          'tta': 'flip' if flip else 'none', 'tables': tables}
     od = Path(out)/pair_folder(tag, dataset)
