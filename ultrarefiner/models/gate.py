@@ -91,6 +91,7 @@ def fit_gate(features:np.ndarray,         # (N,5) `gate_features` of held-out im
              groups:np.ndarray|None=None, # (N,) cross-validation groups; None: five interleaved chunks
              blend:float=0.5,             # the blend weight the middle column was scored with
              alpha:float=1.0,             # ridge strength
+             se_margin:float=1.0,         # the learned rule must lead the best fixed choice by this many standard errors
             ) -> RefineGate:
     "The best of always-coarse, always-blend, always-refined and a learned rule, by cross-validated Dice (see above)."
     from sklearn.linear_model import Ridge
@@ -109,10 +110,15 @@ def fit_gate(features:np.ndarray,         # (N,5) `gate_features` of held-out im
         mu, sd, m = fit(tr); picked[te] = m.predict((X[te] - mu) / sd).argmax(1)
     cv = {c: float(Y[:, i].mean()) for i, c in enumerate(GATE_CHOICES)}
     if learn: cv['learned'] = float(Y[np.arange(len(Y)), picked].mean())
-    rule = max(tuple(cv), key=lambda c: (round(cv[c], 6), -(GATE_CHOICES + ('learned',)).index(c)))
-    report = dict(n=len(X), validation_dice=cv, oracle_dice=float(Y.max(1).mean()),
+    fixed = max(GATE_CHOICES, key=lambda c: (round(cv[c], 6), -GATE_CHOICES.index(c)))
+    lead = _lead(Y, picked) if learn else None
+    wins = learn and round(lead['dice'], 6) > 0 and lead['dice'] > se_margin * (lead['se'] or 0.0)
+    rule = 'learned' if wins else fixed
+    reason = (f"learned leads always-{fixed} by {lead['dice']:+.4f} ± {lead['se']:.4f} "
+              f"({'more' if wins else 'not more'} than {se_margin:g} SE)") if learn else f"{len(X)} images: fixed choices only"
+    report = dict(n=len(X), validation_dice=cv, oracle_dice=float(Y.max(1).mean()), se_margin=se_margin, rule_reason=reason,
                   learned_choices={c: int((picked == i).sum()) for i, c in enumerate(GATE_CHOICES)} if learn else {},
-                  learned_lead=_lead(Y, picked) if learn else None,
+                  learned_lead=lead,
                   learned_dice_by_choice={c: float(Y[picked == i, i].mean()) if (picked == i).any() else None
                                           for i, c in enumerate(GATE_CHOICES)} if learn else {})
     if rule != 'learned': return RefineGate(rule, blend=blend, report=report)
