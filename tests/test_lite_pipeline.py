@@ -90,3 +90,5 @@ def test_ablation_zero_shot_gate_fitted_on_held_out_images(lite_run, tmp_path):
         assert rows['zero-shot, preset prompts']['gate'] is None                      # the plain row stays ungated
         assert g['coarse'] == rows['zero-shot, preset prompts']['coarse']             # same coarse models, one lever changed
         assert any(s.startswith('gate: ') for s in g['checkpoints'])
+    md = (tmp_path / 'abl/PHANTOM/ablation.md').read_text()
+    assert md.count('- zero-shot + gate — gate: ') == 2, md                      # each table names the gate it fitted and why

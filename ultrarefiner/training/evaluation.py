@@ -288,6 +288,7 @@ def _ablation_md(s:dict) -> str:
             bx = r.get('coarse_boxes') or {}; b = lambda k, f: format(bx[k], f) if k in bx else '—'
             md.append(f"| {lever} | {r['coarse']['dice']['mean']:.4f} | {b('box_iou', '.3f')} | {b('log_area_ratio', '+.3f')} | {r['refined']['dice']['mean']:.4f} | "
                       f"{r['refined']['dice']['mean'] - r['coarse']['dice']['mean']:+.4f} | {gs} |")
+        md += [''] + [f"- {lever} — {c}" for lever, r in rows.items() for c in r.get('checkpoints', ()) if str(c).startswith('gate:')]
         last = list(rows.values())[-1]; a = per_image_analysis(last['per_image'])
         if a:
             f = lambda d: f"{d['n']} images, coarse {d['coarse_dice']:.3f} → refined {d['refined_dice']:.3f}" if d['n'] else '0 images'
