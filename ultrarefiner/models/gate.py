@@ -81,19 +81,19 @@ class RefineGate:
     def __repr__(self): return f"RefineGate(rule={self.rule!r}, blend={self.blend})"
 
 # %% ../../nbs/06c_gate.ipynb
-def _lead(Y:np.ndarray, picked:np.ndarray) -> dict:
-    "How far the learned rule's cross-validated Dice leads the best fixed choice, with its standard error over the images (paired)."
-    best = int(np.argmax(Y.mean(0))); d = Y[np.arange(len(Y)), picked] - Y[:, best]
-    return {'over': GATE_CHOICES[best], 'dice': float(d.mean()), 'se': float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else None}
+def _lead(a:np.ndarray, b:np.ndarray, over:str) -> dict:
+    "How far per-image Dice `a` leads `b` on average, with its standard error over the images (paired)."
+    d = a - b
+    return {'over': over, 'dice': float(d.mean()), 'se': float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else None}
 
 def fit_gate(features:np.ndarray,         # (N,5) `gate_features` of held-out images
              dice:np.ndarray,             # (N,3) the Dice coarse, blend and refined scored on each
              groups:np.ndarray|None=None, # (N,) cross-validation groups; None: five interleaved chunks
              blend:float=0.5,             # the blend weight the middle column was scored with
              alpha:float=1.0,             # ridge strength
-             se_margin:float=1.0,         # the learned rule must lead the best fixed choice by this many standard errors
+             se_margin:float=1.0,         # how many standard errors another rule must lead the base (always-refined) by
             ) -> RefineGate:
-    "The best of always-coarse, always-blend, always-refined and a learned rule, by cross-validated Dice (see above)."
+    "Always-refined (always-coarse where SAM scores lower), unless blend, the learned rule or the other beats it by > `se_margin` SE (see above)."
     from sklearn.linear_model import Ridge
     X, Y = np.asarray(features, np.float64), np.asarray(dice, np.float64)
     if X.ndim != 2 or Y.shape != (len(X), 3): raise ValueError(f"fit_gate needs (N,{len(GATE_FEATURES)}) features and (N,3) Dice, got {X.shape} and {Y.shape}.")
@@ -109,16 +109,18 @@ def fit_gate(features:np.ndarray,         # (N,5) `gate_features` of held-out im
         if tr.sum() < 5: picked[te] = 2; continue
         mu, sd, m = fit(tr); picked[te] = m.predict((X[te] - mu) / sd).argmax(1)
     cv = {c: float(Y[:, i].mean()) for i, c in enumerate(GATE_CHOICES)}
-    if learn: cv['learned'] = float(Y[np.arange(len(Y)), picked].mean())
-    fixed = max(GATE_CHOICES, key=lambda c: (round(cv[c], 6), -GATE_CHOICES.index(c)))
-    lead = _lead(Y, picked) if learn else None
-    wins = learn and round(lead['dice'], 6) > 0 and lead['dice'] > se_margin * (lead['se'] or 0.0)
-    rule = 'learned' if wins else fixed
-    reason = (f"learned leads always-{fixed} by {lead['dice']:+.4f} ± {lead['se']:.4f} "
-              f"({'more' if wins else 'not more'} than {se_margin:g} SE)") if learn else f"{len(X)} images: fixed choices only"
-    report = dict(n=len(X), validation_dice=cv, oracle_dice=float(Y.max(1).mean()), se_margin=se_margin, rule_reason=reason,
+    cols = {c: Y[:, i] for i, c in enumerate(GATE_CHOICES)}
+    if learn: cols['learned'] = Y[np.arange(len(Y)), picked]; cv['learned'] = float(cols['learned'].mean())
+    base = 'refined' if cv['refined'] >= cv['coarse'] else 'coarse'     # the plain refiner, unless it loses to the coarse mask
+    leads = {c: _lead(cols[c], cols[base], base) for c in cols if c != base}
+    earned = [c for c, l in leads.items() if round(l['dice'], 6) > 0 and l['dice'] > se_margin * (l['se'] or 0.0)]
+    rule = max(earned, key=lambda c: cv[c]) if earned else base
+    reason = (f"{rule}: leads always-{base} by {leads[rule]['dice']:+.4f} ± {leads[rule]['se'] or 0:.4f} (more than {se_margin:g} SE)"
+              if rule != base else f"always-{base}: nothing else leads it by more than {se_margin:g} SE")
+    report = dict(n=len(X), validation_dice=cv, oracle_dice=float(Y.max(1).mean()), se_margin=se_margin, base=base,
+                  leads=leads, rule_reason=reason,
                   learned_choices={c: int((picked == i).sum()) for i, c in enumerate(GATE_CHOICES)} if learn else {},
-                  learned_lead=lead,
+                  learned_lead=leads.get('learned'),
                   learned_dice_by_choice={c: float(Y[picked == i, i].mean()) if (picked == i).any() else None
                                           for i, c in enumerate(GATE_CHOICES)} if learn else {})
     if rule != 'learned': return RefineGate(rule, blend=blend, report=report)

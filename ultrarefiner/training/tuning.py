@@ -142,9 +142,10 @@ def gate_summary(gate:RefineGate) -> str:
     r = gate.report; v = r.get('validation_dice', {})
     cand = ', '.join(f"{k} {v[k]:.4f}" for k in ('coarse', 'blend', 'refined', 'learned') if k in v)
     ch = r.get('learned_choices') or {}; ld = r.get('learned_lead')
-    lead = f"; learned lead over {ld['over']} {ld['dice']:+.4f} ± {ld['se']:.4f} (SE; needs > {r.get('se_margin', 0):g} SE)" if ld and ld.get('se') is not None else ""
+    lead = f"; learned lead over {ld['over']} {ld['dice']:+.4f} ± {ld['se']:.4f} (SE)" if ld and ld.get('se') is not None else ""
     return (f"gate: {gate.rule} (blend w = {gate.blend:g}); held-out Dice on {r.get('n', '?')} images — {cand}; "
-            f"oracle {r.get('oracle_dice', float('nan')):.4f}{lead}; learned rule took " + ', '.join(f"{k} ×{n}" for k, n in ch.items()))
+            f"oracle {r.get('oracle_dice', float('nan')):.4f}{lead}; learned rule took " + ', '.join(f"{k} ×{n}" for k, n in ch.items())
+            + (f"; why: {r['rule_reason']}" if r.get('rule_reason') else ''))
 
 # %% ../../nbs/10b_tuning.ipynb
 def pool_outcomes(outs:list) -> dict:
