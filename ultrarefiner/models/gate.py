@@ -120,7 +120,6 @@ def fit_gate(features:np.ndarray,         # (N,5) `gate_features` of held-out im
     report = dict(n=len(X), validation_dice=cv, oracle_dice=float(Y.max(1).mean()), se_margin=se_margin, base=base,
                   leads=leads, rule_reason=reason,
                   learned_choices={c: int((picked == i).sum()) for i, c in enumerate(GATE_CHOICES)} if learn else {},
-                  learned_lead=leads.get('learned'),
                   learned_dice_by_choice={c: float(Y[picked == i, i].mean()) if (picked == i).any() else None
                                           for i, c in enumerate(GATE_CHOICES)} if learn else {})
     if rule != 'learned': return RefineGate(rule, blend=blend, report=report)

@@ -141,7 +141,7 @@ def gate_summary(gate:RefineGate) -> str:
     "One line: the rule chosen, the held-out Dice of each candidate, the learned rule's choices."
     r = gate.report; v = r.get('validation_dice', {})
     cand = ', '.join(f"{k} {v[k]:.4f}" for k in ('coarse', 'blend', 'refined', 'learned') if k in v)
-    ch = r.get('learned_choices') or {}; ld = r.get('learned_lead')
+    ch = r.get('learned_choices') or {}; ld = (r.get('leads') or {}).get('learned')
     lead = f"; learned lead over {ld['over']} {ld['dice']:+.4f} ± {ld['se']:.4f} (SE)" if ld and ld.get('se') is not None else ""
     return (f"gate: {gate.rule} (blend w = {gate.blend:g}); held-out Dice on {r.get('n', '?')} images — {cand}; "
             f"oracle {r.get('oracle_dice', float('nan')):.4f}{lead}; learned rule took " + ', '.join(f"{k} ×{n}" for k, n in ch.items())
