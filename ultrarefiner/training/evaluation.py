@@ -307,25 +307,22 @@ def ablation(dataset:str, folds:Sequence[int]|None=None, data_root:str='data', p
     folds = fold_list(tag, folds, data_root)
     check_fold_splits(tag, folds, data_root, ckpt_root)
     sets = {f'fold {folds[0]}': [folds[0]]} | ({f'ensemble of folds {folds}': folds} if len(folds) > 1 else {})
-    tds, masks, tables, pr = None, {}, {}, None
+    ref = find_fold_checkpoint('transunet', tag, folds[0], ckpt_root)          # the first fold's phase 1: the run's preset
+    pr = stored_preset(read_checkpoint(ref)[1], preset, ref); masks, tables = {}, {}
+    tds = TransUNetDataset(root, split_names(root, 'test'), pr.img_size, sam_type=pr.sam, sam_size=pr.sam_img_size)
+    def row(title, lever, model):                                           # one lever scored on the test split
+        r = tables.setdefault(title, {})[lever] = _member_row(model, tds, dev, encoder_runtime, encoder_precision, pr, root, ckpt_root, verbose, masks)[0]
+        if verbose: print(f"ablation {_pair(tag, dataset)} {title}{' + flip' if flip else ''} · {lever}: coarse "
+                          f"{r['coarse']['dice']['mean']:.4f} → refined {r['refined']['dice']['mean']:.4f}", flush=True)
     for title, fs in sets.items():
-        models = ablation_models(tag, fs, preset, ckpt_root, flip); tables[title] = {}
-        todo = list(models.items())
-        while todo:
-            lever, model = todo.pop(0)
-            if tds is None:
-                pr = stored_preset(read_checkpoint(model.sources[0])[1], preset, model.sources[0]) if model.sources[0].endswith('.pth') else \
-                     stored_preset(read_checkpoint(find_fold_checkpoint('transunet', tag, folds[0], ckpt_root))[1], preset)
-                tds = TransUNetDataset(root, split_names(root, 'test'), pr.img_size, sam_type=pr.sam, sam_size=pr.sam_img_size)
-            tables[title][lever], _ = _member_row(model, tds, dev, encoder_runtime, encoder_precision, pr, root, ckpt_root, verbose, masks)
-            if verbose: print(f"ablation {_pair(tag, dataset)} {title}{' + flip' if flip else ''} · {lever}: coarse "
-                              f"{tables[title][lever]['coarse']['dice']['mean']:.4f} → refined {tables[title][lever]['refined']['dice']['mean']:.4f}", flush=True)
+        for lever, model in ablation_models(tag, fs, preset, ckpt_root, flip).items():
+            row(title, lever, model)
             if lever == 'zero-shot, preset prompts':          # next: the same refiner behind a gate fitted on each fold's validation
                 for c in (c for c in model.coarse_models if hasattr(c, 'attach_cache')):       # images; the coarse models read the cache
                     c.attach_cache(Paths(ckpt_root=ckpt_root).cache(), prepare=lambda c=c: ensure_runtime(
                         c.features, encoder_runtime, encoder_precision, dev, calibrate=calibration_source(pr, root)))
-                todo.insert(0, ('zero-shot + gate', held_out_gated(model.to(dev), fs, [processed_root(data_root, d) for d in tag_parts(tag)])))
-    s = {'dataset': dataset, 'trained_on': tag, 'preset': pr.name if pr else None, 'folds': folds, 'n_test': len(tds) if tds else 0,
+                row(title, 'zero-shot + gate', held_out_gated(model.to(dev), fs, [processed_root(data_root, d) for d in tag_parts(tag)]))
+    s = {'dataset': dataset, 'trained_on': tag, 'preset': pr.name, 'folds': folds, 'n_test': len(tds),
          'tta': 'flip' if flip else 'none', 'tables': tables}
     od = Path(out)/pair_folder(tag, dataset)
     atomic_write_text(od/'ablation.json', json.dumps(s, indent=1)); atomic_write_text(od/'ablation.md', _ablation_md(s))
