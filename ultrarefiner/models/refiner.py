@@ -17,14 +17,19 @@ from .coarse import build_coarse, coarse_logits
 from ..data.transforms import flip_frame
 
 # %% auto 0
-__all__ = ['ON_EMPTY', 'EMPTY_LOGIT', 'uncrop_logits', 'SAMRefiner', 'UltraRefiner', 'build_ultrarefiner', 'FoldEnsemble',
-           'transunet_grad_norm']
+__all__ = ['ON_EMPTY', 'EMPTY_LOGIT', 'blank_images', 'uncrop_logits', 'SAMRefiner', 'UltraRefiner', 'build_ultrarefiner',
+           'FoldEnsemble', 'transunet_grad_norm']
 
 # %% ../../nbs/06_refiner.ipynb
 ON_EMPTY = ('empty', 'frame')   # what an (almost) empty coarse mask yields: an empty refined mask, or the old whole-frame box
 
 # %% ../../nbs/06_refiner.ipynb
 EMPTY_LOGIT = -20.0             # the refined logit of an image left empty (sigmoid ≈ 2e-9: empty at any threshold)
+
+# %% ../../nbs/06_refiner.ipynb
+def blank_images(image:torch.Tensor) -> torch.Tensor:
+    "(B,) bool: the images (B,C,H,W) every pixel of which has one value — no signal, so no lesion to find."
+    f = image.detach().flatten(1); return f.amax(1) == f.amin(1)
 
 # %% ../../nbs/06_refiner.ipynb
 def uncrop_logits(low:torch.Tensor, frame:torch.Tensor|None, S:int, T:tuple) -> torch.Tensor:
@@ -192,6 +197,9 @@ class UltraRefiner(nn.Module):
             feats = self.transunet.encode(image_sam)
             logits = self.transunet.decode(feats, sam_frame, image.shape[-1]); embeddings = feats[0]
         else: logits = self.transunet(image)
+        blank = blank_images(image)                                     # no signal: no lesion (never invent)
+        if blank.any():
+            logits = torch.where(blank[:, None, None, None], torch.tensor([-EMPTY_LOGIT, EMPTY_LOGIT]).to(logits)[None, :, None, None], logits)
         p = logits.softmax(1)[:, 1]
         out = self.refiner(image_sam, p, embeddings=embeddings, target_size=tuple(image.shape[-2:]), frame=sam_frame)
         return {'coarse_logits': logits, 'coarse_prob': p, 'refined_logits': out.pop('masks'), **out}
@@ -250,7 +258,7 @@ class FoldEnsemble(nn.Module):
                 logits += [c.decode(mirrored, sam_frame, P).flip(-1) for c in self.coarse_models]
         else:
             logits = [coarse_logits(c, image, flip=f) for f in ((False, True) if self.flip else (False,)) for c in self.coarse_models]
-        members = torch.stack([lg.softmax(1)[:, 1] for lg in logits])
+        members = torch.stack([lg.softmax(1)[:, 1] for lg in logits]).masked_fill(blank_images(image)[None, :, None, None], 0.0)   # no signal: 0
         return members.mean(0), members, embeddings
 
     def forward(self, image:torch.Tensor, image_sam:torch.Tensor|None=None, embeddings:torch.Tensor|None=None,
