@@ -414,7 +414,7 @@ CASES += [
     Case('bad dataset folder', 'BUSI mask without its image', 'warning naming the mask', r"benign \(9\)_mask\.png: mask without an image", _c_busi_orphan_mask),
     Case('inference', 'output_dir = image_dir', 'refused (a second run would read its own overlays)', r"UltraRefinerError: .*is the folder of the input images", _c_infer_into_input),
     Case('inference', "the kit's own *_mask / *_overlay files in the input folder", 'never read as inputs', r"inputs: \['a\.png'\]$", _c_infer_own_outputs),
-    Case('inference', 'a model that outputs NaN', 'error naming the images; no mask written', r"produced NaN/Inf for a\.png.* masks written: 0", _c_infer_nan_model),
+    Case('inference', 'a model that outputs NaN', 'error naming the images; no mask written', r"produced NaN/Inf for \S*a\.png.* masks written: 0", _c_infer_nan_model),
     Case('stale state', 'NaN-poisoned embedding cache entry', 'warned, recomputed; training sees finite embeddings', r"not finite \(NaN/Inf\) or incomplete; recomputed\. \| finite: True, equal: True", _c_nan_cache),
     Case('training', 'loss NaN before any checkpoint', 'error that does not claim a last.pth exists', r"UltraRefinerError: Loss became nan at step 1 .*no checkpoint was written yet", _c_nan_loss_no_ckpt),
 ]
@@ -807,6 +807,16 @@ def _c_segment_odd_folder(d):
     return (f"{msg.split(':')[0]}: frames {[r['name'] for r in s['images']]}; skipped {[(Path(x['file']).name, x['why'].split(': ', 1)[1]) for x in s['skipped']]}; "
             f"warnings {s['warnings']}")
 
+def _c_segment_blank(d):
+    im, _ = _lesion(); _img(d, 'scans/scan.png', im); _img(d, 'scans/flat.png', np.full_like(im, 30))
+    Image.fromarray(im).save(Path(d)/'scans/cine.tif', save_all=True, append_images=[Image.fromarray(np.zeros_like(im))])   # frame 1 blank
+    msg = _cli(d, 'segment', '--image_dir', 'scans', '--output_dir', 'out', '--tta', 'none', '--encoder_runtime', 'torch')
+    s = json.loads((Path(d)/'out/segment.json').read_text())
+    import csv
+    rows = list(csv.DictReader(open(Path(d)/'out/lesions.csv')))
+    return (f"{msg.split(':')[0]}: coarse empty {[r['name'] for r in s['images'] if r['coarse_empty']]}; "
+            f"lesions in the blanks {[r['image'] for r in rows if r['image'] in ('flat', 'cine_frame001') and int(r['area_px'])]}; warnings {s['warnings']}")
+
 def _c_exif_pair(d):
     root = _dataset(d); img = np.random.default_rng(1).integers(0, 255, (30, 50), dtype=np.uint8)   # stored 50×30, shown 30×50
     pil = Image.fromarray(img); ex = pil.getexif(); ex[0x0112] = 6; pil.save(root/'images/rot.jpg', exif=ex.tobytes(), quality=95)
@@ -869,4 +879,7 @@ CASES += [
          r"^rc 2: .*3 problems with the inputs \(nothing was written\); fix each: \['1 image\(s\) in img have no coarse mask in co', 'junk\.png', 'wide\.png'\] \| out written: False$", _c_refine_many_problems),
     Case('suspicious input', 'refine: a flat scan and a coarse mask covering the whole image', 'both refined, both reported in prompts.json',
          r"^rc 0: warnings in prompts\.json: \[.*flat\.png: every pixel is 30.*coarse mask of scan\.png: mask covers 100% of the image.*\]$", _c_refine_suspicious),
+    Case('never invent', 'segment: a blank scan (every pixel 30) and a blank frame of a two-page TIFF',
+         'both warned (the frame named), both left empty (was: on an all-black scan the bundled model\'s guess written as a 48 347-px lesion)',
+         r"^rc 0: coarse empty \[.*'cine_frame001'.*'flat'.*\]; lesions in the blanks \[\]; warnings \[.*cine\.tif frame 1: every pixel is 0.*flat\.png: every pixel is 30.*\]$", _c_segment_blank),
 ]

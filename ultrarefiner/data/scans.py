@@ -14,7 +14,7 @@ from .files import DICOM_EXTS, image_from_pixels, is_dicom, mask_of, read_frames
 
 # %% auto 0
 __all__ = ['DICOM_HANDLERS', 'write_test_dicom', 'dicom_spacing', 'read_dicom', 'list_scans', 'nested_scans', 'frame_name',
-           'read_scan', 'scan_names', 'iter_scans', 'load_scans', 'frame_sizes']
+           'scan_label', 'read_scan', 'scan_names', 'iter_scans', 'load_scans', 'frame_sizes']
 
 # %% ../../nbs/01e_scans.ipynb
 def write_test_dicom(path:str|Path, frames:np.ndarray,      # (F,H,W) grey or (F,H,W,3) RGB uint8; F = 1: a single frame
@@ -125,6 +125,11 @@ def frame_name(base:str, frame:int|None) -> str:
     "The output name of a scan's frame: `base` for a one-frame file, `base_frameNNN` for frame NNN of a cine loop."
     return base if frame is None else f"{base}_frame{frame:03d}"
 
+
+# %% ../../nbs/01e_scans.ipynb
+def scan_label(source, frame:int|None) -> str:
+    "How messages name a scan's frame: the file as given, and the frame of a cine loop."
+    return f"{source}" + ('' if frame is None else f" frame {frame}")
 
 # %% ../../nbs/01e_scans.ipynb
 def read_scan(path:str|Path) -> list:

@@ -14,7 +14,7 @@ from PIL import Image
 from ..errors import DataError, UltraRefinerError
 from ..io import atomic_dir, atomic_write_bytes, atomic_write_text, check_output_dir, file_stamp, ResumeLog, run_key
 from ..runtime import autocast, get_device, precision_name
-from ..data.scans import iter_scans, list_scans
+from ..data.scans import iter_scans, list_scans, scan_label
 from ..data.files import image_doubt, overlay, png_bytes, to_grey
 from ..checkpoint import load_sam, load_transunet, refiner_settings
 from ..data.transforms import sam_preprocess
@@ -114,7 +114,6 @@ def infer_images(files:Sequence[str|Path], model, output_dir:str|Path, preset:st
     key = run_key(model=encoder_fingerprint(model), precision=precision, encoder=[encoder, encoder_precision],
                   files=[str(f.resolve()) for f in files])
     skipped, order, done = [], [], {}
-    label = lambda f: Path(f['source']).name + ('' if f['frame'] is None else f" frame {f['frame']}")
     with atomic_dir(out, 'inference', legacy=('prompts.json',), resume=key) as tmp, ResumeLog(tmp) as log:   # one whole run per folder;
         def todo():                                                 # … a killed run's finished frames are kept, not redone
             for f in iter_scans(files, skipped):                    # one file in memory at a time, every frame
@@ -133,13 +132,13 @@ def infer_images(files:Sequence[str|Path], model, output_dir:str|Path, preset:st
                     lg = coarse_logits(model, x, torch.stack(xs).to(dev) if shared else None, torch.tensor(frames) if shared else None).float()
                     logits = (lg[:, 1] - lg[:, 0])[:, None]
             if not torch.isfinite(logits).all():
-                raise UltraRefinerError(f"The model produced NaN/Inf for {', '.join(map(label, chunk))}: the checkpoint is broken "
+                raise UltraRefinerError(f"The model produced NaN/Inf for {', '.join(scan_label(f['source'], f['frame']) for f in chunk)}: the checkpoint is broken "
                                         f"(diverged training?) — no mask was written for these images.")
             for j, f in enumerate(chunk):
                 img, n = f['image'], f['name']; H, W = img.shape[:2]
                 rec = {'image': f['source'], 'frame': f['frame'], 'name': n, 'size': [W, H], 'spacing_mm': f['spacing'],
                        'mode': 'full' if full else 'transunet', 'precision': precision,
-                       'warnings': [f"{label(f)}: {w}" for w in [image_doubt(img)] if w]}
+                       'warnings': [f"{scan_label(f['source'], f['frame'])}: {w}" for w in [image_doubt(img)] if w]}
                 if encoder: rec['encoder_runtime'] = encoder
                 if full:
                     p = o['prompts']; sam_s = model.refiner.img_size; fh, fw = frames[j]     # the image's region of SAM's frame

@@ -15,7 +15,7 @@ from ..io import atomic_dir, atomic_write_bytes, atomic_write_text, check_output
 from ..runtime import get_device
 from ..config import get_preset
 from ..data.layouts import IMG_EXTS
-from ..data.scans import frame_name, frame_sizes, list_scans, read_scan
+from ..data.scans import frame_name, frame_sizes, list_scans, read_scan, scan_label
 from ..data.files import image_doubt, mask_doubt, mask_of, mask_probability, overlay, png_bytes, pair_fit, read_masks
 from ..metrics import MetricTracker, delta_markdown, delta_table, segmentation_metrics
 from ..models.gate import GATE_CHOICES
@@ -125,10 +125,6 @@ def load_refiner(checkpoint:str|Path|None=None, # phase-2/3 checkpoint or LiteMe
     return SAMRefiner(load_sam(pr, checkpoint), **dict(refiner_settings(checkpoint) or REFINE_DEFAULTS, **prompt_kw)).eval()
 
 # %% ../../nbs/16_refine.ipynb
-def _label(r:dict) -> str:
-    "How messages name a row's scan: its file, and the frame of a cine loop."
-    return str(r['image']) + ('' if r['frame'] is None else f" frame {r['frame']}")
-
 def _checked_pairs(image_dir, coarse_dir, gt_dir, out:Path, rounds:int, stretch_coarse:bool) -> list:
     "The image / coarse / ground-truth rows, every pair checked before anything is written: no half-refined folder."
     out = Path(out)
@@ -140,7 +136,7 @@ def _checked_pairs(image_dir, coarse_dir, gt_dir, out:Path, rounds:int, stretch_
         raise UltraRefinerError(f"--rounds must be a whole number ≥ 1 (1: one refinement), got {rounds!r}.")
     problems = []; rows = pair_inputs(image_dir, coarse_dir, gt_dir, problems)
     for r in rows:                                                # every pair, then one error listing each problem
-        (H, W), im = r['size'], _label(r)
+        (H, W), im = r['size'], scan_label(r['image'], r['frame'])
         try:
             shape = read_coarse(r['coarse']).shape; r['coarse_size'] = [int(shape[1]), int(shape[0])]
             r['fit'] = pair_fit(im, (H, W), r['coarse'][0], shape, 'coarse mask', stretch_coarse, '--stretch_coarse')
@@ -166,7 +162,7 @@ def _image_record(r:dict, o:dict, j:int, im:np.ndarray, fr:tuple, ref:np.ndarray
            'prompt_source': 'none (empty coarse mask)' if e else 'your box' if r['out'] in user_boxes else 'coarse mask',
            'coarse_fraction': float(cb.mean()), 'refined_fraction': float(ref.mean()),
            'gate': None if o.get('gate') is None else GATE_CHOICES[int(o['gate'][j])],   # which output the refiner's gate returned
-           'warnings': [f"{_label(r)}: {w}" for w in [image_doubt(im)] if w]
+           'warnings': [f"{scan_label(r['image'], r['frame'])}: {w}" for w in [image_doubt(im)] if w]
                        + [w for w in [mask_doubt(cb, f"coarse mask of {frame_name(r['image'].name, r['frame'])}")] if w]}
     return rec
 

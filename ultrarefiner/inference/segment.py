@@ -17,7 +17,7 @@ from ..runtime import get_device
 from ..paths import repo_root
 from ..data.layouts import IMG_EXTS
 from ..data.files import image_doubt, mask_of, overlay, png_bytes, read_masks
-from ..data.scans import iter_scans, list_scans, nested_scans
+from ..data.scans import iter_scans, list_scans, nested_scans, scan_label
 from ..data.transforms import sam_preprocess
 from ..checkpoint import load_ensemble, load_transunet, stored_preset, read_checkpoint
 from ..metrics import dice_score
@@ -163,7 +163,7 @@ def segment_folder(image_dir:str|Path, output_dir:str|Path,
                                'coarse_empty': empty, 'coarse_fraction': float(coarse.mean()), 'refined_fraction': float(ref.mean()),
                                'uncertainty_mean': float(u[region].mean()) if region.any() else float(u.mean()),
                                'gate': None if o.get('gate') is None else int(o['gate'][j]),
-                               'warnings': [f"{f['source']}: {w}" for w in [image_doubt(im)] if w]}
+                               'warnings': [f"{scan_label(f['source'], f['frame'])}: {w}" for w in [image_doubt(im)] if w]}
                         g = _gt_of(gt_dir, n)
                         if g is not None:
                             gt = torch.from_numpy(read_masks(g))[None]
