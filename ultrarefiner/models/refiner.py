@@ -27,9 +27,13 @@ ON_EMPTY = ('empty', 'frame')   # what an (almost) empty coarse mask yields: an 
 EMPTY_LOGIT = -20.0             # the refined logit of an image left empty (sigmoid ≈ 2e-9: empty at any threshold)
 
 # %% ../../nbs/06_refiner.ipynb
-def blank_images(image:torch.Tensor) -> torch.Tensor:
-    "(B,) bool: the images (B,C,H,W) every pixel of which has one value — no signal, so no lesion to find."
-    f = image.detach().flatten(1); return f.amax(1) == f.amin(1)
+def blank_images(image:torch.Tensor,                # (B,C,H,W) what the coarse model reads (the SAM input when it shares SAM's encoder)
+                 frame:torch.Tensor|None=None,      # (B,2) valid (h, w) of each letterboxed image; None: the whole frame
+                ) -> torch.Tensor:                  # (B,) bool
+    "The images every channel of which has one value over the valid region — no signal, so no lesion to find."
+    x = image.detach()
+    crops = [x[i, :, :h, :w] for i, (h, w) in enumerate(frame.tolist())] if frame is not None else list(x)
+    return torch.stack([(c.flatten(1).amax(1) == c.flatten(1).amin(1)).all() for c in crops])
 
 # %% ../../nbs/06_refiner.ipynb
 def uncrop_logits(low:torch.Tensor, frame:torch.Tensor|None, S:int, T:tuple) -> torch.Tensor:
@@ -197,7 +201,7 @@ class UltraRefiner(nn.Module):
             feats = self.transunet.encode(image_sam)
             logits = self.transunet.decode(feats, sam_frame, image.shape[-1]); embeddings = feats[0]
         else: logits = self.transunet(image)
-        blank = blank_images(image)                                     # no signal: no lesion (never invent)
+        blank = blank_images(image_sam, sam_frame) if shared else blank_images(image)   # no signal: no lesion (never invent)
         if blank.any():
             logits = torch.where(blank[:, None, None, None], torch.tensor([-EMPTY_LOGIT, EMPTY_LOGIT]).to(logits)[None, :, None, None], logits)
         p = logits.softmax(1)[:, 1]
@@ -258,7 +262,9 @@ class FoldEnsemble(nn.Module):
                 logits += [c.decode(mirrored, sam_frame, P).flip(-1) for c in self.coarse_models]
         else:
             logits = [coarse_logits(c, image, flip=f) for f in ((False, True) if self.flip else (False,)) for c in self.coarse_models]
-        members = torch.stack([lg.softmax(1)[:, 1] for lg in logits]).masked_fill(blank_images(image)[None, :, None, None], 0.0)   # no signal: 0
+        members = torch.stack([lg.softmax(1)[:, 1] for lg in logits])
+        blank = blank_images(image_sam, sam_frame) if getattr(c0, 'shares_encoder', False) else blank_images(image)
+        members = members.masked_fill(blank[None, :, None, None], 0.0)                # no signal: no lesion (never invent)
         return members.mean(0), members, embeddings
 
     def forward(self, image:torch.Tensor, image_sam:torch.Tensor|None=None, embeddings:torch.Tensor|None=None,
