@@ -817,6 +817,14 @@ def _c_segment_blank(d):
     return (f"{msg.split(':')[0]}: coarse empty {[r['name'] for r in s['images'] if r['coarse_empty']]}; "
             f"lesions in the blanks {[r['image'] for r in rows if r['image'] in ('flat', 'cine_frame001') and int(r['area_px'])]}; warnings {s['warnings']}")
 
+def _c_inference_transunet_blank(d):
+    im, _ = _lesion(); _img(d, 'img/scan.png', im); _img(d, 'img/flat.png', np.full_like(im, 30))
+    from ultrarefiner.models.refiner import build_ultrarefiner
+    torch.manual_seed(0); save_checkpoint({'model': build_ultrarefiner('tiny').state_dict()}, Path(d)/'m.pth')
+    msg = _cli(d, 'inference', '--mode', 'transunet', '--preset', 'tiny', '--model_checkpoint', 'm.pth', '--image_dir', 'img', '--output_dir', 'out')
+    fg = {n: int((np.array(Image.open(Path(d)/f'out/{n}_mask.png')) > 0).sum()) for n in ('flat', 'scan')}
+    return f"{msg.split(':')[0]}: foreground px {fg}"
+
 def _c_exif_pair(d):
     root = _dataset(d); img = np.random.default_rng(1).integers(0, 255, (30, 50), dtype=np.uint8)   # stored 50×30, shown 30×50
     pil = Image.fromarray(img); ex = pil.getexif(); ex[0x0112] = 6; pil.save(root/'images/rot.jpg', exif=ex.tobytes(), quality=95)
@@ -882,4 +890,7 @@ CASES += [
     Case('never invent', 'segment: a blank scan (every pixel 30) and a blank frame of a two-page TIFF',
          'both warned (the frame named), both left empty (was: on an all-black scan the bundled model\'s guess written as a 48 347-px lesion)',
          r"^rc 0: coarse empty \[.*'cine_frame001'.*'flat'.*\]; lesions in the blanks \[\]; warnings \[.*cine\.tif frame 1: every pixel is 0.*flat\.png: every pixel is 30.*\]$", _c_segment_blank),
+    Case('never invent', 'inference --mode transunet: a blank scan (every pixel 30) beside a real one',
+         'its mask empty (was: whatever the coarse model answered — the untrained tiny model\'s: the whole 150×120 scan)',
+         r"^rc 0: foreground px \{'flat': 0, 'scan': \d+\}$", _c_inference_transunet_blank),
 ]

@@ -13,7 +13,7 @@ from .sam import build_sam
 from .transunet import build_transunet
 
 # %% auto 0
-__all__ = ['COARSE', 'build_coarse', 'coarse_logits']
+__all__ = ['COARSE', 'EMPTY_LOGIT', 'build_coarse', 'blank_images', 'coarse_blank', 'mute_blank', 'coarse_logits']
 
 # %% ../../nbs/06b_coarse.ipynb
 def _transunet(pr:Preset, sam=None, vit_pretrained:str|None=None, decoder:dict|None=None) -> nn.Module:
@@ -41,15 +41,50 @@ def build_coarse(preset:str|Preset=LIBRARY_PRESET,
     return COARSE[pr.coarse](pr, sam=sam, vit_pretrained=vit_pretrained, decoder=decoder)
 
 # %% ../../nbs/06b_coarse.ipynb
+EMPTY_LOGIT = -20.0             # the logit of a pixel left certainly empty (sigmoid ≈ 2e-9: empty at any threshold)
+
+# %% ../../nbs/06b_coarse.ipynb
+def blank_images(image:torch.Tensor,                # (B,C,H,W) what the coarse model reads (the SAM input when it shares SAM's encoder)
+                 frame:torch.Tensor|None=None,      # (B,2) valid (h, w) of each letterboxed image; None: the whole frame
+                ) -> torch.Tensor:                  # (B,) bool
+    "The images every channel of which has one value over the valid region — no signal, so no lesion to find."
+    x = image.detach()
+    if frame is None: hi, lo = x.flatten(2).amax(2), x.flatten(2).amin(2)
+    else:                                            # only each letterboxed image's valid region counts
+        fr = frame.to(x.device)
+        rows, cols = torch.arange(x.shape[-2], device=x.device), torch.arange(x.shape[-1], device=x.device)
+        out = ~((rows[None, :, None] < fr[:, :1, None]) & (cols[None, None, :] < fr[:, 1:, None]))[:, None]
+        hi, lo = x.masked_fill(out, float('-inf')).flatten(2).amax(2), x.masked_fill(out, float('inf')).flatten(2).amin(2)
+    return (hi == lo).all(1)
+
+# %% ../../nbs/06b_coarse.ipynb
+def coarse_blank(model:nn.Module, image:torch.Tensor,   # (B,1,P,P) grey image in the coarse frame
+                 image_sam:torch.Tensor|None=None,      # (B,3,S,S) SAM input (what a shared-encoder model reads)
+                 frame:torch.Tensor|None=None,          # (B,2) its valid (h, w)
+                ) -> torch.Tensor:                      # (B,) bool
+    "The blank images of a batch, in what `model` reads."
+    if getattr(model, 'shares_encoder', False) and image_sam is not None: return blank_images(image_sam, frame)
+    return blank_images(image)
+
+# %% ../../nbs/06b_coarse.ipynb
+def mute_blank(logits:torch.Tensor,     # (B,2,P,P) coarse logits
+               blank:torch.Tensor,      # (B,) bool: `coarse_blank`
+              ) -> torch.Tensor:
+    "`logits` with each blank image's set to certain background (−`EMPTY_LOGIT`, `EMPTY_LOGIT`)."
+    if not blank.any(): return logits
+    bg = torch.tensor([-EMPTY_LOGIT, EMPTY_LOGIT], dtype=logits.dtype, device=logits.device)[None, :, None, None]
+    return torch.where(blank.to(logits.device)[:, None, None, None], bg, logits)
+
+# %% ../../nbs/06b_coarse.ipynb
 def coarse_logits(model:nn.Module, image:torch.Tensor,   # (B,1,P,P) grey image in the coarse frame
                   image_sam:torch.Tensor|None=None,     # (B,3,S,S) SAM input (read by kinds that share SAM's encoder)
                   frame:torch.Tensor|None=None,         # (B,2) its valid (h, w)
                   flip:bool=False,                      # the mirrored image's logits, mirrored back
                  ) -> torch.Tensor:                     # (B,2,P,P)
-    "A coarse model's logits on a batch, whatever its kind."
+    "A coarse model's logits on a batch, whatever its kind; a blank image's are certain background (`mute_blank`)."
     if flip:
         from ultrarefiner.data.transforms import flip_frame
         fr = frame if frame is not None or image_sam is None else torch.full((image_sam.shape[0], 2), image_sam.shape[-1])
         return coarse_logits(model, image.flip(-1), None if image_sam is None else flip_frame(image_sam, fr), frame).flip(-1)
-    if getattr(model, 'shares_encoder', False): return model(image, image_sam, frame)
-    return model(image)
+    lg = model(image, image_sam, frame) if getattr(model, 'shares_encoder', False) else model(image)
+    return mute_blank(lg, coarse_blank(model, image, image_sam, frame))   # no signal: no lesion (never invent)

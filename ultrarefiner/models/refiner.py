@@ -13,27 +13,14 @@ from .prompts import MIN_AREA, PromptGenerator, coarse_is_empty
 from .gate import RefineGate
 from .sam import build_sam, decode_batched, encode_chunked, EmbeddingCache
 from ..data.transforms import sam_preprocess_tensor
-from .coarse import build_coarse, coarse_logits
+from .coarse import EMPTY_LOGIT, build_coarse, coarse_blank, coarse_logits, mute_blank
 from ..data.transforms import flip_frame
 
 # %% auto 0
-__all__ = ['ON_EMPTY', 'EMPTY_LOGIT', 'blank_images', 'uncrop_logits', 'SAMRefiner', 'UltraRefiner', 'build_ultrarefiner',
-           'FoldEnsemble', 'transunet_grad_norm']
+__all__ = ['ON_EMPTY', 'uncrop_logits', 'SAMRefiner', 'UltraRefiner', 'build_ultrarefiner', 'FoldEnsemble', 'transunet_grad_norm']
 
 # %% ../../nbs/06_refiner.ipynb
 ON_EMPTY = ('empty', 'frame')   # what an (almost) empty coarse mask yields: an empty refined mask, or the old whole-frame box
-
-# %% ../../nbs/06_refiner.ipynb
-EMPTY_LOGIT = -20.0             # the refined logit of an image left empty (sigmoid ≈ 2e-9: empty at any threshold)
-
-# %% ../../nbs/06_refiner.ipynb
-def blank_images(image:torch.Tensor,                # (B,C,H,W) what the coarse model reads (the SAM input when it shares SAM's encoder)
-                 frame:torch.Tensor|None=None,      # (B,2) valid (h, w) of each letterboxed image; None: the whole frame
-                ) -> torch.Tensor:                  # (B,) bool
-    "The images every channel of which has one value over the valid region — no signal, so no lesion to find."
-    x = image.detach()
-    crops = [x[i, :, :h, :w] for i, (h, w) in enumerate(frame.tolist())] if frame is not None else list(x)
-    return torch.stack([(c.flatten(1).amax(1) == c.flatten(1).amin(1)).all() for c in crops])
 
 # %% ../../nbs/06_refiner.ipynb
 def uncrop_logits(low:torch.Tensor, frame:torch.Tensor|None, S:int, T:tuple) -> torch.Tensor:
@@ -199,11 +186,9 @@ class UltraRefiner(nn.Module):
         if image_sam is None and (embeddings is None or shared): image_sam, sam_frame = self.sam_input(image), None
         if shared:                                                       # one pass: the coarse model's features
             feats = self.transunet.encode(image_sam)
-            logits = self.transunet.decode(feats, sam_frame, image.shape[-1]); embeddings = feats[0]
-        else: logits = self.transunet(image)
-        blank = blank_images(image_sam, sam_frame) if shared else blank_images(image)   # no signal: no lesion (never invent)
-        if blank.any():
-            logits = torch.where(blank[:, None, None, None], torch.tensor([-EMPTY_LOGIT, EMPTY_LOGIT]).to(logits)[None, :, None, None], logits)
+            logits = mute_blank(self.transunet.decode(feats, sam_frame, image.shape[-1]), coarse_blank(self.transunet, image, image_sam, sam_frame))
+            embeddings = feats[0]
+        else: logits = coarse_logits(self.transunet, image)                # a blank scan: certain background (never invent)
         p = logits.softmax(1)[:, 1]
         out = self.refiner(image_sam, p, embeddings=embeddings, target_size=tuple(image.shape[-2:]), frame=sam_frame)
         return {'coarse_logits': logits, 'coarse_prob': p, 'refined_logits': out.pop('masks'), **out}
@@ -260,11 +245,11 @@ class FoldEnsemble(nn.Module):
             if self.flip:
                 mirrored = c0.encode(flip_frame(image_sam, fr))
                 logits += [c.decode(mirrored, sam_frame, P).flip(-1) for c in self.coarse_models]
+            blank = coarse_blank(c0, image, image_sam, sam_frame)                 # no signal: no lesion (never invent)
+            logits = [mute_blank(lg, blank) for lg in logits]
         else:
             logits = [coarse_logits(c, image, flip=f) for f in ((False, True) if self.flip else (False,)) for c in self.coarse_models]
         members = torch.stack([lg.softmax(1)[:, 1] for lg in logits])
-        blank = blank_images(image_sam, sam_frame) if getattr(c0, 'shares_encoder', False) else blank_images(image)
-        members = members.masked_fill(blank[None, :, None, None], 0.0)                # no signal: no lesion (never invent)
         return members.mean(0), members, embeddings
 
     def forward(self, image:torch.Tensor, image_sam:torch.Tensor|None=None, embeddings:torch.Tensor|None=None,

@@ -13,10 +13,13 @@ from ..metrics import dice_score, iou_score
 from ..models.gate import GATE_CHOICES
 from ..models.refiner import FoldEnsemble, SAMRefiner, UltraRefiner, build_ultrarefiner
 from ..data.transforms import sam_preprocess
+from ..models.coarse import coarse_logits
+
+EMPTY_NOTE = 'empty coarse mask: no prompt invented, refined left empty'   # the metrics line of an image the coarse model found nothing in
 from .samples import image_from_bytes, phantom_samples, synthetic_coarse
 
 # %% auto 0
-__all__ = ['PromptExplorer', 'RefinementViewer']
+__all__ = ['EMPTY_NOTE', 'PromptExplorer', 'RefinementViewer']
 
 # %% ../../nbs/12a_explorer.ipynb
 def _overlay_box(ax, b, colour, ls, label):
@@ -159,15 +162,17 @@ class _PromptFigures:
         st = self.state
         if 'error' in st: return f"<b>{st['name']}</b>: {st['error']}"
         if 'dice_coarse' not in st:                     # your scan: no Dice, but what SAM did to the coarse mask
-            return (f"<b>{st['name']}</b> — no ground truth; refined vs coarse IoU <b>{st['agreement']:.3f}</b>, SAM IoU prediction "
-                    f"{st['iou']:.2f}" + (f" · the gate took the <b>{st['gate']}</b> mask" if st.get('gate') else '')
+            return (f"<b>{st['name']}</b> — no ground truth; "
+                    + (f"<b>{EMPTY_NOTE}</b> (click a point or draw a box)" if st.get('empty') else
+                       f"refined vs coarse IoU <b>{st['agreement']:.3f}</b>, SAM IoU prediction {st['iou']:.2f}"
+                       + (f" · the gate took the <b>{st['gate']}</b> mask" if st.get('gate') else ''))
                     + f"<br><small>image encoder: {self.encoder_runtime}</small>")
         d = st['dice_refined'] - st['dice_coarse']
         dr = st['dice_refined']
         contrib = ', '.join(f"{k} " + ('—' if v is None else f"{dr - v:+.3f}") for k, v in st.get('without', {}).items())
         return (f"<b>{st['name']}</b> — Dice coarse <b>{st['dice_coarse']:.3f}</b>, refined <b>{st['dice_refined']:.3f}</b> "
                 f"(<span style='color:{'green' if d >= 0 else 'red'}'>{d:+.3f}</span>), "
-                + ("<b>empty coarse mask: no prompt invented, refined left empty</b> (click a point or draw a box)"
+                + (f"<b>{EMPTY_NOTE}</b> (click a point or draw a box)"
                    if st.get('empty') else f"SAM IoU prediction {st['iou']:.2f}")
                 + (f" · the gate took the <b>{st['gate']}</b> mask" if st.get('gate') and not st.get('empty') else '')
                 + (f"<br>what each prompt adds (refined Dice with it − without it): {contrib}" if contrib else '')
@@ -233,11 +238,11 @@ class _PromptInputs:
             x = F.interpolate(x, size=(S, S), mode='bilinear', align_corners=False)
             if src == 'degraded GT' and gt is not None:
                 p = F.interpolate(torch.from_numpy(synthetic_coarse(gt, seed=i))[None, None], size=(S, S), mode='bilinear', align_corners=False)[:, 0]
-            elif isinstance(self.model, FoldEnsemble):       # the folds (and mirror) averaged, on the letterboxed scan as trained
+            else:                                            # the model (an ensemble: its folds and mirror averaged) on the letterboxed scan, as trained
                 xs, fr = sam_preprocess(img, self.model.refiner.sam_type, self.model.refiner.img_size)
-                with torch.no_grad(): p = self.model.coarse_prob(x, xs[None], torch.tensor([fr]))[0]
-            else:
-                with torch.no_grad(): p = self.model.transunet(x).softmax(1)[:, 1]
+                xs, fr = xs[None], torch.tensor([fr])
+                with torch.no_grad():                        # `coarse_logits`: a blank scan's coarse mask is empty (never invent)
+                    p = self.model.coarse_prob(x, xs, fr)[0] if isinstance(self.model, FoldEnsemble) else coarse_logits(self.model.transunet, x, xs, fr).softmax(1)[:, 1]
             self._coarse_cache[(i, src)] = (x, p)
         return self._coarse_cache[(i, src)]
 
