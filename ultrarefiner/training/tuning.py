@@ -123,12 +123,16 @@ def pipeline_outcomes(model, ds, blends=BLENDS, batch_size:int=8) -> dict:
 
 # %% ../../nbs/10b_tuning.ipynb
 def gate_from_outcomes(out:dict, groups=None) -> RefineGate:
-    "The gate fitted on `outcomes(...)` (the best blend weight, then `fit_gate`)."
+    "The gate fitted on `outcomes(...)`: the best blend weight, scored out of group, then `fit_gate`."
     d, blends = out['dice'], out['blends']
     if not blends: raise ValueError("gate_from_outcomes needs outcomes scored with at least one blend weight.")
-    j = int(np.argmax(d[:, 2:].mean(0)))
-    gate = fit_gate(out['features'], np.stack([d[:, 0], d[:, 2 + j], d[:, 1]], 1), groups, blend=blends[j])
-    gate.report['blend_dice'] = {f'{w:g}': float(d[:, 2 + i].mean()) for i, w in enumerate(blends)}
+    B = d[:, 2:]; j = int(np.argmax(B.mean(0)))                   # the weight stored: the best on all held-out images
+    g = np.arange(len(d)) % 5 if groups is None else np.asarray(groups)
+    cv = B[:, j].copy()                                             # each image scored with the weight chosen without its group
+    for k in np.unique(g):
+        if (g != k).any(): cv[g == k] = B[g == k, int(np.argmax(B[g != k].mean(0)))]
+    gate = fit_gate(out['features'], np.stack([d[:, 0], cv, d[:, 1]], 1), g, blend=blends[j])
+    gate.report['blend_dice'] = {f'{w:g}': float(B[:, i].mean()) for i, w in enumerate(blends)}
     return gate
 
 # %% ../../nbs/10b_tuning.ipynb
