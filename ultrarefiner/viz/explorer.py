@@ -42,12 +42,12 @@ class _PromptClicks:
         "Forget the user's clicks and box."
         self.clicks, self.drawn_box = [], None; self.update()
 
-    def _manual(self, k:float) -> dict:
-        "The user's prompts scaled into SAM's frame (`k` = SAM size / TransUNet size)."
+    def _manual(self, k:torch.Tensor) -> dict:
+        "The user's prompts scaled into SAM's frame (`k` = (kx, ky): the scan's region of SAM's letterboxed frame / TransUNet size)."
         m = {}
         if self.clicks:
-            m['points'] = torch.tensor([[[x * k, y * k] for x, y, _ in self.clicks]]); m['labels'] = torch.tensor([[l for *_, l in self.clicks]])
-        if self.drawn_box is not None: m['box'] = torch.tensor([self.drawn_box]) * k
+            m['points'] = torch.tensor([[[x, y] for x, y, _ in self.clicks]]) * k; m['labels'] = torch.tensor([[l for *_, l in self.clicks]])
+        if self.drawn_box is not None: m['box'] = torch.tensor([self.drawn_box]) * k.repeat(2)
         return m
 
 # %% ../../nbs/12a_explorer.ipynb
@@ -62,7 +62,7 @@ class _PromptState:
                   use_neg_point=c['neg_point'], use_box=c['box'], use_mask=c['mask'])
         return SAMRefiner(base.sam, cache=base.cache, encoder_batch=base.encoder_batch, **dict(kw, **override)).eval()
 
-    def _dice_without(self, ref, p, emb, manual, g) -> dict:
+    def _dice_without(self, ref, p, emb, manual, g, frame) -> dict:
         "What each prompt contributes: refined Dice with all prompts minus Dice without that one (decoder only: cheap)."
         out = {}
         flags = {'point': 'use_point', 'neg_point': 'use_neg_point', 'box': 'use_box', 'mask': 'use_mask'}
@@ -73,7 +73,7 @@ class _PromptState:
             elif k == 'my box': keep.pop('box')
             else: r = self.refiner_view(**{flags[kk]: getattr(ref, flags[kk]) and kk != k for kk in flags})
             if not (r.use_point or r.use_neg_point or r.use_box or r.use_mask or keep): out[k] = None; continue
-            with torch.no_grad(): m = r(None, p, embeddings=emb, manual=keep)['masks'][0, 0] > 0
+            with torch.no_grad(): m = r(None, p, embeddings=emb, manual=keep, frame=frame)['masks'][0, 0] > 0
             out[k] = float(dice_score(m[None], g[None])[0])
         return out
 
@@ -82,17 +82,18 @@ class _PromptState:
         c = {k: w.value for k, w in self.controls.items()}
         ref = self.refiner_view(c)                         # the controls' settings on the model's SAM; the model is untouched
         name, img, gt = self.samples[c['sample']]
-        x, p = self._coarse(c['sample'])
+        x, p, xs, fr = self._coarse(c['sample'])          # SAM reads the scan letterboxed, as `segment` and `inference` do
         st = {'name': name, 'controls': c, 'coarse': p[0].numpy()}
-        S = self.model.transunet.config.img_size; k = ref.img_size / S
+        S = self.model.transunet.config.img_size; k = fr[0].flip(0).float() / S   # (kx, ky): coarse frame → the scan's region of SAM's frame
         manual = self._manual(k)
         if not (c['point'] or c['neg_point'] or c['box'] or c['mask'] or manual):
             st['error'] = 'Enable at least one prompt type, or click a point.'; return st
-        key = (c['sample'], c['coarse'])
+        key = c['sample']
         if key not in self._emb_cache:                      # the image never changes with the prompts: encode it once
-            with torch.no_grad(): self._emb_cache[key] = ref.encode(self.model.sam_input(x))
-        with torch.no_grad(): o = ref(None, p, embeddings=self._emb_cache[key], manual=manual)
-        st.update(prompts=o['prompts'], scale=k, candidates=(o['all_low_res'][0] > 0).numpy(), candidate_iou=o['all_iou'][0].tolist(),
+            with torch.no_grad(): self._emb_cache[key] = ref.encode(xs)
+        with torch.no_grad(): o = ref(None, p, embeddings=self._emb_cache[key], manual=manual, frame=fr)
+        L = o['all_low_res'].shape[-1]; h, w = (round(float(v) * L / ref.img_size) for v in fr[0])   # the candidates on the scan's region
+        st.update(prompts=o['prompts'], scale=k, candidates=(o['all_low_res'][0, :, :h, :w] > 0).numpy(), candidate_iou=o['all_iou'][0].tolist(),
                   refined=(o['masks'][0, 0] > 0).numpy(), iou=float(o['iou'][0]), empty=bool(o['empty'][0]),
                   gate=None if o.get('gate') is None else GATE_CHOICES[int(o['gate'][0])])   # what the model's gate took
         r, c0 = torch.from_numpy(st['refined'])[None], (p[:1] > 0.5)
@@ -103,7 +104,7 @@ class _PromptState:
             st['gt'] = g.numpy()
             st['dice_coarse'] = float(dice_score((p[0] > 0.5)[None], g[None])[0])
             st['dice_refined'] = float(dice_score(torch.from_numpy(st['refined'])[None], g[None])[0])
-            st['without'] = self._dice_without(ref, p, self._emb_cache[key], manual, g)
+            st['without'] = self._dice_without(ref, p, self._emb_cache[key], manual, g, fr)
         return st
 
 # %% ../../nbs/12a_explorer.ipynb
@@ -117,7 +118,7 @@ class _PromptFigures:
         if 'gt' in st: ax.contour(st['gt'].astype(float), levels=[0.5], colors='y', linewidths=1.2)
         if 'prompts' in st and not st.get('empty'):          # an empty coarse mask gave SAM no prompt: none is drawn
             pr, k, c = st['prompts'], st['scale'], st['controls']
-            if c['box'] and self.drawn_box is None: _overlay_box(ax, (pr.box[0] / k).tolist(), 'orange', '-', 'box')
+            if c['box'] and self.drawn_box is None: _overlay_box(ax, (pr.box[0] / k.repeat(2)).tolist(), 'orange', '-', 'box')
             pts = pr.points[0] / k
             if c['point']: ax.scatter([pts[0, 0]], [pts[0, 1]], c='lime', marker='*', s=140, label='point')
             if c['neg_point'] and int(pr.labels[0, 1]) == 0: ax.scatter([pts[1, 0]], [pts[1, 1]], c='red', marker='x', s=70, label='neg. point')
@@ -236,14 +237,14 @@ class _PromptInputs:
             _, img, gt = self.samples[i]; S = self.model.transunet.config.img_size
             x = torch.from_numpy(img).float().div(255)[None, None]
             x = F.interpolate(x, size=(S, S), mode='bilinear', align_corners=False)
+            xs, fr = sam_preprocess(img, self.model.refiner.sam_type, self.model.refiner.img_size)   # letterboxed, as trained
+            xs, fr = xs[None], torch.tensor([fr])
             if src == 'degraded GT' and gt is not None:
                 p = F.interpolate(torch.from_numpy(synthetic_coarse(gt, seed=i))[None, None], size=(S, S), mode='bilinear', align_corners=False)[:, 0]
-            else:                                            # the model (an ensemble: its folds and mirror averaged) on the letterboxed scan, as trained
-                xs, fr = sam_preprocess(img, self.model.refiner.sam_type, self.model.refiner.img_size)
-                xs, fr = xs[None], torch.tensor([fr])
+            else:                                            # the model (an ensemble: its folds and mirror averaged)
                 with torch.no_grad():                        # `coarse_logits`: a blank scan's coarse mask is empty (never invent)
                     p = self.model.coarse_prob(x, xs, fr)[0] if isinstance(self.model, FoldEnsemble) else coarse_logits(self.model.transunet, x, xs, fr).softmax(1)[:, 1]
-            self._coarse_cache[(i, src)] = (x, p)
+            self._coarse_cache[(i, src)] = (x, p, xs, fr)
         return self._coarse_cache[(i, src)]
 
 # %% ../../nbs/12a_explorer.ipynb
