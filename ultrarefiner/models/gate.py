@@ -5,6 +5,7 @@
 # %% ../../nbs/06c_gate.ipynb 2
 from __future__ import annotations
 import math
+from typing import Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -87,30 +88,40 @@ def _lead(a:np.ndarray, b:np.ndarray, over:str) -> dict:
     return {'over': over, 'dice': float(d.mean()), 'se': float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else None}
 
 def fit_gate(features:np.ndarray,         # (N,5) `gate_features` of held-out images
-             dice:np.ndarray,             # (N,3) the Dice coarse, blend and refined scored on each
+             dice:np.ndarray,             # (N,3) the Dice coarse, blend and refined scored on each; with `blends`, (N,2+K):
+                                          # coarse, refined, then the blend with each of the K weights
              groups:np.ndarray|None=None, # (N,) cross-validation groups; None: five interleaved chunks
-             blend:float=0.5,             # the blend weight the middle column was scored with
+             blend:float=0.5,             # the blend weight the middle column was scored with (without `blends`)
              alpha:float=1.0,             # ridge strength
              se_margin:float=1.0,         # how many standard errors another rule must lead the base (always-refined) by
+             blends:Sequence[float]|None=None, # blend weights to choose from, inside each cross-validation split
             ) -> RefineGate:
     "Always-refined (always-coarse where SAM scores lower), unless blend, the learned rule or the other beats it by > `se_margin` SE (see above)."
     from sklearn.linear_model import Ridge
-    X, Y = np.asarray(features, np.float64), np.asarray(dice, np.float64)
-    if X.ndim != 2 or Y.shape != (len(X), 3): raise ValueError(f"fit_gate needs (N,{len(GATE_FEATURES)}) features and (N,3) Dice, got {X.shape} and {Y.shape}.")
+    X, D = np.asarray(features, np.float64), np.asarray(dice, np.float64)
+    k = 3 if blends is None else 2 + len(blends)
+    if blends is not None and not len(blends): raise ValueError("fit_gate: `blends` needs at least one weight.")
+    if X.ndim != 2 or D.shape != (len(X), k): raise ValueError(f"fit_gate needs (N,{len(GATE_FEATURES)}) features and (N,{k}) Dice, got {X.shape} and {D.shape}.")
+    def view(idx) -> tuple:                   # (N,3) coarse / blend / refined Dice, the blend weight the images `idx` choose
+        if blends is None: return D, None
+        j = int(np.argmax(D[idx, 2:].mean(0))); return np.stack([D[:, 0], D[:, 2 + j], D[:, 1]], 1), j
+    Y, j = view(np.ones(len(X), bool))
+    if j is not None: blend = float(blends[j])
     learn = len(X) >= 10                      # fewer held-out images: only the fixed choices, by their mean Dice
     groups = np.arange(len(X)) % 5 if groups is None else np.asarray(groups)
-    def fit(idx):
+    def fit(idx, Yv):
         mu, sd = X[idx].mean(0), X[idx].std(0) + 1e-6
-        m = Ridge(alpha=alpha).fit((X[idx] - mu) / sd, Y[idx])
+        m = Ridge(alpha=alpha).fit((X[idx] - mu) / sd, Yv[idx])
         return mu, sd, m
-    picked = np.zeros(len(X), dtype=int)
-    for g in (np.unique(groups) if learn else ()):
+    picked, cvY = np.full(len(X), 2), Y.copy()   # each image scored as its own split's gate would score it
+    for g in np.unique(groups):
         tr, te = groups != g, groups == g
-        if tr.sum() < 5: picked[te] = 2; continue
-        mu, sd, m = fit(tr); picked[te] = m.predict((X[te] - mu) / sd).argmax(1)
-    cv = {c: float(Y[:, i].mean()) for i, c in enumerate(GATE_CHOICES)}
-    cols = {c: Y[:, i] for i, c in enumerate(GATE_CHOICES)}
-    if learn: cols['learned'] = Y[np.arange(len(Y)), picked]; cv['learned'] = float(cols['learned'].mean())
+        if not tr.any(): continue
+        Yg, _ = view(tr); cvY[te] = Yg[te]     # the blend weight chosen without these images
+        if learn and tr.sum() >= 5: mu, sd, m = fit(tr, Yg); picked[te] = m.predict((X[te] - mu) / sd).argmax(1)
+    cv = {c: float(cvY[:, i].mean()) for i, c in enumerate(GATE_CHOICES)}
+    cols = {c: cvY[:, i] for i, c in enumerate(GATE_CHOICES)}
+    if learn: cols['learned'] = cvY[np.arange(len(Y)), picked]; cv['learned'] = float(cols['learned'].mean())
     base = 'refined' if cv['refined'] >= cv['coarse'] else 'coarse'     # the plain refiner, unless it loses to the coarse mask
     leads = {c: _lead(cols[c], cols[base], base) for c in cols if c != base}
     earned = [c for c, l in leads.items() if round(l['dice'], 6) > 0 and l['dice'] > se_margin * (l['se'] or 0.0)]
@@ -122,6 +133,7 @@ def fit_gate(features:np.ndarray,         # (N,5) `gate_features` of held-out im
                   learned_choices={c: int((picked == i).sum()) for i, c in enumerate(GATE_CHOICES)} if learn else {},
                   learned_dice_by_choice={c: float(Y[picked == i, i].mean()) if (picked == i).any() else None
                                           for i, c in enumerate(GATE_CHOICES)} if learn else {})
+    if blends is not None: report['blend_dice'] = {f'{w:g}': float(D[:, 2 + i].mean()) for i, w in enumerate(blends)}   # in-sample
     if rule != 'learned': return RefineGate(rule, blend=blend, report=report)
-    mu, sd, m = fit(np.ones(len(X), bool))
+    mu, sd, m = fit(np.ones(len(X), bool), Y)
     return RefineGate('learned', blend, mu.tolist(), sd.tolist(), m.coef_.tolist(), m.intercept_.tolist(), report)

@@ -123,17 +123,9 @@ def pipeline_outcomes(model, ds, blends=BLENDS, batch_size:int=8) -> dict:
 
 # %% ../../nbs/10b_tuning.ipynb
 def gate_from_outcomes(out:dict, groups=None) -> RefineGate:
-    "The gate fitted on `outcomes(...)`: the best blend weight, scored out of group, then `fit_gate`."
-    d, blends = out['dice'], out['blends']
-    if not blends: raise ValueError("gate_from_outcomes needs outcomes scored with at least one blend weight.")
-    B = d[:, 2:]; j = int(np.argmax(B.mean(0)))                   # the weight stored: the best on all held-out images
-    g = np.arange(len(d)) % 5 if groups is None else np.asarray(groups)
-    cv = B[:, j].copy()                                             # each image scored with the weight chosen without its group
-    for k in np.unique(g):
-        if (g != k).any(): cv[g == k] = B[g == k, int(np.argmax(B[g != k].mean(0)))]
-    gate = fit_gate(out['features'], np.stack([d[:, 0], cv, d[:, 1]], 1), g, blend=blends[j])
-    gate.report['blend_dice'] = {f'{w:g}': float(B[:, i].mean()) for i, w in enumerate(blends)}
-    return gate
+    "The gate fitted on `outcomes(...)`: `fit_gate` with every blend weight, the weight chosen inside each split."
+    if not out['blends']: raise ValueError("gate_from_outcomes needs outcomes scored with at least one blend weight.")
+    return fit_gate(out['features'], out['dice'], groups, blends=out['blends'])
 
 # %% ../../nbs/10b_tuning.ipynb
 def fit_refiner_gate(refiner:SAMRefiner, batches:list, blends=BLENDS, groups=None) -> RefineGate:
